@@ -1,0 +1,1 @@
+"""The WSK close visualizer: a teaching tool for closing a Winsock Kernel socket without races."""

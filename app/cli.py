@@ -1,0 +1,52 @@
+"""Run a scenario from the command line: ``python -m app.cli FILE-OR-ID [--schedule a.b.c] [--continue random]``.
+
+Prints every step's action and narration, then the outcome, the violations, and what could happen next. Scenario
+authors use it to try a scenario before sharing it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from app.scenarios import ScenarioError, load_file, load_library
+from app.sim import IllegalAction, replay, run_on
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app.cli", description=__doc__)
+    parser.add_argument("scenario", help="a scenario file, or the id of a built-in scenario")
+    parser.add_argument("--schedule", default="", help="action ids joined by '.'; 'demo' for the demo schedule")
+    parser.add_argument("--continue", dest="cont", choices=["round_robin", "random"], help="run on to the end")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-steps", type=int, default=500)
+    args = parser.parse_args(argv)
+    try:
+        path = Path(args.scenario)
+        scenario = load_file(path) if path.suffix in (".yaml", ".yml") else load_library().get(args.scenario)
+        if scenario is None:
+            print(f"No built-in scenario '{args.scenario}'.", file=sys.stderr)
+            return 2
+        schedule = scenario.source.demo or [] if args.schedule == "demo" else args.schedule
+        trace = replay(scenario, schedule)
+        if args.cont:
+            trace = run_on(trace, args.cont, args.max_steps, seed=args.seed)
+    except (ScenarioError, IllegalAction, ValueError) as err:
+        print(err, file=sys.stderr)
+        return 2
+    for snap in trace.snapshots:
+        print(f"{snap.index:3} {snap.action.id if snap.action else '-':18} {snap.narration}")
+    print(f"\nschedule: {'.'.join(trace.schedule)}")
+    print(f"outcome:  {trace.outcome}")
+    for step, v in trace.violations:
+        print(f"  step {step}: {v.kind} ({v.rule}): {v.message}")
+    for action in trace.enabled:
+        print(f"  next: {action.id:18} {action.label}")
+    for actor, reason in trace.blocked:
+        print(f"  blocked: {actor}: {reason}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The built-in scenario library: YAML files in ``scenarios/``, validated and compiled at start-up.
+
+A file that fails validation stops the start-up with an error naming the file, the field and the fix, rather than
+being skipped: a gallery that silently loses a scenario is worse than one that refuses to start.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from app.sim import CompiledScenario, Scenario, compile_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO_DIR = ROOT / "scenarios"
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used, with a message fit to show its author."""
+
+
+def describe_validation_error(err: ValidationError) -> str:
+    """One line per problem: where it is (as a dotted path) and what to do about it."""
+    lines = []
+    for problem in err.errors():
+        where = ".".join(str(p) for p in problem["loc"]) or "(top level)"
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{where}: {message}")
+    return "; ".join(lines)
+
+
+def parse_scenario(data: Any) -> CompiledScenario:
+    """Validate and compile one scenario given as parsed JSON or YAML."""
+    if not isinstance(data, dict):
+        raise ScenarioError("A scenario must be an object with at least id, title, summary, expect and threads.")
+    try:
+        # Through JSON so that YAML and API input are validated by exactly the same strict JSON-mode rules.
+        scenario = Scenario.model_validate_json(json.dumps(data))
+    except ValidationError as err:
+        raise ScenarioError(f"The scenario is not valid: {describe_validation_error(err)}") from None
+    return compile_scenario(scenario)
+
+
+def load_file(path: Path) -> CompiledScenario:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ScenarioError(f"{path.name} is not valid YAML: {err}") from None
+    try:
+        compiled = parse_scenario(data)
+    except ScenarioError as err:
+        raise ScenarioError(f"{path.name}: {err}") from None
+    if compiled.source.id != path.stem:
+        raise ScenarioError(f"{path.name}: the id '{compiled.source.id}' must match the file name '{path.stem}'.")
+    return compiled
+
+
+@dataclass(frozen=True)
+class Library:
+    """The built-in scenarios by id, in gallery order (level, then title)."""
+
+    scenarios: dict[str, CompiledScenario]
+
+    def get(self, scenario_id: str) -> CompiledScenario | None:
+        return self.scenarios.get(scenario_id)
+
+
+def load_library(directory: Path = SCENARIO_DIR) -> Library:
+    compiled = [load_file(path) for path in sorted(directory.glob("*.yaml"))]
+    compiled.sort(key=lambda c: (c.source.level, c.source.id))
+    return Library({c.source.id: c for c in compiled})

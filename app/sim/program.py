@@ -1,0 +1,266 @@
+"""A validated scenario compiled for the engine: indexed programs, memory layout, and one line of C per statement.
+
+Compiling resolves names once (socket names to indices, memory names to cells) so that stepping does no parsing,
+and renders every statement as the C line a learner recognises from the WSK documentation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from app.sim import scenario as sc
+from app.sim.ntstatus import STATUS
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryCell:
+    name: str
+    kind: str  # "word" | "rundown" | "event"
+    initial: int
+    context_socket: int | None  # index of the socket whose context holds it
+    c_name: str  # how programs spell it: ctx->Ref, or Ref for a global
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledProgram:
+    key: str  # "thread:Closer", "menu:Player:send", "routine:SendComplete"
+    title: str  # what the UI calls it: "Closer", "Player: Send", "SendComplete"
+    kind: str  # "thread" | "completion" | "callback"
+    statements: tuple[sc.Statement, ...]
+    lines: tuple[str, ...]  # one line of C per statement
+    labels: tuple[tuple[str, int], ...]
+
+    def label_index(self, label: str) -> int:
+        return dict(self.labels)[label]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledThread:
+    name: str
+    irql: str
+    program: str | None  # key of its program, or None for a sandbox thread
+    menu: tuple[tuple[str, str, str, int | None], ...]  # (op id, label, program key, times)
+
+
+@dataclass(frozen=True)
+class CompiledScenario:
+    source: sc.Scenario
+    fingerprint: str
+    sockets: tuple[sc.SocketDecl, ...]
+    socket_index: dict[str, int]
+    memory: tuple[MemoryCell, ...]
+    memory_index: dict[str, int]
+    threads: tuple[CompiledThread, ...]
+    programs: dict[str, CompiledProgram]
+
+    @property
+    def settings(self) -> sc.Settings:
+        return self.source.settings
+
+    def socket_of(self, stmt: sc.Statement) -> int:
+        """The socket a statement names, or the only socket when it names none."""
+        name: str = getattr(stmt, "socket", "") or self.sockets[0].name
+        return self.socket_index[name]
+
+
+def fingerprint(scenario: sc.Scenario) -> str:
+    """A content hash of the scenario's canonical JSON: equal content, equal fingerprint."""
+    canonical = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def compile_scenario(scenario: sc.Scenario) -> CompiledScenario:
+    """Resolve every name of a validated scenario and render its programs."""
+    sockets = tuple(scenario.sockets)
+    socket_index = {s.name: i for i, s in enumerate(sockets)}
+    memory = tuple(
+        MemoryCell(
+            name=m.name,
+            kind=m.kind,
+            initial=m.initial,
+            context_socket=None if m.in_context is None else socket_index[m.in_context],
+            c_name=m.name
+            if m.in_context is None
+            else f"{sockets[socket_index[m.in_context]].context}->{m.name}",
+        )
+        for m in scenario.memory
+    )
+    memory_index = {cell.name: i for i, cell in enumerate(memory)}
+    renderer = _Renderer(scenario, memory_index, memory)
+    programs: dict[str, CompiledProgram] = {}
+    threads: list[CompiledThread] = []
+
+    def add(key: str, title: str, kind: str, statements: list[sc.Statement]) -> str:
+        programs[key] = CompiledProgram(
+            key=key,
+            title=title,
+            kind=kind,
+            statements=tuple(statements),
+            lines=tuple(renderer.line(s) for s in statements),
+            labels=tuple((s.label, i) for i, s in enumerate(statements) if s.label),
+        )
+        return key
+
+    for t in scenario.threads:
+        if t.program is not None:
+            threads.append(
+                CompiledThread(t.name, t.irql, add(f"thread:{t.name}", t.name, "thread", list(t.program)), ())
+            )
+        else:
+            menu = tuple(
+                (
+                    op.id,
+                    op.label,
+                    add(f"menu:{t.name}:{op.id}", f"{t.name}: {op.label}", "thread", list(op.program)),
+                    op.times,
+                )
+                for op in t.menu or []
+            )
+            threads.append(CompiledThread(t.name, t.irql, None, menu))
+    for name, routine in scenario.routines.items():
+        add(f"routine:{name}", name, routine.kind, list(routine.program))
+    return CompiledScenario(
+        source=scenario,
+        fingerprint=fingerprint(scenario),
+        sockets=sockets,
+        socket_index=socket_index,
+        memory=memory,
+        memory_index=memory_index,
+        threads=tuple(threads),
+        programs=programs,
+    )
+
+
+class _Renderer:
+    """Spells statements as C, using the scenario's own names for sockets, contexts and memory."""
+
+    def __init__(self, scenario: sc.Scenario, memory_index: dict[str, int], memory: tuple[MemoryCell, ...]):
+        self.scenario = scenario
+        self.memory = {name: memory[i] for name, i in memory_index.items()}
+        self.only_socket = scenario.sockets[0]
+
+    def sock(self, stmt: sc.Statement) -> str:
+        return getattr(stmt, "socket", "") or self.only_socket.name
+
+    def ctx(self, stmt: sc.Statement) -> str:
+        name = self.sock(stmt)
+        return next(s.context for s in self.scenario.sockets if s.name == name)
+
+    def var(self, name: str) -> str:
+        return self.memory[name].c_name if name in self.memory else name
+
+    def operand(self, o: sc.Operand) -> str:
+        if o.name is None:
+            return o.text
+        base = self.var(o.name)
+        return base if not o.offset else f"{base} {'+' if o.offset > 0 else '-'} {abs(o.offset)}"
+
+    def cond(self, c: sc.Condition) -> str:
+        left = self.operand(c.left)
+        if c.op == "nonzero":
+            return left
+        if c.op == "zero":
+            return f"!{left}"
+        assert c.right is not None
+        if c.op == "&":
+            return f"{left} & {self.operand(c.right)}"
+        return f"{left} {c.op} {self.operand(c.right)}"
+
+    @staticmethod
+    def assign(into: str | None, call: str) -> str:
+        return f"{into} = {call};" if into else f"{call};"
+
+    def line(self, s: sc.Statement) -> str:
+        match s:
+            case sc.IoAllocateIrp():
+                return f"{s.irp} = IoAllocateIrp(1, FALSE);"
+            case sc.IoSetCompletionRoutine():
+                flags = ", ".join(
+                    "TRUE" if f else "FALSE"
+                    for f in (s.invoke_on_success, s.invoke_on_error, s.invoke_on_cancel)
+                )
+                return f"IoSetCompletionRoutine({s.irp}, {s.routine}, {self.only_socket.context}, {flags});"
+            case sc.IoReuseIrp():
+                return f"IoReuseIrp({s.irp}, STATUS_UNSUCCESSFUL);"
+            case sc.IoFreeIrp():
+                return f"IoFreeIrp({s.irp});"
+            case sc.IoCancelIrp():
+                return f"IoCancelIrp({s.irp});"
+            case sc.ReadIoStatus():
+                return f"{s.into} = {s.irp}->IoStatus.{s.field};"
+            case sc.WskSend():
+                return self.assign(
+                    s.into, f"{self.sock(s)}->Dispatch->WskSend({self.sock(s)}, &buf, 0, {s.irp})"
+                )
+            case sc.WskReceive():
+                return self.assign(
+                    s.into, f"{self.sock(s)}->Dispatch->WskReceive({self.sock(s)}, &buf, 0, {s.irp})"
+                )
+            case sc.WskDisconnect():
+                flags = "WSK_FLAG_ABORTIVE" if s.abortive else "0"
+                return self.assign(
+                    s.into, f"{self.sock(s)}->Dispatch->WskDisconnect({self.sock(s)}, NULL, {flags}, {s.irp})"
+                )
+            case sc.WskControlSocket():
+                mask = f"WSK_EVENT_{s.event.upper()}" + ("" if s.enable else " | WSK_EVENT_DISABLE")
+                return self.assign(
+                    s.into, f"{self.sock(s)}->Dispatch->WskControlSocket({self.sock(s)}, /* {mask} */)"
+                )
+            case sc.WskRelease():
+                return self.assign(
+                    s.into, f"{self.sock(s)}->Dispatch->WskRelease({self.sock(s)}, {self.ctx(s)}->Retained)"
+                )
+            case sc.WskCloseSocket():
+                return self.assign(
+                    s.into, f"{self.sock(s)}->Dispatch->WskCloseSocket({self.sock(s)}, {s.irp})"
+                )
+            case sc.ReadSocketDispatch():
+                return f"Dispatch = {self.sock(s)}->Dispatch;"
+            case sc.InterlockedIncrement():
+                return self.assign(s.into, f"InterlockedIncrement(&{self.var(s.var)})")
+            case sc.InterlockedDecrement():
+                return self.assign(s.into, f"InterlockedDecrement(&{self.var(s.var)})")
+            case sc.InterlockedExchange():
+                return self.assign(
+                    s.into, f"InterlockedExchange(&{self.var(s.var)}, {self.operand(s.value)})"
+                )
+            case sc.InterlockedCompareExchange():
+                args = f"&{self.var(s.var)}, {self.operand(s.exchange)}, {self.operand(s.comparand)}"
+                return self.assign(s.into, f"InterlockedCompareExchange({args})")
+            case sc.InterlockedOr():
+                return self.assign(s.into, f"InterlockedOr(&{self.var(s.var)}, {self.operand(s.value)})")
+            case sc.Read():
+                return f"{s.into} = {self.var(s.var)};"
+            case sc.Write():
+                return f"{self.var(s.var)} = {self.operand(s.value)};"
+            case sc.Assign():
+                return f"{s.into} = {self.operand(s.value)};"
+            case sc.ExAcquireRundownProtection():
+                return self.assign(s.into, f"ExAcquireRundownProtection(&{self.var(s.var)})")
+            case sc.ExReleaseRundownProtection():
+                return f"ExReleaseRundownProtection(&{self.var(s.var)});"
+            case sc.ExWaitForRundownProtectionRelease():
+                return f"ExWaitForRundownProtectionRelease(&{self.var(s.var)});"
+            case sc.KeSetEvent():
+                return f"KeSetEvent(&{self.var(s.var)}, IO_NO_INCREMENT, FALSE);"
+            case sc.KeWaitForSingleObject():
+                return f"KeWaitForSingleObject(&{self.var(s.var)}, Executive, KernelMode, FALSE, NULL);"
+            case sc.FreeSocketContext():
+                return f"ExFreePool({self.ctx(s)});"
+            case sc.WskReleaseProviderNPI():
+                return "WskReleaseProviderNPI(&WskRegistration);"
+            case sc.WskDeregister():
+                return "WskDeregister(&WskRegistration);"
+            case sc.Return():
+                return "return;" if s.status is None else f"return {self.operand(s.status)};"
+            case sc.ReturnIf():
+                tail = "return;" if s.status is None else f"return {self.operand(s.status)};"
+                return f"if ({self.cond(s.cond)}) {tail}"
+            case sc.GotoIf():
+                return f"goto {s.target};" if s.cond is None else f"if ({self.cond(s.cond)}) goto {s.target};"
+        raise AssertionError(f"no C rendering for {type(s).__name__}")
+
+
+STATUS_NAMES = tuple(STATUS)

@@ -1,0 +1,182 @@
+"""Replaying a schedule into a trace, and running on from it.
+
+``replay(scenario, schedule)`` is the contract every link relies on: the same scenario and the same list of action
+ids always give the identical trace. A trace is the list of snapshots (state, the events of that step, one sentence
+of narration) plus, at its end, what could happen next and why the other actors are stuck.
+
+``TraceCache`` keeps recent traces so that stepping forward one action extends a cached trace instead of
+replaying from the start (DESIGN section 8: step 500 should cost about what step 5 does).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Literal
+
+from app.sim.engine import Action, Engine, Event, IllegalAction, Violation
+from app.sim.program import CompiledScenario
+from app.sim.state import State
+
+MAX_SCHEDULE = 2000
+SEPARATOR = "."
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The world after ``index`` actions; index 0 is the start, before any action."""
+
+    index: int
+    action: Action | None
+    state: State
+    events: tuple[Event, ...]
+    narration: str
+    violations: tuple[Violation, ...]
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A replayed schedule. ``violations`` pairs each violation with the step it was found at."""
+
+    scenario: CompiledScenario
+    engine: Engine
+    snapshots: tuple[Snapshot, ...]
+
+    @property
+    def schedule(self) -> tuple[str, ...]:
+        return tuple(s.action.id for s in self.snapshots[1:] if s.action is not None)
+
+    @property
+    def final(self) -> State:
+        return self.snapshots[-1].state
+
+    @property
+    def enabled(self) -> tuple[Action, ...]:
+        return self.engine.enabled(self.final)
+
+    @property
+    def blocked(self) -> tuple[tuple[str, str], ...]:
+        return self.engine.blocked(self.final)
+
+    @property
+    def terminal_violations(self) -> tuple[Violation, ...]:
+        return self.engine.terminal_violations(self.final)
+
+    @property
+    def violations(self) -> tuple[tuple[int, Violation], ...]:
+        found = [(s.index, v) for s in self.snapshots for v in s.violations]
+        found += [(len(self.snapshots) - 1, v) for v in self.terminal_violations]
+        return tuple(found)
+
+    @property
+    def outcome(self) -> str:
+        return self.engine.outcome(self.final)
+
+
+def parse_schedule(schedule: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Accept 'a.b.c' or a list of ids; an empty string is the empty schedule."""
+    if isinstance(schedule, str):
+        parts = tuple(p for p in schedule.split(SEPARATOR)) if schedule else ()
+    else:
+        parts = tuple(schedule)
+    if len(parts) > MAX_SCHEDULE:
+        raise ValueError(f"The schedule has {len(parts)} actions; the limit is {MAX_SCHEDULE}. Shorten it.")
+    for part in parts:
+        if not part or not all(c.isalnum() or c in "-_" for c in part):
+            raise ValueError(
+                f"'{part}' is not an action id: ids are letters, digits and dashes, joined by '.' in a schedule."
+            )
+    return parts
+
+
+def start(scenario: CompiledScenario, engine: Engine | None = None) -> Trace:
+    """The trace of the empty schedule: just the initial state."""
+    engine = engine or Engine(scenario)
+    state = engine.initial()
+    first = Snapshot(0, None, state, (), f"The scenario '{scenario.source.title}' starts.", ())
+    return Trace(scenario, engine, (first,))
+
+
+def extend(trace: Trace, actions: tuple[str, ...]) -> Trace:
+    """Apply more actions to a trace; IllegalAction names the step and the legal alternatives."""
+    snapshots = list(trace.snapshots)
+    state = snapshots[-1].state
+    for action_id in actions:
+        try:
+            result = trace.engine.step(state, action_id)
+        except IllegalAction as err:
+            raise IllegalAction(action_id, err.enabled, step=len(snapshots)) from None
+        action = next(a for a in trace.engine.enabled(state) if a.id == action_id)
+        state = result.state
+        snapshots.append(
+            Snapshot(len(snapshots), action, state, result.events, result.narration, result.violations)
+        )
+    return Trace(trace.scenario, trace.engine, tuple(snapshots))
+
+
+def replay(scenario: CompiledScenario, schedule: str | list[str] | tuple[str, ...]) -> Trace:
+    """Replay a schedule from the start. Deterministic: same inputs, identical trace."""
+    return extend(start(scenario), parse_schedule(schedule))
+
+
+Scheduler = Literal["round_robin", "random"]
+
+
+def run_on(trace: Trace, scheduler: Scheduler, max_steps: int, seed: int = 0) -> Trace:
+    """Continue a trace until nothing can move or ``max_steps`` more actions were taken.
+
+    ``round_robin`` gives each actor a turn in order, starting after the actor that moved last; ``random`` picks
+    uniformly among enabled actions with a ``random.Random(seed)``, so it is reproducible too.
+    """
+    if max_steps < 0 or max_steps > MAX_SCHEDULE:
+        raise ValueError(f"max_steps must be between 0 and {MAX_SCHEDULE}.")
+    chooser = random.Random(seed)
+    last_actor = trace.snapshots[-1].action.actor if trace.snapshots[-1].action else None
+    chosen: list[str] = []
+    state = trace.final
+    for _ in range(max_steps):
+        enabled = trace.engine.enabled(state)
+        if not enabled:
+            break
+        action = chooser.choice(enabled) if scheduler == "random" else _next_in_turn(enabled, last_actor)
+        chosen.append(action.id)
+        last_actor = action.actor
+        state = trace.engine.step(state, action.id).state
+    return extend(trace, tuple(chosen))
+
+
+def _next_in_turn(enabled: tuple[Action, ...], last_actor: str | None) -> Action:
+    actors: list[str] = []
+    for a in enabled:
+        if a.actor not in actors:
+            actors.append(a.actor)
+    turn = actors[(actors.index(last_actor) + 1) % len(actors)] if last_actor in actors else actors[0]
+    return next(a for a in enabled if a.actor == turn)
+
+
+class TraceCache:
+    """A small LRU of traces keyed by (scenario fingerprint, schedule); a miss extends the longest cached
+    prefix that drops at most a few trailing actions, which is what stepping forward asks for."""
+
+    def __init__(self, capacity: int = 256, lookback: int = 8):
+        self.capacity = capacity
+        self.lookback = lookback
+        self._traces: OrderedDict[tuple[str, tuple[str, ...]], Trace] = OrderedDict()
+
+    def get(self, scenario: CompiledScenario, schedule: tuple[str, ...]) -> Trace:
+        key = (scenario.fingerprint, schedule)
+        hit = self._traces.get(key)
+        if hit is not None:
+            self._traces.move_to_end(key)
+            return hit
+        base: Trace | None = None
+        for cut in range(1, min(self.lookback, len(schedule)) + 1):
+            base = self._traces.get((scenario.fingerprint, schedule[:-cut]))
+            if base is not None:
+                break
+        trace = extend(base, schedule[len(base.schedule) :]) if base else replay(scenario, schedule)
+        self._traces[key] = trace
+        if len(self._traces) > self.capacity:
+            self._traces.popitem(last=False)
+        return trace

@@ -1,0 +1,772 @@
+"""The scenario language: what a scenario author writes, validated before anything runs.
+
+A scenario describes one WSK client: its sockets (with their remote peers), the shared memory its threads use
+(counter words, run-down protection blocks, events; each optionally a field of a socket's context), the
+application threads (a fixed program, or a sandbox menu of operations), and the completion routines and event
+callbacks WSK will run. Programs are lists of typed statements from a fixed library; each renders as one line of C.
+No statement runs arbitrary code.
+
+The documents leave some WSK behaviour unspecified (reference section 9). Those choices are the ``settings`` of a
+scenario, with the reference's defaults, so they are visible and changeable rather than hidden in the engine.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, cast
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from app.sim.ntstatus import STATUS
+
+LIMITS = {
+    "threads": 8,
+    "sockets": 4,
+    "memory": 24,
+    "routines": 16,
+    "statements": 64,
+    "menu": 12,
+}
+
+THREAD_NAME = re.compile(r"^[A-Z][A-Za-z0-9]{0,15}$")
+SOCKET_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,11}$")
+IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
+OP_ID = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+SCENARIO_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+# Names a program may use without assigning them first: the parameters WSK passes in.
+COMPLETION_PARAMETERS = ("Irp",)
+CALLBACK_PARAMETERS = ("DataIndication", "Flags", "BytesIndicated")
+CONSTANTS = {"TRUE": 1, "FALSE": 0, "NULL": 0, "WSK_FLAG_ABORTIVE": 1, **STATUS}
+
+
+class Model(BaseModel):
+    """Base for every input model: strict types, unknown fields refused, immutable once built."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Expressions: a deliberately tiny grammar, parsed at validation time into typed operands.
+# --------------------------------------------------------------------------------------------------------------
+
+_TERM = re.compile(
+    r"^\s*(?:(?P<int>-?\d+|0x[0-9A-Fa-f]+)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\s*(?P<sign>[+-])\s*(?P<off>\d+))?)\s*$"
+)
+_COND = re.compile(
+    r"^\s*(?P<neg>!)?\s*(?P<left>[^=!<>&]+?)\s*(?:(?P<op>==|!=|<=|>=|<|>|&)\s*(?P<right>.+?))?\s*$"
+)
+
+CompareOp = Literal["==", "!=", "<", "<=", ">", ">=", "&", "nonzero", "zero"]
+
+
+class Operand(Model):
+    """A constant, a status name, or a name (a local variable or a shared memory word) plus an offset."""
+
+    value: int | None = None
+    name: str | None = None
+    offset: int = 0
+    text: str
+
+    @staticmethod
+    def parse(text: str) -> Operand:
+        match = _TERM.match(text)
+        if not match:
+            raise ValueError(
+                f"'{text}' is not an operand: write a number, a status name (STATUS_PENDING), TRUE/FALSE/NULL, "
+                "or a variable name optionally followed by + or - and a number (old + 2)."
+            )
+        if match["int"] is not None:
+            return Operand(value=int(match["int"], 0), text=text.strip())
+        name = match["name"]
+        offset = int(match["off"] or 0) * (-1 if match["sign"] == "-" else 1)
+        if name in CONSTANTS:
+            return Operand(value=CONSTANTS[name] + offset, text=text.strip())
+        return Operand(name=name, offset=offset, text=text.strip())
+
+
+class Condition(Model):
+    """``left op right``; ``x`` alone means x != 0 and ``!x`` means x == 0; ``&`` tests for common bits."""
+
+    left: Operand
+    op: CompareOp
+    right: Operand | None = None
+    text: str
+
+    @staticmethod
+    def parse(text: str) -> Condition:
+        match = _COND.match(text)
+        if not match or not match["left"].strip():
+            raise ValueError(f"'{text}' is not a condition: write 'Ref == 0', 'old & 1', 'Closing' or '!ok'.")
+        left = Operand.parse(match["left"])
+        if match["op"] is None:
+            return Condition(left=left, op="zero" if match["neg"] else "nonzero", text=text.strip())
+        if match["neg"]:
+            raise ValueError(f"'{text}': '!' can only negate a single operand; write 'x == 0' instead.")
+        return Condition(
+            left=left, op=cast(CompareOp, match["op"]), right=Operand.parse(match["right"]), text=text.strip()
+        )
+
+
+def _condition(value: object) -> object:
+    return Condition.parse(value) if isinstance(value, str) else value
+
+
+def _operand(value: object) -> object:
+    if isinstance(value, str):
+        return Operand.parse(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Operand(value=value, text=str(value))
+    return value
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Statements. Each is one atomic step except socket calls and waits, which the engine splits (enter / return).
+# --------------------------------------------------------------------------------------------------------------
+
+
+class Statement(Model):
+    """Common to every statement: an optional label that GotoIf can jump to."""
+
+    label: str | None = None
+
+    @property
+    def reads_locals(self) -> tuple[str, ...]:
+        names: list[str] = []
+        for value in self.__dict__.values():
+            if isinstance(value, Operand) and value.name:
+                names.append(value.name)
+            if isinstance(value, Condition):
+                names += [o.name for o in (value.left, value.right) if o is not None and o.name]
+        return tuple(names)
+
+    @property
+    def assigns(self) -> tuple[str, ...]:
+        into = getattr(self, "into", None)
+        return (into,) if into else ()
+
+
+class IoAllocateIrp(Statement):
+    """Allocate an IRP with one stack location (rule I-6: the allocating driver must free it)."""
+
+    op: Literal["IoAllocateIrp"]
+    irp: str
+
+    @property
+    def assigns(self) -> tuple[str, ...]:
+        return (self.irp,)
+
+
+class IoSetCompletionRoutine(Statement):
+    """Arm an IRP's completion routine; all three invoke flags should be TRUE (rule I-1)."""
+
+    op: Literal["IoSetCompletionRoutine"]
+    irp: str
+    routine: str
+    invoke_on_success: bool = True
+    invoke_on_error: bool = True
+    invoke_on_cancel: bool = True
+
+
+class IoReuseIrp(Statement):
+    """Reinitialise a completed IRP before passing it to WSK again (rule IRP-B5)."""
+
+    op: Literal["IoReuseIrp"]
+    irp: str
+
+
+class IoFreeIrp(Statement):
+    """Free an IRP the application allocated (rules I-3, IRP-B1, IRP-B2)."""
+
+    op: Literal["IoFreeIrp"]
+    irp: str
+
+
+class IoCancelIrp(Statement):
+    """Ask WSK to cancel a pending IRP the application created (rule I-8, race IRP-B9)."""
+
+    op: Literal["IoCancelIrp"]
+    irp: str
+
+
+class ReadIoStatus(Statement):
+    """Read ``Irp->IoStatus.Status`` (or ``.Information``) into a local (rule IRP-B3 if the IRP was freed)."""
+
+    op: Literal["ReadIoStatus"]
+    irp: str
+    into: str
+    field: Literal["Status", "Information"] = "Status"
+
+
+class SocketCall(Statement):
+    """A call to one of the socket's functions: two steps, enter and return (the window of rule P1)."""
+
+    socket: str = ""
+    into: str | None = None
+
+
+class WskSend(SocketCall):
+    op: Literal["WskSend"]
+    irp: str
+    bytes: int = Field(default=100, ge=1, le=65536)
+
+
+class WskReceive(SocketCall):
+    op: Literal["WskReceive"]
+    irp: str
+
+
+class WskDisconnect(SocketCall):
+    op: Literal["WskDisconnect"]
+    irp: str
+    abortive: bool = False
+
+
+class WskControlSocket(SocketCall):
+    """Enable or disable one event callback (SO_WSK_EVENT_CALLBACK, no IRP; reference 4.6)."""
+
+    op: Literal["WskControlSocket"]
+    event: Literal["receive", "disconnect"]
+    enable: bool
+
+
+class WskRelease(SocketCall):
+    """Return one retained data indication list to WSK (rule P3)."""
+
+    op: Literal["WskRelease"]
+
+
+class WskCloseSocket(SocketCall):
+    op: Literal["WskCloseSocket"]
+    irp: str
+
+
+class ReadSocketDispatch(Statement):
+    """``Dispatch = Socket->Dispatch``: a dereference of the WSK_SOCKET itself (rule UB-5 once it is freed)."""
+
+    op: Literal["ReadSocketDispatch"]
+    socket: str = ""
+
+
+class MemoryStatement(Statement):
+    """A statement on one shared memory cell (a word, a run-down block or an event)."""
+
+    var: str
+
+
+class InterlockedIncrement(MemoryStatement):
+    op: Literal["InterlockedIncrement"]
+    into: str | None = None
+
+
+class InterlockedDecrement(MemoryStatement):
+    op: Literal["InterlockedDecrement"]
+    into: str | None = None
+
+
+class InterlockedExchange(MemoryStatement):
+    """Atomically store ``value``; ``into`` receives the previous value."""
+
+    op: Literal["InterlockedExchange"]
+    value: Operand
+    into: str | None = None
+    _v = field_validator("value", mode="before")(_operand)
+
+
+class InterlockedCompareExchange(MemoryStatement):
+    """Atomically store ``exchange`` if the word equals ``comparand``; ``into`` receives the original value."""
+
+    op: Literal["InterlockedCompareExchange"]
+    exchange: Operand
+    comparand: Operand
+    into: str
+    _v = field_validator("exchange", "comparand", mode="before")(_operand)
+
+
+class InterlockedOr(MemoryStatement):
+    """Atomically OR bits into the word (a full barrier); ``into`` receives the previous value."""
+
+    op: Literal["InterlockedOr"]
+    value: Operand
+    into: str | None = None
+    _v = field_validator("value", mode="before")(_operand)
+
+
+class Read(MemoryStatement):
+    """A plain (non-interlocked) read of a shared word into a local."""
+
+    op: Literal["Read"]
+    into: str
+
+
+class Write(MemoryStatement):
+    """A plain (non-interlocked) write of a shared word, such as setting a flag."""
+
+    op: Literal["Write"]
+    value: Operand
+    _v = field_validator("value", mode="before")(_operand)
+
+
+class Assign(Statement):
+    """Set a local variable."""
+
+    op: Literal["Assign"]
+    into: str
+    value: Operand
+    _v = field_validator("value", mode="before")(_operand)
+
+
+class ExAcquireRundownProtection(MemoryStatement):
+    """The atomic test-and-increment of reference 6.2: TRUE and one more reference, or FALSE once run-down began."""
+
+    op: Literal["ExAcquireRundownProtection"]
+    into: str | None = None
+
+
+class ExReleaseRundownProtection(MemoryStatement):
+    op: Literal["ExReleaseRundownProtection"]
+
+
+class ExWaitForRundownProtectionRelease(MemoryStatement):
+    """Refuse new acquisitions, then block until every granted reference is released (IRQL <= APC_LEVEL)."""
+
+    op: Literal["ExWaitForRundownProtectionRelease"]
+
+
+class KeSetEvent(MemoryStatement):
+    op: Literal["KeSetEvent"]
+
+
+class KeWaitForSingleObject(MemoryStatement):
+    """Block until the (notification) event is signalled; illegal at DISPATCH_LEVEL (rule IRP-B7)."""
+
+    op: Literal["KeWaitForSingleObject"]
+
+
+class FreeSocketContext(Statement):
+    """Free the application's socket context; anything that touches it afterwards is rule UB-4."""
+
+    op: Literal["FreeSocketContext"]
+    socket: str = ""
+
+
+class WskReleaseProviderNPI(Statement):
+    op: Literal["WskReleaseProviderNPI"]
+
+
+class WskDeregister(Statement):
+    """Blocks until every captured NPI is released and every socket is closed (rule R-REG-5)."""
+
+    op: Literal["WskDeregister"]
+
+
+class Return(Statement):
+    """Return from the current routine; completion routines must return STATUS_MORE_PROCESSING_REQUIRED."""
+
+    op: Literal["Return"]
+    status: Operand | None = None
+    _v = field_validator("status", mode="before")(_operand)
+
+
+class ReturnIf(Statement):
+    op: Literal["ReturnIf"]
+    cond: Condition
+    status: Operand | None = None
+    _c = field_validator("cond", mode="before")(_condition)
+    _v = field_validator("status", mode="before")(_operand)
+
+
+class GotoIf(Statement):
+    """Jump to a labelled statement when the condition holds (or always, without a condition): loops."""
+
+    op: Literal["GotoIf"]
+    target: str
+    cond: Condition | None = None
+    _c = field_validator("cond", mode="before")(_condition)
+
+
+AnyStatement = Annotated[
+    IoAllocateIrp
+    | IoSetCompletionRoutine
+    | IoReuseIrp
+    | IoFreeIrp
+    | IoCancelIrp
+    | ReadIoStatus
+    | WskSend
+    | WskReceive
+    | WskDisconnect
+    | WskControlSocket
+    | WskRelease
+    | WskCloseSocket
+    | ReadSocketDispatch
+    | InterlockedIncrement
+    | InterlockedDecrement
+    | InterlockedExchange
+    | InterlockedCompareExchange
+    | InterlockedOr
+    | Read
+    | Write
+    | Assign
+    | ExAcquireRundownProtection
+    | ExReleaseRundownProtection
+    | ExWaitForRundownProtectionRelease
+    | KeSetEvent
+    | KeWaitForSingleObject
+    | FreeSocketContext
+    | WskReleaseProviderNPI
+    | WskDeregister
+    | Return
+    | ReturnIf
+    | GotoIf,
+    Field(discriminator="op"),
+]
+
+STATEMENT_OPS: tuple[str, ...] = tuple(
+    cls.model_fields["op"].annotation.__args__[0]  # type: ignore[union-attr]
+    for cls in (
+        IoAllocateIrp, IoSetCompletionRoutine, IoReuseIrp, IoFreeIrp, IoCancelIrp, ReadIoStatus, WskSend,
+        WskReceive, WskDisconnect, WskControlSocket, WskRelease, WskCloseSocket, ReadSocketDispatch,
+        InterlockedIncrement, InterlockedDecrement, InterlockedExchange, InterlockedCompareExchange, InterlockedOr,
+        Read, Write, Assign, ExAcquireRundownProtection, ExReleaseRundownProtection,
+        ExWaitForRundownProtectionRelease, KeSetEvent, KeWaitForSingleObject, FreeSocketContext,
+        WskReleaseProviderNPI, WskDeregister, Return, ReturnIf, GotoIf,
+    )
+)  # fmt: skip
+
+Program = Annotated[list[AnyStatement], Field(min_length=1, max_length=LIMITS["statements"])]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The scenario
+# --------------------------------------------------------------------------------------------------------------
+
+
+class Settings(Model):
+    """The documents' gaps (reference section 9) as explicit choices, defaulting to the reference's model."""
+
+    cancel_status: str = Field(
+        default="STATUS_CANCELLED",
+        description="Status of the IRPs WskCloseSocket cancels (undocumented; Wine uses STATUS_CANCELLED).",
+    )
+    abort_status: str = Field(
+        default="STATUS_CONNECTION_ABORTED",
+        description="Status of pending IRPs force-completed by an abortive WskDisconnect.",
+    )
+    cancelled_before_close: bool = Field(
+        default=True,
+        description="Completion routines of IRPs cancelled by a close return before the close IRP completes.",
+    )
+    callbacks_after_close_starts: bool = Field(
+        default=False, description="Whether WSK may start new event callbacks once WskCloseSocket was called."
+    )
+    serialize_callbacks: bool = Field(
+        default=True,
+        description="At most one event callback runs at a time per socket (receive is always serial).",
+    )
+    half_open: bool = Field(
+        default=True, description="The transport keeps receiving after a local graceful disconnect."
+    )
+    callback_irql: Literal["PASSIVE_LEVEL", "DISPATCH_LEVEL"] = Field(
+        default="DISPATCH_LEVEL",
+        description="IRQL at which WSK runs completion routines and event callbacks.",
+    )
+
+    @field_validator("cancel_status", "abort_status")
+    @classmethod
+    def _known_failure(cls, value: str) -> str:
+        if value not in STATUS or STATUS[value] < 0x80000000:
+            failures = ", ".join(name for name, code in STATUS.items() if code >= 0xC0000000)
+            raise ValueError(f"'{value}' is not a known failure status; use one of: {failures}.")
+        return value
+
+
+class Peer(Model):
+    """What the remote endpoint may do. Each budgeted act is an action the schedule chooses when to take."""
+
+    data: int = Field(default=0, ge=0, le=4, description="How many data segments the peer may send.")
+    fin: bool = Field(default=False, description="Whether the peer may close its half gracefully (FIN).")
+    rst: bool = Field(default=False, description="Whether the peer may reset the connection (RST).")
+    accepts_data: bool = Field(
+        default=True, description="False models a full receive window: sends stay pending."
+    )
+    acks_disconnect: bool = Field(
+        default=True,
+        description="False models a stuck graceful disconnect (reference S4): its IRP never completes.",
+    )
+
+
+SocketState = Literal[
+    "CONNECTED", "RECV_SHUT", "SEND_SHUT", "FULLY_DISCONNECTED", "ABORTED", "BOUND", "LISTENING"
+]
+
+
+class SocketDecl(Model):
+    name: str = "s"
+    category: Literal["connection", "stream", "listen", "datagram", "basic"] = "connection"
+    state: SocketState = "CONNECTED"
+    context: str = Field(default="ctx", description="The C name of this socket's context in programs.")
+    events: list[Literal["receive", "disconnect"]] = Field(
+        default_factory=list, description="Event callbacks enabled when the scenario starts."
+    )
+    callbacks: dict[Literal["receive", "disconnect"], str] = Field(
+        default_factory=dict, description="Which routine WSK calls for each event."
+    )
+    peer: Peer = Peer()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not SOCKET_NAME.match(value):
+            raise ValueError(f"socket name '{value}' must be 1-12 letters or digits, starting with a letter.")
+        return value
+
+
+class MemoryDecl(Model):
+    name: str
+    kind: Literal["word", "rundown", "event"] = "word"
+    initial: int = 0
+    in_context: str | None = Field(
+        default=None,
+        description="The socket whose context holds this field (rendered ctx->Name); freed with it.",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not IDENT.match(value) or value in CONSTANTS:
+            raise ValueError(
+                f"memory name '{value}' must be a C identifier that is not a constant or status name."
+            )
+        return value
+
+
+class MenuOperation(Model):
+    """One sandbox operation: a labelled program the user may start whenever the thread is idle."""
+
+    id: str
+    label: str = Field(min_length=1, max_length=60)
+    program: Program
+    times: int | None = Field(
+        default=None, ge=1, le=20, description="How often it may be used (unbounded if unset)."
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not OP_ID.match(value):
+            raise ValueError(
+                f"operation id '{value}' must be 1-12 lowercase letters or digits, starting with a letter."
+            )
+        return value
+
+
+class ThreadDecl(Model):
+    name: str
+    irql: Literal["PASSIVE_LEVEL", "DISPATCH_LEVEL"] = "PASSIVE_LEVEL"
+    program: Program | None = None
+    menu: list[MenuOperation] | None = Field(default=None, min_length=1, max_length=LIMITS["menu"])
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not THREAD_NAME.match(value):
+            raise ValueError(
+                f"thread name '{value}' must start with a capital letter and have at most 16 letters or digits "
+                "(lowercase names are reserved for wsk, peer and completion-routine or callback executions)."
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _program_or_menu(self) -> ThreadDecl:
+        if (self.program is None) == (self.menu is None):
+            raise ValueError(
+                f"thread '{self.name}' needs exactly one of 'program' (a script) or 'menu' (sandbox)."
+            )
+        return self
+
+
+class RoutineDecl(Model):
+    kind: Literal["completion", "callback"]
+    program: Program
+
+
+class Registration(Model):
+    npi_captured: int = Field(
+        default=0, ge=0, le=4, description="Provider NPI captures still held at the start."
+    )
+
+
+class Scenario(Model):
+    """A complete, self-contained scenario. Nothing in the engine knows a scenario by its id."""
+
+    id: str
+    title: str = Field(min_length=1, max_length=100)
+    summary: str = Field(min_length=1, max_length=2000)
+    level: int = Field(
+        default=1, ge=1, le=3, description="1: closing basics, 2: races, 3: IRP ownership and teardown."
+    )
+    tags: list[str] = Field(default_factory=list, max_length=12)
+    rules: list[str] = Field(
+        default_factory=list, max_length=12, description="Reference rule ids it teaches."
+    )
+    expect: Literal["safe", "buggy"]
+    demo: list[str] | None = Field(
+        default=None, description="For buggy scenarios: a schedule that shows the bug."
+    )
+    settings: Settings = Settings()
+    registration: Registration = Registration()
+    sockets: list[SocketDecl] = Field(
+        default_factory=lambda: [SocketDecl()], min_length=1, max_length=LIMITS["sockets"]
+    )
+    memory: list[MemoryDecl] = Field(default_factory=list, max_length=LIMITS["memory"])
+    threads: list[ThreadDecl] = Field(min_length=1, max_length=LIMITS["threads"])
+    routines: dict[str, RoutineDecl] = Field(default_factory=dict, max_length=LIMITS["routines"])
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not SCENARIO_ID.match(value):
+            raise ValueError(
+                f"scenario id '{value}' must be lowercase letters, digits and dashes (at most 64)."
+            )
+        return value
+
+    @field_validator("demo", mode="before")
+    @classmethod
+    def _demo(cls, value: object) -> object:
+        return value.split(".") if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        problems = list(_cross_check(self))
+        if problems:
+            raise ValueError("; ".join(problems))
+        if self.expect == "buggy" and not self.demo:
+            raise ValueError("a buggy scenario needs a 'demo' schedule that shows its bug.")
+        return self
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Cross-field validation: every name a program uses must exist, with the right kind.
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _unique(kind: str, names: list[str]) -> list[str]:
+    seen: set[str] = set()
+    dupes = sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
+    return [f"{kind} name '{n}' is used twice; names must be unique" for n in dupes]
+
+
+def _cross_check(sc: Scenario) -> list[str]:
+    problems: list[str] = []
+    problems += _unique("socket", [s.name for s in sc.sockets])
+    problems += _unique("thread", [t.name for t in sc.threads])
+    problems += _unique("memory", [m.name for m in sc.memory])
+    sockets = {s.name for s in sc.sockets}
+    memory = {m.name: m for m in sc.memory}
+    for m in sc.memory:
+        if m.in_context is not None and m.in_context not in sockets:
+            problems.append(
+                f"memory '{m.name}': in_context '{m.in_context}' is not a socket (have: {sorted(sockets)})"
+            )
+    for name in sc.routines:
+        if not IDENT.match(name):
+            problems.append(f"routine name '{name}' must be a C identifier")
+    for s in sc.sockets:
+        for event, handler in s.callbacks.items():
+            if handler not in sc.routines or sc.routines[handler].kind != "callback":
+                problems.append(
+                    f"socket '{s.name}': callback for '{event}' is '{handler}', which is not a routine of kind callback"
+                )
+        for event in s.events:
+            if event not in s.callbacks:
+                problems.append(
+                    f"socket '{s.name}': event '{event}' is enabled but has no routine in 'callbacks'"
+                )
+        if s.category not in ("connection", "stream") and s.state not in ("BOUND", "LISTENING"):
+            problems.append(
+                f"socket '{s.name}': a {s.category} socket starts BOUND or LISTENING, not {s.state}"
+            )
+    programs: list[tuple[str, list[Statement], str]] = []
+    for t in sc.threads:
+        if t.program is not None:
+            programs.append((f"thread '{t.name}'", list(t.program), "thread"))
+        for op in t.menu or []:
+            programs.append((f"thread '{t.name}' operation '{op.id}'", list(op.program), "thread"))
+        if t.menu is not None:
+            problems += _unique(f"thread '{t.name}' operation", [op.id for op in t.menu])
+    for name, routine in sc.routines.items():
+        programs.append((f"routine '{name}'", list(routine.program), routine.kind))
+    for where, program, kind in programs:
+        problems += _check_program(sc, where, program, kind, sockets, memory)
+    return problems
+
+
+_MEMORY_KIND = {
+    "ExAcquireRundownProtection": "rundown",
+    "ExReleaseRundownProtection": "rundown",
+    "ExWaitForRundownProtectionRelease": "rundown",
+    "KeSetEvent": "event",
+    "KeWaitForSingleObject": "event",
+}
+
+
+def _check_program(
+    sc: Scenario,
+    where: str,
+    program: list[Statement],
+    kind: str,
+    sockets: set[str],
+    memory: dict[str, MemoryDecl],
+) -> list[str]:
+    problems: list[str] = []
+    labels = [s.label for s in program if s.label]
+    problems += _unique(f"{where}: label", labels)
+    assigned = {name for s in program for name in s.assigns}
+    assigned |= set(
+        COMPLETION_PARAMETERS if kind == "completion" else CALLBACK_PARAMETERS if kind == "callback" else ()
+    )
+    for index, stmt in enumerate(program, start=1):
+        at = f"{where}, statement {index} ({stmt.op})"  # type: ignore[attr-defined]
+        socket = getattr(stmt, "socket", None)
+        if socket is not None:
+            if socket == "" and len(sockets) > 1:
+                problems.append(f"{at}: name the socket ('socket: ...'); this scenario has several")
+            elif socket and socket not in sockets:
+                problems.append(f"{at}: socket '{socket}' does not exist (have: {sorted(sockets)})")
+        var = getattr(stmt, "var", None)
+        if var is not None:
+            want = _MEMORY_KIND.get(stmt.op, "word")  # type: ignore[attr-defined]
+            if var not in memory:
+                problems.append(f"{at}: '{var}' is not declared in 'memory' (add it with kind: {want})")
+            elif memory[var].kind != want:
+                problems.append(f"{at}: '{var}' is a {memory[var].kind}, but {stmt.op} needs a {want}")  # type: ignore[attr-defined]
+        routine = getattr(stmt, "routine", None)
+        if routine is not None and (routine not in sc.routines or sc.routines[routine].kind != "completion"):
+            problems.append(f"{at}: '{routine}' is not a routine of kind completion")
+        irp = getattr(stmt, "irp", None)
+        if irp is not None and not isinstance(stmt, IoAllocateIrp) and irp not in assigned:
+            problems.append(
+                f"{at}: IRP '{irp}' is never allocated in this program (use IoAllocateIrp, or 'Irp' in a completion routine)"
+            )
+        for name in stmt.reads_locals:
+            if name not in assigned and name not in memory:
+                problems.append(
+                    f"{at}: '{name}' is neither a memory word nor a local assigned in this program"
+                )
+            elif name in memory and memory[name].kind != "word":
+                problems.append(f"{at}: '{name}' is a {memory[name].kind}; only words can be compared")
+        for name in stmt.assigns:
+            if name in memory:
+                problems.append(
+                    f"{at}: '{name}' is a memory word; store into it with Write or an Interlocked statement"
+                )
+            elif not IDENT.match(name) or name in CONSTANTS:
+                problems.append(f"{at}: '{name}' is not a valid local variable name")
+        if isinstance(stmt, GotoIf) and stmt.target not in labels:
+            problems.append(f"{at}: no statement has label '{stmt.target}'")
+    if kind in ("completion", "callback") and not isinstance(program[-1], Return | GotoIf):
+        problems.append(
+            f"{where}: a {kind} routine must end with a Return statement (its return value matters)"
+        )
+    return problems

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Idempotent project setup: creates .venv and installs the project with its dev extras.
+#   bash scripts/setup.sh            # Python side only
+#   bash scripts/setup.sh --browser  # also ensure Debian's Chromium (/usr/bin/chromium) for e2e tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_browser=0
+for arg in "$@"; do
+    case "$arg" in
+        --browser) want_browser=1 ;;
+        -h | --help)
+            sed -n '2,4p' "$0"
+            exit 0
+            ;;
+        *)
+            echo "setup.sh: unknown argument: $arg" >&2
+            exit 2
+            ;;
+    esac
+done
+
+# Never let Playwright fetch a browser build of its own; we use Debian's Chromium.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# Run a command as root: directly if we are root, via sudo if available, else fail clearly.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        echo "setup.sh: need root to run: $* (not root and sudo is not installed)" >&2
+        return 1
+    fi
+}
+
+py_ok() { # $1 = interpreter; true if it exists and is >= 3.11
+    "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' >/dev/null 2>&1
+}
+
+# --- Python virtualenv -------------------------------------------------------------------
+if [ -x .venv/bin/python ] && ! py_ok .venv/bin/python; then
+    echo "setup.sh: existing .venv is broken or older than Python 3.11; recreating it" >&2
+    rm -rf .venv
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    PY="${PYTHON:-python3}"
+    if ! command -v "$PY" >/dev/null 2>&1; then
+        echo "setup.sh: '$PY' not found; Python >= 3.11 is required (set PYTHON=/path/to/python3.11)" >&2
+        exit 1
+    fi
+    if ! py_ok "$PY"; then
+        echo "setup.sh: Python >= 3.11 is required, but '$PY' is $("$PY" -V 2>&1)." >&2
+        echo "          Install Python 3.11+ or set PYTHON=/path/to/python3.11." >&2
+        exit 1
+    fi
+    if ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+        # Debian's system python ships venv/ensurepip separately.
+        pyver="$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+        echo "setup.sh: '$PY' lacks venv/ensurepip; installing python${pyver}-venv with apt" >&2
+        as_root apt-get update
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "python${pyver}-venv"
+    fi
+    echo "setup.sh: creating .venv with $("$PY" -V 2>&1)"
+    "$PY" -m venv .venv
+    rm -f .venv/.setup-stamp
+fi
+
+# Re-install only when pyproject.toml, the interpreter or the set of packages under app/ changed
+# (the editable install records which packages and namespaces existed when it ran).
+stamp="$(
+    {
+        cat pyproject.toml
+        .venv/bin/python -VV
+        if [ -d app ]; then find app -name __init__.py -not -path '*/__pycache__/*' | LC_ALL=C sort; fi
+    } | sha256sum | cut -d' ' -f1
+)"
+if [ "$(cat .venv/.setup-stamp 2>/dev/null || true)" != "$stamp" ]; then
+    echo "setup.sh: installing project and dev dependencies into .venv"
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet -e '.[dev]'
+    echo "$stamp" >.venv/.setup-stamp
+fi
+
+# --- Chromium for the e2e tests -----------------------------------------------------------
+if [ "$want_browser" -eq 1 ] && [ ! -x /usr/bin/chromium ]; then
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "setup.sh: /usr/bin/chromium is missing and apt-get is not available; install Chromium" >&2
+        exit 1
+    fi
+    echo "setup.sh: installing Debian's chromium with apt-get"
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+    if [ ! -x /usr/bin/chromium ]; then
+        echo "setup.sh: apt-get finished but /usr/bin/chromium is still missing" >&2
+        exit 1
+    fi
+fi

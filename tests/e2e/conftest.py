@@ -1,0 +1,165 @@
+"""Fixtures for end-to-end tests: the real app under uvicorn, driven by Debian's headless Chromium.
+
+Chromium is never downloaded by Playwright; install it with `bash scripts/setup.sh --browser`
+(which runs `apt-get install chromium`). With E2E_REQUIRED=1 or CI set, a missing Chromium fails
+the tests instead of skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Generator, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+E2E_DIR = Path(__file__).resolve().parent
+REPO_ROOT = E2E_DIR.parents[1]
+CHROMIUM_PATH = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SERVER_START_TIMEOUT_S = 20.0
+
+
+def _e2e_required() -> bool:
+    return os.environ.get("E2E_REQUIRED") == "1" or bool(os.environ.get("CI"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if E2E_DIR in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    # Expose each phase's report on the item so `page` can screenshot failed tests.
+    report: pytest.TestReport = yield
+    setattr(item, f"_e2e_rep_{report.when}", report)
+    return report
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[str]:
+    """Run `app.main:app` under uvicorn in a subprocess from the repo root; yield its base URL."""
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log_dir = Path(tempfile.mkdtemp(prefix="e2e-server-"))
+    out_path, err_path = log_dir / "stdout.log", log_dir / "stderr.log"
+    cmd = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=out, stderr=err, env=env)
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        last_error = "no attempt made"
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(
+                    f"uvicorn exited with code {proc.returncode} before {base_url}/healthz answered.\n"
+                    f"command: {' '.join(cmd)}\nstderr:\n{_read(err_path)}",
+                    pytrace=False,
+                )
+            try:
+                with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+                    last_error = f"HTTP {resp.status}"
+            except urllib.error.HTTPError as exc:
+                last_error = f"HTTP {exc.code}"
+            except (urllib.error.URLError, OSError) as exc:
+                last_error = repr(exc)
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"{base_url}/healthz did not answer 200 within {SERVER_START_TIMEOUT_S:.0f}s "
+                    f"(last: {last_error}).\ncommand: {' '.join(cmd)}\nstderr:\n{_read(err_path)}",
+                    pytrace=False,
+                )
+            time.sleep(0.2)
+        yield base_url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """A headless Debian Chromium driven by Playwright (never a Playwright-downloaded browser)."""
+    if not os.path.exists(CHROMIUM_PATH):
+        msg = (
+            f"Chromium not found at {CHROMIUM_PATH}. Install it with `bash scripts/setup.sh --browser` "
+            "(runs `apt-get install -y chromium`)."
+        )
+        if _e2e_required():
+            pytest.fail(msg + " E2E_REQUIRED=1 or CI is set, so e2e tests may not be skipped.", pytrace=False)
+        pytest.skip(msg)
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """`test-artifacts/` at the repo root (created), for screenshots and other outputs."""
+    path = REPO_ROOT / "test-artifacts"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def page(browser: Browser, artifacts_dir: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh page in a new browser context (1280x900) per test; screenshot saved on failure."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        yield page
+        rep = getattr(request.node, "_e2e_rep_call", None)
+        if rep is not None and rep.failed:
+            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in request.node.nodeid)
+            fail_dir = artifacts_dir / "failures"
+            fail_dir.mkdir(exist_ok=True)
+            try:
+                page.screenshot(path=str(fail_dir / f"{safe}.png"), full_page=True)
+            except Exception as exc:  # a dead page must not hide the real failure
+                print(f"could not save failure screenshot: {exc!r}", file=sys.stderr)
+    finally:
+        context.close()
