@@ -11,16 +11,22 @@ import sys
 from pathlib import Path
 
 from app.scenarios import ScenarioError, load_file, load_library
-from app.sim import IllegalAction, replay, run_on
+from app.sim import CompiledScenario, IllegalAction, replay, run_on
+from app.sim.explore import explore
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.cli", description=__doc__)
     parser.add_argument("scenario", help="a scenario file, or the id of a built-in scenario")
-    parser.add_argument("--schedule", default="", help="action ids joined by '.'; 'demo' for the demo schedule")
-    parser.add_argument("--continue", dest="cont", choices=["round_robin", "random"], help="run on to the end")
+    parser.add_argument(
+        "--schedule", default="", help="action ids joined by '.'; 'demo' for the demo schedule"
+    )
+    parser.add_argument(
+        "--continue", dest="cont", choices=["round_robin", "random"], help="run on to the end"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-steps", type=int, default=500)
+    parser.add_argument("--explore", action="store_true", help="search every interleaving instead of one run")
     args = parser.parse_args(argv)
     try:
         path = Path(args.scenario)
@@ -28,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         if scenario is None:
             print(f"No built-in scenario '{args.scenario}'.", file=sys.stderr)
             return 2
+        if args.explore:
+            return _explore(scenario)
         schedule = scenario.source.demo or [] if args.schedule == "demo" else args.schedule
         trace = replay(scenario, schedule)
         if args.cont:
@@ -45,6 +53,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  next: {action.id:18} {action.label}")
     for actor, reason in trace.blocked:
         print(f"  blocked: {actor}: {reason}")
+    return 0
+
+
+def _explore(scenario: CompiledScenario) -> int:
+    report = explore(scenario)
+    status = "complete" if report.complete else f"stopped by {report.stopped_by}"
+    print(f"search {status}: {report.states} states, {report.transitions} transitions")
+    for outcome, count in sorted(report.outcomes.items()):
+        print(f"  {outcome}: {count} terminal state(s)")
+    for kind, schedule in sorted(report.witnesses.items()):
+        print(f"  shortest {kind} ({len(schedule)} steps): {'.'.join(schedule)}")
     return 0
 
 

@@ -37,7 +37,9 @@ def describe_validation_error(err: ValidationError) -> str:
 def parse_scenario(data: Any) -> CompiledScenario:
     """Validate and compile one scenario given as parsed JSON or YAML."""
     if not isinstance(data, dict):
-        raise ScenarioError("A scenario must be an object with at least id, title, summary, expect and threads.")
+        raise ScenarioError(
+            "A scenario must be an object with at least id, title, summary, expect and threads."
+        )
     try:
         # Through JSON so that YAML and API input are validated by exactly the same strict JSON-mode rules.
         scenario = Scenario.model_validate_json(json.dumps(data))
@@ -56,7 +58,9 @@ def load_file(path: Path) -> CompiledScenario:
     except ScenarioError as err:
         raise ScenarioError(f"{path.name}: {err}") from None
     if compiled.source.id != path.stem:
-        raise ScenarioError(f"{path.name}: the id '{compiled.source.id}' must match the file name '{path.stem}'.")
+        raise ScenarioError(
+            f"{path.name}: the id '{compiled.source.id}' must match the file name '{path.stem}'."
+        )
     return compiled
 
 

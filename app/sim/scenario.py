@@ -18,6 +18,7 @@ from typing import Annotated, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.sim.ntstatus import STATUS
+from app.sim.rules import VIOLATION_KINDS
 
 LIMITS = {
     "threads": 8,
@@ -613,6 +614,11 @@ class Scenario(Model):
     demo: list[str] | None = Field(
         default=None, description="For buggy scenarios: a schedule that shows the bug."
     )
+    bugs: list[str] = Field(
+        default_factory=list,
+        max_length=8,
+        description="For buggy scenarios: the violation kinds the demo shows.",
+    )
     settings: Settings = Settings()
     registration: Registration = Registration()
     sockets: list[SocketDecl] = Field(
@@ -641,8 +647,17 @@ class Scenario(Model):
         problems = list(_cross_check(self))
         if problems:
             raise ValueError("; ".join(problems))
-        if self.expect == "buggy" and not self.demo:
-            raise ValueError("a buggy scenario needs a 'demo' schedule that shows its bug.")
+        if self.expect == "buggy" and not (self.demo and self.bugs):
+            raise ValueError(
+                "a buggy scenario needs a 'demo' schedule and the 'bugs' (violation kinds) it shows."
+            )
+        if self.expect == "safe" and self.bugs:
+            raise ValueError("a safe scenario cannot list 'bugs'; set expect: buggy or remove them.")
+        unknown = [b for b in self.bugs if b not in VIOLATION_KINDS]
+        if unknown:
+            raise ValueError(
+                f"unknown violation kind(s) {unknown} in 'bugs'; known kinds: {', '.join(VIOLATION_KINDS)}."
+            )
         return self
 
 
