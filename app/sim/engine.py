@@ -223,6 +223,7 @@ class Engine:
             if move.action.id == action_id:
                 tx = _Tx(self, state)
                 move.perform(tx)
+                self._settle(tx, move.action.actor)
                 return tx.result()
         raise IllegalAction(action_id, tuple(m.action for m in moves))
 
@@ -276,6 +277,15 @@ class Engine:
         if any(v.kind == "deadlock" for v in terminal):
             return "deadlock"
         return "violation" if state.violated or terminal else "ok"
+
+    def _settle(self, tx: _Tx, actor_id: str) -> None:
+        """A program that ran past its last statement returns in the same step: falling off the end is not an
+        action a learner should have to take."""
+        while any(a.id == actor_id for a in tx.state.actors):
+            frame = tx.actor(actor_id).top
+            if frame is None or frame.call or frame.waiting or frame.pc < len(self.program(frame).statements):
+                return
+            self._return(tx, actor_id, None)
 
     def program(self, frame: Frame) -> CompiledProgram:
         return self.scenario.programs[frame.program]
@@ -839,7 +849,13 @@ class Engine:
             case sc.WskCloseSocket():
                 self._begin_close(tx, index, call)
             case sc.WskDisconnect(abortive=True):
-                self._abort(tx, index, self.abort_status, "an abortive WskDisconnect")
+                name = tx.socket_name(index)
+                self._abort(
+                    tx,
+                    index,
+                    self.abort_status,
+                    f"WSK aborts the connection on socket {name}: the peer sees a reset (RST).",
+                )
             case sc.WskDisconnect():
                 tx.put_socket(index, send_shutting=True, peer_saw="fin")
                 tx.say("The local side sends FIN; the disconnect completes once the peer acknowledges it.")
@@ -889,7 +905,7 @@ class Engine:
                     return STATUS["STATUS_INVALID_DEVICE_STATE"]
         return None
 
-    def _abort(self, tx: _Tx, index: int, status: int, why: str) -> None:
+    def _abort(self, tx: _Tx, index: int, status: int, sentence: str) -> None:
         """Abortive disconnect: pending IRPs are force-completed with a failure and the peer sees a reset."""
         sock = tx.socket(index)
         name = tx.socket_name(index)
@@ -898,8 +914,8 @@ class Engine:
             index, aborted=True, pending=(), doomed=doomed, inbound=(), peer_saw="rst",
             peer_data=0, peer_fin=False, peer_rst=False,
         )  # fmt: skip
-        tx.say(f"WSK performs {why} on socket {name}: the peer sees a reset (RST).")
-        tx.emit("abortive_disconnect", socket=name, text=why)
+        tx.say(sentence)
+        tx.emit("abortive_disconnect", socket=name, text=sentence)
 
     def _begin_close(self, tx: _Tx, index: int, call: Call) -> None:
         """WskCloseSocket, reference 3.2 steps 0-3: the handle dies now, the connection is aborted unless fully
@@ -911,7 +927,11 @@ class Engine:
         category = self.scenario.sockets[index].category
         connected = category in ("connection", "stream") and sock.phase == "CONNECTED" and not sock.aborted
         if connected and sock.protocol != "FULLY_DISCONNECTED":
-            self._abort(tx, index, self.cancel_status, "the abortive disconnect WskCloseSocket does")
+            name = tx.socket_name(index)
+            self._abort(
+                tx, index, self.cancel_status,
+                f"Socket {name} is not disconnected in both directions, so WSK aborts the connection: the peer sees a reset (RST).",
+            )  # fmt: skip
         sock = tx.socket(index)
         cancelled = tuple(i for i in sock.pending)
         doomed = (*sock.doomed, *((i, self.cancel_status) for i in sock.pending))

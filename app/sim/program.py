@@ -98,7 +98,9 @@ def compile_scenario(scenario: sc.Scenario) -> CompiledScenario:
             title=title,
             kind=kind,
             statements=tuple(statements),
-            lines=tuple(renderer.line(s) for s in statements),
+            lines=tuple(
+                f"{s.label}: {renderer.line(s)}" if s.label else renderer.line(s) for s in statements
+            ),
             labels=tuple((s.label, i) for i, s in enumerate(statements) if s.label),
         )
         return key

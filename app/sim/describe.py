@@ -1,0 +1,126 @@
+"""A plain, JSON-ready description of a state, in the domain's words, for the API and the player.
+
+It is a pure function of the scenario and the state, so any front end (the JSON API, the HTML player, a script)
+sees the same facts: which line each actor is on, what it waits for, where every IRP is, what the socket looks
+like from the application's side and from WSK's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.sim.engine import Engine
+from app.sim.ntstatus import status_name
+from app.sim.state import Actor, State
+
+
+def describe_state(engine: Engine, state: State) -> dict[str, Any]:
+    """Everything a learner can see at one step, as nested dicts and lists of plain values."""
+    scenario = engine.scenario
+    movers = {a.actor for a in engine.enabled(state)}
+    blocked = dict(engine.blocked(state))
+    return {
+        "actors": [_actor(engine, state, a, a.id in movers, blocked.get(a.id)) for a in state.actors],
+        "wsk": {"can_move": "wsk" in movers, "blocked": blocked.get("wsk")},
+        "peer": {"can_move": "peer" in movers, "blocked": blocked.get("peer")},
+        "sockets": [
+            {
+                "name": decl.name,
+                "category": decl.category,
+                "context": decl.context,
+                "handle": s.handle,
+                "protocol": s.protocol,
+                "freed": s.freed,
+                "calls_in_progress": [{"actor": a, "function": f} for a, f in s.calls],
+                "pending_irps": list(s.pending),
+                "cancelling": [{"irp": i, "status": status_name(st)} for i, st in s.doomed],
+                "callbacks_in_progress": list(s.callbacks),
+                "events_enabled": list(s.events),
+                "indications_waiting": list(s.inbound),
+                "retained_indications": s.retained,
+                "context_freed": s.context_freed,
+                "close_irp": s.close_irp,
+                "peer": {
+                    "data_left": s.peer_data,
+                    "may_fin": s.peer_fin,
+                    "may_rst": s.peer_rst,
+                    "saw": s.peer_saw,
+                },
+            }
+            for decl, s in zip(scenario.sockets, state.sockets, strict=True)
+        ],
+        "irps": [
+            {
+                "id": irp.id,
+                "state": irp.state,
+                "function": irp.function,
+                "routine": irp.routine,
+                "status": None if irp.status is None else status_name(irp.status),
+                "information": irp.information,
+                "pending": irp.is_pending,
+                "lost": irp.lost,
+                "socket": None if irp.socket is None else scenario.sockets[irp.socket].name,
+            }
+            for irp in state.irps
+        ],
+        "memory": [
+            _cell(state, i) | {"name": c.name, "kind": c.kind, "c_name": c.c_name}
+            for i, c in enumerate(scenario.memory)
+        ],
+        "registration": {
+            "npi_captures": state.captures,
+            "open_sockets": state.open_sockets,
+            "deregistering": state.deregistering,
+            "deregistered": state.deregistered,
+        },
+        "violated": list(state.violated),
+    }
+
+
+def _shown(value: int) -> str:
+    """A local as a learner would read it: a status by its name, anything else as a number."""
+    name = status_name(value)
+    return str(value) if value in (0, 1) or name.startswith("0x") else name
+
+
+def _cell(state: State, index: int) -> dict[str, Any]:
+    rundown = state.rundowns[index]
+    return {
+        "value": state.words[index],
+        "rundown_active": rundown.active,
+        "rundown_count": rundown.count,
+        "signalled": state.events[index],
+    }
+
+
+def _actor(engine: Engine, state: State, actor: Actor, can_move: bool, blocked: str | None) -> dict[str, Any]:
+    frames = []
+    for frame in actor.frames:
+        program = engine.program(frame)
+        frames.append(
+            {
+                "program": program.title,
+                "kind": program.kind,
+                "line": frame.pc,
+                "code": list(program.lines),
+                "locals": {k: _shown(v) for k, v in frame.locals},
+                "in_call": None if frame.call is None else frame.call.function,
+                "waiting": frame.waiting is not None,
+            }
+        )
+    if actor.finished or (not actor.frames and actor.kind == "thread" and not can_move):
+        status = "finished"
+    elif not actor.frames:
+        status = "idle"
+    elif can_move:
+        status = "ready"
+    else:
+        status = "blocked"
+    return {
+        "id": actor.id,
+        "kind": actor.kind,
+        "irql": actor.irql,
+        "status": status,
+        "blocked": blocked,
+        "frames": frames,
+    }

@@ -1,0 +1,47 @@
+"""Small builders for inline scenarios, so each engine test states its whole world in a few lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.sim import CompiledScenario, load
+
+FREE_AND_MPR = [
+    {"op": "IoFreeIrp", "irp": "Irp"},
+    {"op": "Return", "status": "STATUS_MORE_PROCESSING_REQUIRED"},
+]
+CLOSE_COMPLETE = [{"op": "FreeSocketContext"}, *FREE_AND_MPR]
+
+
+def close_program(irp: str = "irpC") -> list[dict[str, Any]]:
+    return [
+        {"op": "IoAllocateIrp", "irp": irp},
+        {"op": "IoSetCompletionRoutine", "irp": irp, "routine": "CloseComplete"},
+        {"op": "WskCloseSocket", "irp": irp, "into": "st"},
+    ]
+
+
+def io_program(function: str, irp: str, routine: str) -> list[dict[str, Any]]:
+    return [
+        {"op": "IoAllocateIrp", "irp": irp},
+        {"op": "IoSetCompletionRoutine", "irp": irp, "routine": routine},
+        {"op": function, "irp": irp, "into": "st"},
+    ]
+
+
+def scenario(threads: dict[str, list[dict[str, Any]]], **extra: Any) -> CompiledScenario:
+    routines = {
+        "CloseComplete": {"kind": "completion", "program": CLOSE_COMPLETE},
+        "IoComplete": {"kind": "completion", "program": FREE_AND_MPR},
+    }
+    routines.update(extra.pop("routines", {}))
+    data: dict[str, Any] = {
+        "id": "test",
+        "title": "test",
+        "summary": "test",
+        "expect": "safe",
+        "threads": [{"name": name, "program": program} for name, program in threads.items()],
+        "routines": routines,
+    }
+    data.update(extra)
+    return load(data)

@@ -1,0 +1,41 @@
+"""app/sim is pure: standard library and pydantic only, no I/O, no clock, no global randomness."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+SIM = Path(__file__).resolve().parents[2] / "app" / "sim"
+FORBIDDEN = {"time", "datetime", "uuid", "os", "io", "pathlib", "socket", "threading", "asyncio", "secrets",
+             "subprocess", "shutil", "tempfile", "logging", "sqlite3", "urllib", "http"}  # fmt: skip
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_engine_imports_only_the_standard_library_pydantic_and_itself():
+    for path in SIM.glob("*.py"):
+        for module in imported_modules(path):
+            top = module.split(".")[0]
+            allowed = top in sys.stdlib_module_names or top == "pydantic" or module.startswith("app.sim")
+            assert allowed, f"{path.name} imports {module}"
+            assert top not in FORBIDDEN, (
+                f"{path.name} imports {module}, which is I/O, a clock or ambient state"
+            )
+
+
+def test_randomness_only_comes_from_a_seeded_generator():
+    for path in SIM.glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        for line in source.splitlines():
+            if "random." in line and "import" not in line:
+                assert "random.Random(" in line, f"{path.name}: global randomness in: {line.strip()}"
