@@ -93,6 +93,7 @@ class Violation:
 
 @dataclass(frozen=True, slots=True)
 class StepResult:
+    action: Action
     state: State
     events: tuple[Event, ...]
     narration: str
@@ -186,11 +187,11 @@ class _Tx:
         if kind not in self.state.violated:
             self.state = replace(self.state, violated=tuple(sorted((*self.state.violated, kind))))
 
-    def result(self) -> StepResult:
+    def result(self, action: Action) -> StepResult:
         narration = " ".join(self.sentences)
         for v in self.violations:
             narration += f" Rule {v.rule} is broken: {v.message}"
-        return StepResult(self.state, tuple(self.events), narration.strip(), tuple(self.violations))
+        return StepResult(action, self.state, tuple(self.events), narration.strip(), tuple(self.violations))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -224,7 +225,7 @@ class Engine:
                 tx = _Tx(self, state)
                 move.perform(tx)
                 self._settle(tx, move.action.actor)
-                return tx.result()
+                return tx.result(move.action)
         raise IllegalAction(action_id, tuple(m.action for m in moves))
 
     def blocked(self, state: State) -> tuple[tuple[str, str], ...]:

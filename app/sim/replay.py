@@ -42,10 +42,7 @@ class Trace:
     scenario: CompiledScenario
     engine: Engine
     snapshots: tuple[Snapshot, ...]
-
-    @property
-    def schedule(self) -> tuple[str, ...]:
-        return tuple(s.action.id for s in self.snapshots[1:] if s.action is not None)
+    schedule: tuple[str, ...]  # the action ids of snapshots[1:], kept so that nothing recomputes them
 
     @property
     def final(self) -> State:
@@ -95,7 +92,7 @@ def start(scenario: CompiledScenario, engine: Engine | None = None) -> Trace:
     engine = engine or Engine(scenario)
     state = engine.initial()
     first = Snapshot(0, None, state, (), f"The scenario '{scenario.source.title}' starts.", ())
-    return Trace(scenario, engine, (first,))
+    return Trace(scenario, engine, (first,), ())
 
 
 def extend(trace: Trace, actions: tuple[str, ...]) -> Trace:
@@ -107,12 +104,11 @@ def extend(trace: Trace, actions: tuple[str, ...]) -> Trace:
             result = trace.engine.step(state, action_id)
         except IllegalAction as err:
             raise IllegalAction(action_id, err.enabled, step=len(snapshots)) from None
-        action = next(a for a in trace.engine.enabled(state) if a.id == action_id)
         state = result.state
         snapshots.append(
-            Snapshot(len(snapshots), action, state, result.events, result.narration, result.violations)
+            Snapshot(len(snapshots), result.action, state, result.events, result.narration, result.violations)
         )
-    return Trace(trace.scenario, trace.engine, tuple(snapshots))
+    return Trace(trace.scenario, trace.engine, tuple(snapshots), trace.schedule + actions)
 
 
 def replay(scenario: CompiledScenario, schedule: str | list[str] | tuple[str, ...]) -> Trace:
@@ -175,7 +171,7 @@ class TraceCache:
             base = self._traces.get((scenario.fingerprint, schedule[:-cut]))
             if base is not None:
                 break
-        trace = extend(base, schedule[len(base.schedule) :]) if base else replay(scenario, schedule)
+        trace = extend(base, schedule[len(base.snapshots) - 1 :]) if base else replay(scenario, schedule)
         self._traces[key] = trace
         if len(self._traces) > self.capacity:
             self._traces.popitem(last=False)
