@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.sim.engine import Engine
-from app.sim.ntstatus import status_name
+from app.sim.ntstatus import show_value, status_name
 from app.sim.state import Actor, State
 
 
@@ -77,12 +77,6 @@ def describe_state(engine: Engine, state: State) -> dict[str, Any]:
     }
 
 
-def _shown(value: int) -> str:
-    """A local as a learner would read it: a status by its name, anything else as a number."""
-    name = status_name(value)
-    return str(value) if value in (0, 1) or name.startswith("0x") else name
-
-
 def _cell(state: State, index: int) -> dict[str, Any]:
     rundown = state.rundowns[index]
     return {
@@ -103,7 +97,7 @@ def _actor(engine: Engine, state: State, actor: Actor, can_move: bool, blocked: 
                 "kind": program.kind,
                 "line": frame.pc,
                 "code": list(program.lines),
-                "locals": {k: _shown(v) for k, v in frame.locals},
+                "locals": {k: show_value(v) for k, v in frame.locals},
                 "in_call": None if frame.call is None else frame.call.function,
                 "waiting": frame.waiting is not None,
             }

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from app.sim import scenario as sc
-from app.sim.ntstatus import STATUS, is_success, status_name
+from app.sim.ntstatus import STATUS, is_success, show_value, status_name
 from app.sim.program import CompiledProgram, CompiledScenario
 from app.sim.rules import RULES
 from app.sim.state import (
@@ -406,8 +406,20 @@ class Engine:
             case sc.FreeSocketContext():
                 index = self.scenario.socket_of(stmt)
                 ctx = self.scenario.sockets[index].context
-                if tx.socket(index).context_freed:
+                sock = tx.socket(index)
+                if sock.context_freed:
                     tx.violate("context_use_after_free", f"{who} frees {ctx} a second time.", who)
+                elif sock.handle != CLOSED:
+                    still = (
+                        "its close has not completed"
+                        if sock.handle == CLOSING
+                        else "the socket is still open"
+                    )
+                    tx.violate(
+                        "context_use_after_free",
+                        f"{who} frees {ctx} while {still}: completion routines and callbacks may still use it.",
+                        who,
+                    )
                 tx.put_socket(index, context_freed=True)
                 tx.say(f"{who} frees the socket context {ctx}.")
                 tx.emit("context_freed", actor=who, socket=tx.socket_name(index))
@@ -521,7 +533,7 @@ class Engine:
                 tx.say(f"{who} reads {cell.c_name} = {old}.")
             case sc.Write():
                 self._set_word(tx, index, self._value(tx, who, frame, stmt.value))
-                tx.say(f"{who} writes {tx.state.words[index]} to {cell.c_name}.")
+                tx.say(f"{who} writes {show_value(tx.state.words[index])} to {cell.c_name}.")
             case sc.ExAcquireRundownProtection():
                 rundown = tx.state.rundowns[index]
                 if rundown.active:
@@ -648,6 +660,7 @@ class Engine:
             return
         irp = tx.irp(irp_id)
         if irp.state == FREED:
+            tx.say(f"{who} calls IoFreeIrp on IRP {irp.id} again.")
             tx.violate("irp_double_free", f"{who} frees IRP {irp.id}, which was already freed.", who)
             return
         if irp.state == OWNED_BY_WSK:
@@ -1119,6 +1132,13 @@ class Engine:
             if value == PENDING:
                 changes["retained"] = sock.retained + 1
                 tx.say("The application keeps the data indication (it must WskRelease it before closing).")
+                if sock.handle in (CLOSING, CLOSED):
+                    tx.violate(
+                        "close_with_retained_indication",
+                        f"{who} retains a data indication on socket {tx.socket_name(index)} after WskCloseSocket was "
+                        "called: it can never be released legally.",
+                        who,
+                    )
             elif value == STATUS["STATUS_DATA_NOT_ACCEPTED"]:
                 changes["inbound"] = ("data", *sock.inbound)
                 changes["receive_suspended"] = True
@@ -1209,9 +1229,15 @@ class Engine:
         # The close call itself may still be on the stack (inline completion); any other call is UB-5.
         others = [(actor_id, fn) for actor_id, fn in tx.socket(index).calls if fn != "WskCloseSocket"]
         for actor_id, fn in others:
+            nested = (
+                " (a completion routine ran inline inside that call and closed the socket)"
+                if any(a == actor_id and f == "WskCloseSocket" for a, f in tx.socket(index).calls)
+                else ""
+            )
             tx.violate(
                 "socket_use_after_free",
-                f"WSK frees socket {tx.socket_name(index)} while {actor_id} is still inside {fn}.",
+                f"WSK frees socket {tx.socket_name(index)} while {actor_id} is still inside {fn}{nested}; "
+                f"WSK will touch the freed socket when {fn} returns.",
                 actor_id,
             )
 
@@ -1379,10 +1405,18 @@ class Engine:
         if irp.state == OWNED_BY_WSK:
             return f"IRP {irp.id} ({irp.function}) is still pending inside WSK; nothing will complete it."
         if irp.state == OWNED_BY_APP and irp.routine and irp.status is not None:
-            return (
-                f"IRP {irp.id} ({irp.function}) completed with {status_name(irp.status)} but was never freed "
-                "(was its completion routine skipped for that outcome?)."
+            cancelled = irp.status == CANCELLED
+            invoked = (
+                irp.invoke[2] if cancelled else irp.invoke[0] if is_success(irp.status) else irp.invoke[1]
             )
+            why = (
+                "its completion routine ran but did not free it"
+                if invoked
+                else (
+                    "its completion routine was not invoked for that outcome (rule I-1: arm it with TRUE, TRUE, TRUE)"
+                )
+            )
+            return f"IRP {irp.id} ({irp.function}) completed with {status_name(irp.status)} but was never freed: {why}."
         return f"IRP {irp.id} was allocated but never freed."
 
 

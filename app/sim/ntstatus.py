@@ -36,6 +36,12 @@ def status_name(value: int) -> str:
     return _NAMES.get(value, f"0x{value:08X}")
 
 
+def show_value(value: int) -> str:
+    """A value as a learner reads it: a known status by its name (except 0 and 1, which read as numbers)."""
+    name = _NAMES.get(value)
+    return name if name is not None and value not in (0, 1) else str(value)
+
+
 def is_success(value: int) -> bool:
     """NT_SUCCESS: success and informational codes are below 0x80000000."""
     return value < 0x80000000

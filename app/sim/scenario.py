@@ -114,6 +114,8 @@ def _condition(value: object) -> object:
 
 
 def _operand(value: object) -> object:
+    if isinstance(value, bool):  # YAML reads an unquoted TRUE or FALSE as a boolean
+        return Operand(value=int(value), text="TRUE" if value else "FALSE")
     if isinstance(value, str):
         return Operand.parse(value)
     if isinstance(value, int) and not isinstance(value, bool):

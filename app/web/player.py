@@ -1,0 +1,296 @@
+"""The player: ``/play/<scenario>?v=1&s=<schedule>&at=<step>`` (and ``/embed/...`` for iframes).
+
+The URL is the whole state: the scenario (by id, or inline in ``def=``), the schedule and the step. Every control on
+the page is a link to another such URL, rendered by the server from the engine's enabled actions, so the browser's
+back and forward buttons, reload and a copied address all reproduce the exact picture. An htmx request gets only
+the swapped region; a normal request gets the full page (``Vary: HX-Request`` keeps caches honest).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+
+from app.scenarios import ScenarioError, parse_scenario
+from app.sim import RULES, CompiledScenario, IllegalAction, Trace, parse_schedule, run_on
+from app.sim.describe import describe_state
+from app.sim.engine import Action
+from app.sim.replay import MAX_SCHEDULE
+from app.web.api import run_response
+from app.web.links import LINK_VERSION, LinkError, decode_definition, play_link
+
+router = APIRouter()
+
+COLUMNS = (
+    ("ALLOCATED", "Allocated"),
+    ("ARMED", "Armed"),
+    ("OWNED_BY_WSK", "Owned by WSK"),
+    ("IN_COMPLETION_ROUTINE", "In completion routine"),
+    ("OWNED_BY_APP", "Back with the app"),
+    ("FREED", "Freed"),
+)
+STATUS_TEXT = {"ready": "ready", "blocked": "blocked", "finished": "finished", "idle": "idle"}
+
+
+@dataclass(frozen=True)
+class Location:
+    """A parsed player URL."""
+
+    compiled: CompiledScenario
+    definition: str | None  # the encoded custom scenario, when it travels in the link
+    schedule: tuple[str, ...]
+    at: int
+    trace: Trace
+
+
+def locate(
+    request: Request, scenario_id: str, v: str | None, s: str | None, at: str | None, definition: str | None
+) -> Location:
+    """Parse and check a player URL; every problem is a 4xx with a sentence saying what to do."""
+    if v is not None and v != str(LINK_VERSION):
+        raise HTTPException(
+            400,
+            f"This link uses version {v} of the link format; this server understands version {LINK_VERSION}.",
+        )
+    if scenario_id == "custom":
+        if not definition:
+            raise HTTPException(
+                400, "A custom scenario link needs its scenario in the 'def' parameter; copy the whole link."
+            )
+        try:
+            compiled = parse_scenario(decode_definition(definition))
+        except (LinkError, ScenarioError) as err:
+            raise HTTPException(422, str(err)) from None
+    else:
+        found = request.app.state.library.get(scenario_id)
+        if found is None:
+            raise HTTPException(404, f"There is no scenario '{scenario_id}'. The gallery lists them all.")
+        compiled, definition = found, None
+    try:
+        schedule = parse_schedule(s or "")
+        trace = request.app.state.traces.get(compiled, schedule)
+    except IllegalAction as err:
+        raise HTTPException(422, f"This link's schedule cannot be replayed: {err}") from None
+    except ValueError as err:
+        raise HTTPException(422, f"This link's schedule is malformed: {err}") from None
+    if at is None or at == "":
+        step = len(schedule)
+    elif not at.isdigit() or int(at) > len(schedule):
+        raise HTTPException(
+            422, f"'at={at}' is not a step of this schedule: use a number from 0 to {len(schedule)}."
+        )
+    else:
+        step = int(at)
+    return Location(compiled, definition, schedule, step, trace)
+
+
+def link(loc: Location, schedule: tuple[str, ...], at: int | None = None, base: str = "/play") -> str:
+    url = play_link(loc.compiled.source.id, schedule, at=at, definition=loc.definition)
+    return base + url.removeprefix("/play")
+
+
+def player_view(loc: Location, base: str) -> dict[str, Any]:
+    """Everything the player template shows, prepared so the template only loops and branches."""
+    engine = loc.trace.engine
+    source = loc.compiled.source
+    snap = loc.trace.snapshots[loc.at]
+    state = describe_state(engine, snap.state)
+    enabled = engine.enabled(snap.state)
+    last = len(loc.schedule)
+
+    def goto(step: int) -> str:
+        return link(loc, loc.schedule, step, base)
+
+    actions = []
+    for number, action in enumerate(enabled, start=1):
+        on_branch = loc.at < last and loc.schedule[loc.at] == action.id
+        target = loc.schedule if on_branch else (*loc.schedule[: loc.at], action.id)
+        dropped = 0 if on_branch or loc.at == last else last - loc.at
+        actions.append(
+            {
+                "id": action.id,
+                "actor": action.actor,
+                "label": action.label,
+                "key": number if number <= 9 else None,
+                "href": link(loc, target, loc.at + 1, base),
+                "branch": dropped,
+                "next_in_schedule": on_branch,
+            }
+        )
+    violations = [(step, v) for step, v in loc.trace.violations if step <= loc.at]
+    final_step = last
+    terminal_shown = loc.at == final_step
+    banner = [
+        {
+            "step": step,
+            "kind": v.kind,
+            "rule": v.rule,
+            "title": RULES[v.kind].title,
+            "message": v.message,
+            "consequence": RULES[v.kind].consequence,
+            "doc_title": RULES[v.kind].doc_title,
+            "doc_url": RULES[v.kind].doc_url,
+            "here": step == loc.at,
+        }
+        for step, v in violations
+        if step < final_step or terminal_shown or v not in loc.trace.terminal_violations
+    ]
+    marks = {step for step, _ in loc.trace.violations}
+    timeline = [
+        {"index": i, "href": goto(i), "current": i == loc.at, "violation": i in marks,
+         "label": "start" if i == 0 else (loc.trace.snapshots[i].action.label if loc.trace.snapshots[i].action else "")}
+        for i in range(last + 1)
+    ]  # fmt: skip
+    events = [
+        {"step": s.index, "kind": e.kind, "text": _event_text(e)}
+        for s in loc.trace.snapshots[max(1, loc.at - 11) : loc.at + 1]
+        for e in s.events
+    ]
+    autoplay = _autoplay_links(loc, enabled, base)
+    outcome = (
+        engine.outcome(snap.state)
+        if loc.at == last
+        else ("running" if enabled else engine.outcome(snap.state))
+    )
+    return {
+        "scenario": source,
+        "custom": loc.definition is not None,
+        "at": loc.at,
+        "last": last,
+        "narration": snap.narration,
+        "action_label": snap.action.label if snap.action else None,
+        "state": state,
+        "lanes": _lanes(state, loc.compiled),
+        "irp_columns": [
+            {"state": key, "title": title, "irps": [i for i in state["irps"] if i["state"] == key]}
+            for key, title in COLUMNS
+        ],
+        "actions": actions,
+        "banner": banner,
+        "timeline": timeline,
+        "events": events[-24:],
+        "outcome": outcome,
+        "controls": {
+            "first": goto(0) if loc.at > 0 else None,
+            "back": goto(loc.at - 1) if loc.at > 0 else None,
+            "forward": goto(loc.at + 1) if loc.at < last else None,
+            "last": goto(last) if loc.at < last else None,
+            "demo": link(loc, tuple(source.demo), 0, base) if source.demo else None,
+            "restart": link(loc, (), 0, base),
+            "export": link(loc, loc.schedule, loc.at, "/export"),
+            "embed": link(loc, loc.schedule, loc.at, "/embed"),
+            "here": link(loc, loc.schedule, loc.at, "/play"),
+        },
+        "autoplay": autoplay,
+        "page_title": f"{source.title}: step {loc.at} of {last}",
+        "description": f"{source.title}, step {loc.at} of {last}: {snap.narration}"[:300],
+        "embed": base == "/embed",
+        "sandbox": any(t.menu for t in source.threads),
+    }
+
+
+def _autoplay_links(loc: Location, enabled: tuple[Action, ...], base: str) -> dict[str, str | None]:
+    """Where autoplay goes next: along the schedule while there is one, then as each scheduler would choose."""
+    if loc.at < len(loc.schedule):
+        along = link(loc, loc.schedule, loc.at + 1, base)
+        return {"round_robin": along, "random": along}
+    if not enabled:
+        return {"round_robin": None, "random": None}
+    result: dict[str, str | None] = {}
+    for scheduler in ("round_robin", "random"):
+        trace = run_on(loc.trace, scheduler, 1, seed=len(loc.schedule))  # type: ignore[arg-type]
+        result[scheduler] = link(loc, trace.schedule, len(trace.schedule), base)
+    return result
+
+
+def _lanes(state: dict[str, Any], compiled: CompiledScenario) -> dict[str, list[dict[str, Any]]]:
+    threads, routines = [], []
+    for index, actor in enumerate(state["actors"]):
+        lane = dict(actor)
+        lane["vt"] = index
+        frames = actor["frames"]
+        lane["frames"] = [
+            {
+                **f,
+                "rows": [
+                    {"n": n, "text": line, "current": n == f["line"]} for n, line in enumerate(f["code"])
+                ],
+            }
+            for f in frames
+        ]
+        (threads if actor["kind"] == "thread" else routines).append(lane)
+    return {"threads": threads, "routines": routines}
+
+
+def _event_text(e: Any) -> str:
+    parts = [e.kind.replace("_", " ")]
+    if e.irp is not None:
+        parts.append(f"IRP {e.irp}")
+    if e.function:
+        parts.append(e.function)
+    if e.status:
+        parts.append(e.status)
+    if e.socket:
+        parts.append(f"socket {e.socket}")
+    if e.actor and e.kind != "violation":
+        parts.append(f"({e.actor})")
+    if e.kind == "violation":
+        parts.append(e.text)
+    return " · ".join(parts)
+
+
+def _render(request: Request, loc: Location, base: str) -> Response:
+    templates = request.app.state.templates
+    view = player_view(loc, base)
+    # htmx asks for just the player region; its history-restore request (a cache miss) needs the whole page.
+    fragment = (
+        request.headers.get("hx-request") == "true"
+        and request.headers.get("hx-history-restore-request") != "true"
+    )
+    name = (
+        "partials/player.html"
+        if fragment
+        else ("pages/embed.html" if base == "/embed" else "pages/player.html")
+    )
+    response = templates.TemplateResponse(request, name, view)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+@router.get("/play/{scenario_id}", response_class=HTMLResponse)
+def play(
+    request: Request, scenario_id: str, v: str | None = None, s: str | None = None, at: str | None = None
+) -> Response:
+    """A plain ``def``: a cold link replays its schedule, which is CPU work for the thread pool."""
+    loc = locate(request, scenario_id, v, s, at, request.query_params.get("def"))
+    return _render(request, loc, "/play")
+
+
+@router.get("/embed/{scenario_id}", response_class=HTMLResponse)
+def embed(
+    request: Request, scenario_id: str, v: str | None = None, s: str | None = None, at: str | None = None
+) -> Response:
+    loc = locate(request, scenario_id, v, s, at, request.query_params.get("def"))
+    return _render(request, loc, "/embed")
+
+
+@router.get("/export/{scenario_id}")
+def export(
+    request: Request, scenario_id: str, v: str | None = None, s: str | None = None, at: str | None = None
+) -> Response:
+    """The run as JSON (the same shape as POST /api/run), as a download."""
+    loc = locate(request, scenario_id, v, s, at, request.query_params.get("def"))
+    body = run_response(loc.trace, loc.definition, include_states=True).model_dump(mode="json")
+    name = f"{loc.compiled.source.id}-{len(loc.schedule)}-steps.json"
+    return Response(
+        json.dumps(body, indent=1),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+__all__ = ["MAX_SCHEDULE", "router"]
