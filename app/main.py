@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.scenarios import Library, load_library
 from app.sim import CompiledScenario, Trace, TraceCache
-from app.web import api, pages
+from app.web import api, pages, player
 from app.web.security import SecurityHeaders
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +55,7 @@ def create_app(library: Library | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(player.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -340,6 +340,15 @@ class Engine:
                 tx.emit("operation_started", actor=actor.id, text=label)
 
             moves.append(_Move(Action(f"{actor.id}-{op_id}", actor.id, f"{actor.id}: {label}"), start))
+
+        def stop(tx: _Tx) -> None:
+            tx.put_actor(replace(tx.actor(actor.id), finished=True))
+            tx.say(f"{actor.id} stops: it will start no more operations.")
+            tx.emit("thread_finished", actor=actor.id)
+
+        moves.append(
+            _Move(Action(f"{actor.id}-stop", actor.id, f"{actor.id}: stop (start no more operations)"), stop)
+        )
         return moves
 
     # -- statements ------------------------------------------------------------------------------------------------
@@ -409,7 +418,7 @@ class Engine:
                 sock = tx.socket(index)
                 if sock.context_freed:
                     tx.violate("context_use_after_free", f"{who} frees {ctx} a second time.", who)
-                elif sock.handle != CLOSED:
+                elif not self._close_completed(tx.state, index):
                     still = (
                         "its close has not completed"
                         if sock.handle == CLOSING
@@ -445,7 +454,9 @@ class Engine:
                 taken = stmt.cond is None or self._test(tx, who, frame, stmt.cond)
                 if taken:
                     tx.put_frame(who, replace(frame, pc=self.program(frame).label_index(stmt.target)))
-                    tx.say(f"{who} jumps back to {stmt.target}.")
+                    jump_to = self.program(frame).label_index(stmt.target)
+                    direction = "back " if jump_to <= frame.pc else ""
+                    tx.say(f"{who} jumps {direction}to {stmt.target}.")
                 else:
                     tx.put_frame(who, nxt)
                     tx.say(f"{who} does not jump: '{stmt.cond.text if stmt.cond else ''}' is false.")
@@ -763,6 +774,7 @@ class Engine:
         if not invoked:
             skipped = " (its completion routine is not invoked for this outcome)" if irp.routine else ""
             tx.say(f"{text}{skipped}.")
+            self._maybe_closed(tx, irp)
             return
         assert irp.routine is not None
         frame = Frame(
@@ -1023,8 +1035,6 @@ class Engine:
             self._free_socket(tx, call.socket)
         self._apply_completion(tx, irp_id, status)
         self._complete_irp(tx, irp_id, status, information, inline_on=who)
-        if call.function == "WskCloseSocket":
-            self._closed(tx, call.socket)
 
     def _pend(self, tx: _Tx, who: str, lost: bool) -> None:
         frame = tx.actor(who).top
@@ -1100,6 +1110,7 @@ class Engine:
             irp = tx.irp(frame.irp)
             if irp.state == IN_COMPLETION_ROUTINE:
                 tx.put_irp(replace(irp, state=OWNED_BY_APP))
+            self._maybe_closed(tx, irp)
             tx.say(f"{program.title} returns{shown}.")
             tx.emit(
                 "completion_returned",
@@ -1111,8 +1122,11 @@ class Engine:
         elif program.kind == "callback":
             self._callback_returned(tx, who, frame, value)
             tx.say(f"{program.title} returns{shown} to WSK.")
-        else:
+        elif frames:
             tx.say(f"{who} returns{shown} from {program.title}.")
+        else:
+            what = f" {program.title.split(': ', 1)[-1]}" if program.key.startswith("menu:") else ""
+            tx.say(f"{who} finishes{what}, returning{shown}." if shown else f"{who} finishes{what}.")
         actor = tx.actor(who)
         if frames or actor.kind == "thread":
             thread = next((t for t in self.scenario.threads if t.name == who), None)
@@ -1212,10 +1226,11 @@ class Engine:
             label = f"WSK: free socket {name} (nothing pending, no callback running)"
             return [_Move(Action(f"wsk-free-{name}", "wsk", label), free)]
         close_irp = sock.close_irp
+        if state.irp(close_irp).state != OWNED_BY_WSK or state.irp(close_irp).completions:
+            return []  # already completed; the socket is closed once its completion routine returns
 
         def complete(tx: _Tx) -> None:
             self._complete_irp(tx, close_irp, SUCCESS, 0, inline_on=None)
-            self._closed(tx, index)
 
         label = f"WSK: complete close IRP {close_irp} with STATUS_SUCCESS"
         return [_Move(Action(f"wsk-c{close_irp}", "wsk", label), complete)]
@@ -1241,9 +1256,19 @@ class Engine:
                 actor_id,
             )
 
-    def _closed(self, tx: _Tx, index: int) -> None:
-        tx.put_socket(index, handle=CLOSED)
-        tx.emit("socket_closed", socket=tx.socket_name(index))
+    def _close_completed(self, state: State, index: int) -> bool:
+        sock = state.sockets[index]
+        return sock.close_irp is not None and sock.freed and state.irp(sock.close_irp).completions > 0
+
+    def _maybe_closed(self, tx: _Tx, irp: Irp) -> None:
+        """Reference 3.2 step 7: once the close IRP's completion routine has returned (or was not invoked), the
+        socket is closed and no longer counts against WskDeregister."""
+        if irp.socket is None or irp.function != "WskCloseSocket":
+            return
+        sock = tx.socket(irp.socket)
+        if sock.close_irp == irp.id and sock.freed and sock.handle == CLOSING:
+            tx.put_socket(irp.socket, handle=CLOSED)
+            tx.emit("socket_closed", socket=tx.socket_name(irp.socket))
 
     def _callback_moves(self, state: State, index: int, sock: Socket, name: str) -> list[_Move]:
         if not sock.inbound or sock.freed:

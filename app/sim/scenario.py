@@ -556,6 +556,10 @@ class MenuOperation(Model):
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
+        if value == "stop":
+            raise ValueError(
+                "operation id 'stop' is reserved: every sandbox thread offers it to end the thread."
+            )
         if not OP_ID.match(value):
             raise ValueError(
                 f"operation id '{value}' must be 1-12 lowercase letters or digits, starting with a letter."

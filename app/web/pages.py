@@ -40,6 +40,7 @@ def gallery_view(library: Any) -> list[dict[str, Any]]:
                         "expect": c.source.expect,
                         "rules": c.source.rules,
                         "tags": c.source.tags,
+                        "demo": ".".join(c.source.demo or ()),
                     }
                     for c in items
                 ],

@@ -177,7 +177,8 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         "controls": {
             "first": goto(0) if loc.at > 0 else None,
             "back": goto(loc.at - 1) if loc.at > 0 else None,
-            "forward": goto(loc.at + 1) if loc.at < last else None,
+            # At the end of the schedule, forward takes the round-robin next action, so arrows can drive a run.
+            "forward": goto(loc.at + 1) if loc.at < last else autoplay["round_robin"],
             "last": goto(last) if loc.at < last else None,
             "demo": link(loc, tuple(source.demo), 0, base) if source.demo else None,
             "restart": link(loc, (), 0, base),

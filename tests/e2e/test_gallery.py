@@ -12,7 +12,9 @@ def test_gallery_to_scenario_page(page: Page, live_server: str, artifacts_dir) -
     )
     expect(page.get_by_role("heading", name="Level 1: Closing basics")).to_be_visible()
     page.screenshot(path=str(artifacts_dir / "gallery.png"), full_page=True)
-    page.get_by_role("link", name="Closing a socket, as the documentation shows it").click()
+    page.locator(".card", has_text="Closing a socket, as the documentation shows it").get_by_role(
+        "link", name="Code and a narrated run"
+    ).click()
     expect(page).to_have_url(live_server + "/scenarios/seed-close-socket")
     expect(page.locator("ol.code").first).to_contain_text("WskCloseSocket(Socket, Irp)")
     expect(page.locator(".outcome")).to_have_text("Outcome: ok")
@@ -21,7 +23,7 @@ def test_gallery_to_scenario_page(page: Page, live_server: str, artifacts_dir) -
 
 def test_a_buggy_scenario_page_names_the_rule(page: Page, live_server: str, artifacts_dir) -> None:
     page.goto(live_server + "/")
-    page.locator(".badge.buggy").first.locator("xpath=..").get_by_role("link").click()
+    page.locator(".card", has=page.locator(".badge.buggy")).first.get_by_role("link", name="Code and a narrated run").click()
     expect(page.get_by_role("heading", name="The interleaving that breaks it")).to_be_visible()
     expect(page.locator(".violations li").first).to_contain_text("rule")
     page.screenshot(path=str(artifacts_dir / "scenario-buggy.png"), full_page=True)

@@ -12,6 +12,7 @@ LIBRARY = load_library()
 def test_gallery_lists_every_scenario_grouped_by_level(client: TestClient) -> None:
     html = client.get("/").text
     for compiled in LIBRARY.scenarios.values():
+        assert f'href="/play/{compiled.source.id}?v=1&amp;s="' in html
         assert f'href="/scenarios/{compiled.source.id}"' in html
     assert "Level 1: Closing basics" in html
 

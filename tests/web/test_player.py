@@ -1,0 +1,117 @@
+"""The player page over HTTP: full page versus htmx fragment, links that extend the schedule, and bad links."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+from fastapi.testclient import TestClient
+
+from app.scenarios import load_library
+
+LIBRARY = load_library()
+DEMO = LIBRARY.scenarios["close-during-send"].source.demo or []
+
+
+def hrefs(html: str, css_class: str) -> list[str]:
+    return [unescape(h) for h in re.findall(rf'<a class="{css_class}[^"]*" href="([^"]+)"', html)]
+
+
+def test_normal_request_gets_the_full_page_and_htmx_gets_only_the_player(client: TestClient) -> None:
+    full = client.get("/play/seed-close-socket?v=1&s=App")
+    assert full.status_code == 200 and full.text.lstrip().startswith("<!doctype html>")
+    assert 'id="player"' in full.text and "<footer" in full.text
+    fragment = client.get("/play/seed-close-socket?v=1&s=App", headers={"HX-Request": "true"})
+    assert fragment.text.lstrip().startswith('<div id="player"') and "<html" not in fragment.text
+    assert full.headers["vary"] == fragment.headers["vary"] == "HX-Request"
+    restore = client.get("/play/seed-close-socket?v=1&s=App", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert restore.text.lstrip().startswith("<!doctype html>")
+
+
+def test_action_links_extend_the_schedule_by_one_action(client: TestClient) -> None:
+    html = client.get("/play/seed-close-socket?v=1&s=App.App").text
+    assert hrefs(html, "action") == ["/play/seed-close-socket?v=1&s=App.App.App"]
+    assert "App: run IoSetCompletionRoutine" in html
+
+
+def test_going_back_then_taking_another_action_starts_a_new_branch(client: TestClient) -> None:
+    schedule = ".".join(DEMO)
+    html = client.get(f"/play/close-during-send?v=1&s={schedule}&at=3").text
+    links = hrefs(html, "action")
+    on_schedule = f"/play/close-during-send?v=1&s={schedule}&at=4"
+    assert on_schedule in links, "the action the schedule takes next keeps the rest of the schedule"
+    branch = [h for h in links if h != on_schedule]
+    assert branch and all(h.startswith("/play/close-during-send?v=1&s=" + ".".join(DEMO[:3]) + ".") for h in branch)
+    assert f"new branch: drops {len(DEMO) - 3} later step(s)" in html
+
+
+def test_controls_are_links_to_neighbouring_steps(client: TestClient) -> None:
+    schedule = ".".join(DEMO)
+    html = unescape(client.get(f"/play/close-during-send?v=1&s={schedule}&at=2").text)
+    assert f'id="ctl-first" class="ctl" href="/play/close-during-send?v=1&s={schedule}&at=0"' in html
+    assert f'id="ctl-back" class="ctl" href="/play/close-during-send?v=1&s={schedule}&at=1"' in html
+    assert f'id="ctl-forward" class="ctl" href="/play/close-during-send?v=1&s={schedule}&at=3"' in html
+    assert f'id="ctl-last" class="ctl" href="/play/close-during-send?v=1&s={schedule}"' in html
+
+
+def test_the_violation_banner_names_the_rule_and_links_the_documentation(client: TestClient) -> None:
+    html = client.get(f"/play/close-during-send?v=1&s={'.'.join(DEMO)}").text
+    assert 'class="banner"' in html and "Rule UB-2 / P1 broken" in html
+    assert "https://learn.microsoft.com/windows-hardware/drivers/network/closing-a-socket" in html
+    before = client.get(f"/play/close-during-send?v=1&s={'.'.join(DEMO)}&at=1").text
+    assert 'class="banner"' not in before, "no banner before the rule is broken"
+
+
+def test_title_and_open_graph_name_the_scenario_and_step(client: TestClient) -> None:
+    html = client.get("/play/seed-close-socket?v=1&s=App.App&at=1").text
+    assert "<title>Closing a socket, as the documentation shows it: step 1 of 2" in html
+    assert '<meta property="og:description" content="Closing a socket, as the documentation shows it, step 1 of 2' in html
+
+
+def test_bad_links_get_a_clear_error_page(client: TestClient) -> None:
+    cases = {
+        "/play/no-such?v=1&s=": (404, "There is no scenario"),
+        "/play/seed-close-socket?v=2&s=": (400, "version 2"),
+        "/play/seed-close-socket?v=1&s=App.Nobody": (422, "Action &#39;Nobody&#39; is not possible at step 2"),
+        "/play/seed-close-socket?v=1&s=App..App": (422, "is not an action id"),
+        "/play/seed-close-socket?v=1&s=App&at=5": (422, "use a number from 0 to 1"),
+        "/play/seed-close-socket?v=1&s=App&at=-1": (422, "is not a step"),
+        "/play/custom?v=1&s=": (400, "needs its scenario in the &#39;def&#39; parameter"),
+        "/play/custom?v=1&def=not-base64!!&s=": (422, "damaged"),
+    }
+    for url, (status, text) in cases.items():
+        response = client.get(url)
+        assert response.status_code == status, url
+        assert text in response.text, url
+        assert "<html" in response.text
+
+
+def test_a_custom_scenario_travels_in_its_link(client: TestClient) -> None:
+    inline = client.get("/api/scenarios/seed-close-socket").json()
+    inline["title"] = "My own close"
+    link = client.post("/api/run", json={"scenario": inline, "schedule": "App"}).json()["link"]
+    html = client.get(link).text
+    assert "My own close" in html and "Step <strong>1</strong> of 1" in html
+
+
+def test_embed_may_be_framed_and_the_player_may_not(client: TestClient) -> None:
+    embed = client.get("/embed/seed-close-socket?v=1&s=App")
+    assert "frame-ancestors *" in embed.headers["content-security-policy"] and "x-frame-options" not in embed.headers
+    assert "<footer" not in embed.text and 'id="player"' in embed.text
+    play = client.get("/play/seed-close-socket?v=1&s=App")
+    assert play.headers["x-frame-options"] == "DENY"
+
+
+def test_export_gives_the_trace_as_json(client: TestClient) -> None:
+    response = client.get("/export/seed-close-socket?v=1&s=App.App")
+    assert response.headers["content-disposition"].startswith("attachment;")
+    body = response.json()
+    assert body["schedule"] == ["App", "App"] and len(body["steps"]) == 3
+
+
+def test_sandbox_menus_are_offered_as_actions(client: TestClient) -> None:
+    html = client.get("/play/sandbox?v=1&s=").text
+    sandbox = LIBRARY.scenarios["sandbox"].source
+    for thread in sandbox.threads:
+        for op in thread.menu or []:
+            assert f"{thread.name}: {op.label}" in unescape(html)
