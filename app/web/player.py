@@ -259,6 +259,11 @@ def _render(request: Request, loc: Location, base: str) -> Response:
     )
     response = templates.TemplateResponse(request, name, view)
     response.headers["Vary"] = "HX-Request"
+    if fragment:
+        # Steps taken by key or autoplay go through htmx.ajax, which does not push URLs by itself.
+        response.headers["HX-Push-Url"] = request.url.path + (
+            f"?{request.url.query}" if request.url.query else ""
+        )
     return response
 
 

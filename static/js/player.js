@@ -6,7 +6,19 @@
   var timer = null;
 
   function player() { return document.getElementById("player"); }
-  function follow(el) { if (el && el.getAttribute("href")) { el.click(); return true; } return false; }
+  var busy = false;      // a step request is in flight
+  var pending = null;    // the last step asked for meanwhile (a held-down arrow key, say)
+
+  // Go to a player URL through htmx. The server answers with HX-Push-Url, so history records every step.
+  function follow(el) {
+    var href = el && el.getAttribute("href");
+    if (!href) return false;
+    if (!window.htmx) { window.location.href = href; return true; }
+    if (busy) { pending = href; return true; }
+    busy = true;
+    window.htmx.ajax("GET", href, { target: "#player", select: "#player", swap: "outerHTML transition:true" });
+    return true;
+  }
   function pref(name, fallback) { try { return localStorage.getItem("wsk." + name) || fallback; } catch (e) { return fallback; } }
   function save(name, value) { try { localStorage.setItem("wsk." + name, value); } catch (e) { /* private mode */ } }
 
@@ -86,7 +98,32 @@
     if (handled) event.preventDefault();  // never scroll the page
   });
 
+  // Stepping must never move the page: a swap that lands while the previous view transition is still running
+  // can reset the scroll position, so remember it before each swap and put it back afterwards.
+  var keptScroll = null;
+  document.addEventListener("htmx:beforeRequest", function () { busy = true; });
+  document.addEventListener("htmx:responseError", function () { busy = false; pending = null; });
+  document.addEventListener("htmx:sendError", function () { busy = false; pending = null; });
+  document.addEventListener("htmx:beforeSwap", function () { keptScroll = window.scrollY; });
+  document.addEventListener("htmx:afterSwap", function () {
+    if (keptScroll !== null && window.scrollY !== keptScroll) window.scrollTo(0, keptScroll);
+  });
+
   // After every swap: keep the controls in sync and, if playing, schedule the next step.
-  document.addEventListener("htmx:afterSettle", function () { syncControls(); schedule(); });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (keptScroll !== null && window.scrollY !== keptScroll) window.scrollTo(0, keptScroll);
+    keptScroll = null;
+    busy = false;
+    syncControls();
+    if (pending) {
+      var next = pending;
+      pending = null;
+      var a = document.createElement("a");
+      a.setAttribute("href", next);
+      follow(a);
+      return;
+    }
+    schedule();
+  });
   document.addEventListener("DOMContentLoaded", syncControls);
 })();

@@ -23,7 +23,9 @@ def test_gallery_to_scenario_page(page: Page, live_server: str, artifacts_dir) -
 
 def test_a_buggy_scenario_page_names_the_rule(page: Page, live_server: str, artifacts_dir) -> None:
     page.goto(live_server + "/")
-    page.locator(".card", has=page.locator(".badge.buggy")).first.get_by_role("link", name="Code and a narrated run").click()
+    page.locator(".card", has=page.locator(".badge.buggy")).first.get_by_role(
+        "link", name="Code and a narrated run"
+    ).click()
     expect(page.get_by_role("heading", name="The interleaving that breaks it")).to_be_visible()
     expect(page.locator(".violations li").first).to_contain_text("rule")
     page.screenshot(path=str(artifacts_dir / "scenario-buggy.png"), full_page=True)

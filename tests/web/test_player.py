@@ -24,7 +24,10 @@ def test_normal_request_gets_the_full_page_and_htmx_gets_only_the_player(client:
     fragment = client.get("/play/seed-close-socket?v=1&s=App", headers={"HX-Request": "true"})
     assert fragment.text.lstrip().startswith('<div id="player"') and "<html" not in fragment.text
     assert full.headers["vary"] == fragment.headers["vary"] == "HX-Request"
-    restore = client.get("/play/seed-close-socket?v=1&s=App", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    restore = client.get(
+        "/play/seed-close-socket?v=1&s=App",
+        headers={"HX-Request": "true", "HX-History-Restore-Request": "true"},
+    )
     assert restore.text.lstrip().startswith("<!doctype html>")
 
 
@@ -41,7 +44,9 @@ def test_going_back_then_taking_another_action_starts_a_new_branch(client: TestC
     on_schedule = f"/play/close-during-send?v=1&s={schedule}&at=4"
     assert on_schedule in links, "the action the schedule takes next keeps the rest of the schedule"
     branch = [h for h in links if h != on_schedule]
-    assert branch and all(h.startswith("/play/close-during-send?v=1&s=" + ".".join(DEMO[:3]) + ".") for h in branch)
+    assert branch and all(
+        h.startswith("/play/close-during-send?v=1&s=" + ".".join(DEMO[:3]) + ".") for h in branch
+    )
     assert f"new branch: drops {len(DEMO) - 3} later step(s)" in html
 
 
@@ -65,14 +70,20 @@ def test_the_violation_banner_names_the_rule_and_links_the_documentation(client:
 def test_title_and_open_graph_name_the_scenario_and_step(client: TestClient) -> None:
     html = client.get("/play/seed-close-socket?v=1&s=App.App&at=1").text
     assert "<title>Closing a socket, as the documentation shows it: step 1 of 2" in html
-    assert '<meta property="og:description" content="Closing a socket, as the documentation shows it, step 1 of 2' in html
+    assert (
+        '<meta property="og:description" content="Closing a socket, as the documentation shows it, step 1 of 2'
+        in html
+    )
 
 
 def test_bad_links_get_a_clear_error_page(client: TestClient) -> None:
     cases = {
         "/play/no-such?v=1&s=": (404, "There is no scenario"),
         "/play/seed-close-socket?v=2&s=": (400, "version 2"),
-        "/play/seed-close-socket?v=1&s=App.Nobody": (422, "Action &#39;Nobody&#39; is not possible at step 2"),
+        "/play/seed-close-socket?v=1&s=App.Nobody": (
+            422,
+            "Action &#39;Nobody&#39; is not possible at step 2",
+        ),
         "/play/seed-close-socket?v=1&s=App..App": (422, "is not an action id"),
         "/play/seed-close-socket?v=1&s=App&at=5": (422, "use a number from 0 to 1"),
         "/play/seed-close-socket?v=1&s=App&at=-1": (422, "is not a step"),
@@ -91,12 +102,15 @@ def test_a_custom_scenario_travels_in_its_link(client: TestClient) -> None:
     inline["title"] = "My own close"
     link = client.post("/api/run", json={"scenario": inline, "schedule": "App"}).json()["link"]
     html = client.get(link).text
-    assert "My own close" in html and "Step <strong>1</strong> of 1" in html
+    assert "My own close" in html and 'Step <strong class="at">1</strong> of 1' in html
 
 
 def test_embed_may_be_framed_and_the_player_may_not(client: TestClient) -> None:
     embed = client.get("/embed/seed-close-socket?v=1&s=App")
-    assert "frame-ancestors *" in embed.headers["content-security-policy"] and "x-frame-options" not in embed.headers
+    assert (
+        "frame-ancestors *" in embed.headers["content-security-policy"]
+        and "x-frame-options" not in embed.headers
+    )
     assert "<footer" not in embed.text and 'id="player"' in embed.text
     play = client.get("/play/seed-close-socket?v=1&s=App")
     assert play.headers["x-frame-options"] == "DENY"

@@ -1,0 +1,157 @@
+"""The player in a real browser, used as a learner or teacher would: buttons, keys, back, reload, autoplay."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from app.scenarios import load_library
+
+LIBRARY = load_library()
+
+
+def step_count(page: Page):
+    return page.locator(".stepcount .at")
+
+
+def snap(page: Page, path: Path) -> None:
+    """A full-page screenshot once the step's view transition has finished animating."""
+    # Polled through page.evaluate: the page's CSP forbids the eval that wait_for_function would need.
+    deadline = time.monotonic() + 5
+    while page.evaluate("document.getAnimations().length") and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    page.screenshot(path=str(path), full_page=True)
+
+
+def take(page: Page, label: str | re.Pattern[str]) -> None:
+    """Click the enabled action whose label matches, and wait until the player shows the next step."""
+    before = int(step_count(page).inner_text())
+    page.locator("a.action", has_text=label).first.click()
+    expect(step_count(page)).to_have_text(str(before + 1))
+
+
+def take_while(page: Page, label: re.Pattern[str], limit: int = 12) -> None:
+    """Keep taking matching actions (at most ``limit``, so a wrong expectation fails instead of hanging)."""
+    for _ in range(limit):
+        if not page.locator("a.action", has_text=label).count():
+            return
+        take(page, label)
+    raise AssertionError(f"still offering {label.pattern!r} after {limit} steps")
+
+
+def test_open_a_scenario_from_the_gallery_and_step_with_buttons(
+    page: Page, live_server: str, artifacts_dir: Path
+) -> None:
+    page.goto(live_server + "/")
+    page.get_by_role("link", name="Closing while another thread is inside WskSend").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Closing while another thread is inside WskSend"
+    )
+    expect(step_count(page)).to_have_text("0")
+    first = page.locator("a.action").first
+    label = first.inner_text()
+    first.click()
+    expect(step_count(page)).to_have_text("1")
+    expect(page).to_have_url(re.compile(r"/play/close-during-send\?v=1&s=[A-Za-z]+$"))
+    expect(page.locator(".took")).to_have_text(re.sub(r"^\d\s+", "", label))
+    page.locator("a.action").first.click()
+    expect(step_count(page)).to_have_text("2")
+    snap(page, artifacts_dir / "player-step-2.png")
+
+
+def test_keyboard_steps_without_scrolling_and_the_back_button_restores(page: Page, live_server: str) -> None:
+    page.goto(live_server + "/play/close-during-send?v=1&s=")
+    page.mouse.wheel(0, 300)
+    page.wait_for_function("window.scrollY > 0")
+    scrolled = page.evaluate("window.scrollY")
+    page.keyboard.press("1")
+    expect(step_count(page)).to_have_text("1")
+    page.keyboard.press("1")
+    expect(step_count(page)).to_have_text("2")
+    page.keyboard.press("ArrowLeft")
+    expect(step_count(page)).to_have_text("1")
+    expect(page).to_have_url(re.compile(r"at=1$"))
+    page.keyboard.press("ArrowRight")
+    expect(step_count(page)).to_have_text("2")
+    page.keyboard.press("Home")
+    expect(step_count(page)).to_have_text("0")
+    page.keyboard.press("End")
+    expect(step_count(page)).to_have_text("2")
+    assert page.evaluate("window.scrollY") == scrolled, "keys must not scroll the page"
+    page.go_back()
+    expect(step_count(page)).to_have_text("0")
+    page.go_back()
+    expect(step_count(page)).to_have_text("2")
+    page.go_forward()
+    expect(step_count(page)).to_have_text("0")
+
+
+def test_a_deep_link_reloads_to_the_same_picture(page: Page, live_server: str) -> None:
+    demo = ".".join(LIBRARY.scenarios["close-during-send"].source.demo or [])
+    url = f"{live_server}/play/close-during-send?v=1&s={demo}&at=6"
+    page.goto(url)
+    narration = page.locator("#narration").inner_text()
+    expect(step_count(page)).to_have_text("6")
+    page.reload()
+    expect(page.locator("#narration")).to_have_text(narration)
+    expect(page.locator(".banner h2")).to_contain_text("UB-2 / P1")
+
+
+def test_keys_are_listed_under_question_mark_and_ignored_in_text_fields(page: Page, live_server: str) -> None:
+    page.goto(live_server + "/play/seed-close-socket?v=1&s=")
+    page.keyboard.press("?")
+    expect(page.locator("dialog#keys")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("dialog#keys")).to_be_hidden()
+    page.locator("#share-link").click()
+    page.keyboard.press("1")
+    expect(step_count(page)).to_have_text("0")
+
+
+def test_autoplay_a_buggy_demo_to_the_end_shows_the_violation_banner(
+    page: Page, live_server: str, artifacts_dir: Path
+) -> None:
+    page.goto(live_server + "/play/close-during-send?v=1&s=")
+    page.get_by_role("link", name="Show me the bug").click()
+    expect(step_count(page)).to_have_text("0")
+    page.locator("#ctl-speed").select_option("300")
+    page.get_by_role("button", name="Play").click()
+    demo = LIBRARY.scenarios["close-during-send"].source.demo or []
+    expect(step_count(page)).to_have_text(str(len(demo)), timeout=30_000)
+    banner = page.locator(".banner")
+    expect(banner).to_be_visible()
+    expect(banner.locator("h2")).to_contain_text("Rule UB-2 / P1 broken")
+    expect(page.locator("#ctl-play")).to_have_attribute("aria-pressed", "false", timeout=10_000)
+    snap(page, artifacts_dir / "player-violation.png")
+
+
+def test_the_sandbox_lets_a_user_send_and_close(page: Page, live_server: str, artifacts_dir: Path) -> None:
+    page.goto(live_server + "/play/sandbox?v=1&s=")
+    take(page, "Worker: Send")
+    take_while(page, re.compile(r"Worker: (run|enter|test)"))
+    take(page, re.compile(r"Worker: WskSend returns STATUS_PENDING"))
+    expect(page.locator(".col-owned_by_wsk .irp-card")).to_contain_text("WskSend")
+    take_while(page, re.compile(r"Worker: (run|enter|test)"))  # drops its reference: Ref is 0 again
+    take(page, "Closer: Close")
+    take_while(page, re.compile(r"Closer: (run|test|enter)"))
+    expect(page.locator(".irp-card", has_text="WskCloseSocket")).to_be_visible()
+    take(page, re.compile(r"Closer: WskCloseSocket returns STATUS_PENDING"))
+    expect(page.locator(".socket-card")).to_contain_text("CLOSING")
+    expect(page.locator(".socket-card")).to_contain_text("STATUS_CANCELLED")
+    snap(page, artifacts_dir / "player-sandbox.png")
+
+
+def test_phone_layout_and_embed(page: Page, live_server: str, artifacts_dir: Path) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(live_server + "/play/rundown-protection?v=1&s=")
+    expect(page.locator(".lanes").first).to_be_visible()
+    snap(page, artifacts_dir / "player-phone.png")
+    page.set_viewport_size({"width": 900, "height": 700})
+    page.goto(live_server + "/embed/seed-close-socket?v=1&s=App.App")
+    expect(page.locator("footer")).to_have_count(0)
+    page.keyboard.press("1")
+    expect(step_count(page)).to_have_text("3")
+    expect(page).to_have_url(re.compile(r"/embed/seed-close-socket\?v=1&s=App\.App\.App$"))
