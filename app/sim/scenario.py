@@ -625,6 +625,14 @@ class Scenario(Model):
         max_length=8,
         description="For buggy scenarios: the violation kinds the demo shows.",
     )
+    family: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Scenarios of one family run the same workload and differ only in one design choice.",
+    )
+    variant: str | None = Field(
+        default=None, max_length=60, description="What this member of the family does differently."
+    )
     settings: Settings = Settings()
     registration: Registration = Registration()
     sockets: list[SocketDecl] = Field(
@@ -657,6 +665,8 @@ class Scenario(Model):
             raise ValueError(
                 "a buggy scenario needs a 'demo' schedule and the 'bugs' (violation kinds) it shows."
             )
+        if (self.family is None) != (self.variant is None):
+            raise ValueError("'family' and 'variant' go together: give both or neither.")
         if self.expect == "safe" and self.bugs:
             raise ValueError("a safe scenario cannot list 'bugs'; set expect: buggy or remove them.")
         unknown = [b for b in self.bugs if b not in VIOLATION_KINDS]

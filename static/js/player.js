@@ -65,9 +65,18 @@
     } else if (field) { field.select(); document.execCommand("copy"); done(); }
   }
 
+  // Large type, for projecting in a lecture hall; remembered across pages.
+  function applyLarge() {
+    var on = pref("large", "0") === "1";
+    document.documentElement.classList.toggle("large", on);
+    var b = document.getElementById("large-type");
+    if (b) b.setAttribute("aria-pressed", on ? "true" : "false");
+  }
+
   document.addEventListener("click", function (event) {
     var target = event.target.closest("button");
     if (!target) return;
+    if (target.id === "large-type") { save("large", pref("large", "0") === "1" ? "0" : "1"); applyLarge(); return; }
     if (target.id === "ctl-play") toggle();
     else if (target.id === "ctl-keys") toggleKeys();
     else if (target.id === "ctl-copy") copyLink();
@@ -125,5 +134,5 @@
     }
     schedule();
   });
-  document.addEventListener("DOMContentLoaded", syncControls);
+  document.addEventListener("DOMContentLoaded", function () { applyLarge(); syncControls(); });
 })();

@@ -144,6 +144,18 @@ def test_the_sandbox_lets_a_user_send_and_close(page: Page, live_server: str, ar
     snap(page, artifacts_dir / "player-sandbox.png")
 
 
+def test_large_type_mode_for_projection_is_remembered(
+    page: Page, live_server: str, artifacts_dir: Path
+) -> None:
+    page.goto(live_server + "/play/close-during-send?v=1&s=")
+    page.get_by_role("button", name="Large type").click()
+    expect(page.locator("html")).to_have_class(re.compile(r"\blarge\b"))
+    page.goto(live_server + "/play/rundown-protection?v=1&s=")
+    expect(page.locator("html")).to_have_class(re.compile(r"\blarge\b"))
+    expect(page.get_by_role("button", name="Large type")).to_have_attribute("aria-pressed", "true")
+    snap(page, artifacts_dir / "player-large-type.png")
+
+
 def test_phone_layout_and_embed(page: Page, live_server: str, artifacts_dir: Path) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(live_server + "/play/rundown-protection?v=1&s=")
