@@ -60,6 +60,8 @@ def _explore(scenario: CompiledScenario) -> int:
     report = explore(scenario)
     status = "complete" if report.complete else f"stopped by {report.stopped_by}"
     print(f"search {status}: {report.states} states, {report.transitions} transitions")
+    schedules = "infinitely many (a loop)" if report.schedules is None else f"{report.schedules:,}"
+    print(f"  {report.terminal_states} terminal state(s); complete schedules: {schedules}")
     for outcome, count in sorted(report.outcomes.items()):
         print(f"  {outcome}: {count} terminal state(s)")
     for kind, schedule in sorted(report.witnesses.items()):

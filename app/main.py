@@ -14,7 +14,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.scenarios import Library, load_library
 from app.sim import CompiledScenario, Trace, TraceCache
-from app.web import api, pages, player
+from app.web import api, explore, pages, player
+from app.web.searches import Searches
 from app.web.security import SecurityHeaders
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +50,7 @@ def create_app(library: Library | None = None) -> FastAPI:
     )
     app.state.library = library or load_library()
     app.state.traces = SharedTraces()
+    app.state.searches = Searches()
     templates = Jinja2Templates(directory=str(ROOT / "templates"))
     app.state.templates = templates
     app.add_middleware(SecurityHeaders)
@@ -56,6 +58,8 @@ def create_app(library: Library | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(player.router)
+    app.include_router(explore.api)
+    app.include_router(explore.pages)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

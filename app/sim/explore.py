@@ -1,27 +1,52 @@
 """Searching every interleaving of a scenario, breadth-first, visiting each distinct state once.
 
-Breadth-first order means the first time a violation kind is seen it is seen at the smallest depth, so the
-recorded witness is a shortest schedule for that kind (within the searched bounds). States are immutable and
-hashable, and include the set of rules already broken, so two paths that reach the same world with different
-histories of violations stay distinct and terminal outcomes are counted exactly.
+Breadth-first order means the first time a violation kind is seen, it is seen at the smallest depth: the recorded
+witness is a shortest schedule for that kind within the searched bounds. States are immutable and hashable and
+include the set of rules already broken, so two paths that reach the same world with different histories of
+violations stay distinct and terminal outcomes are counted exactly.
+
+No reduction is applied: every enabled action of every state is tried, so each verdict is exact for the bounds
+that were searched. (State hashing only merges paths that reach equal states, and everything that happens next
+depends on the state alone, so it loses no outcome.)
+
+Bounds:
+  ``max_states``       distinct states kept;
+  ``max_depth``        actions in a schedule;
+  ``max_preemptions``  switches away from an application thread, routine or callback that could still have run
+                       (2-3 catch most bugs, as loom and CHESS report); with this bound the search key also holds the
+                       last actor and the preemptions used, because the same world reached with fewer preemptions
+                       can go further;
+  and whatever the caller's ``should_stop`` decides (a time limit, a cancellation): the engine has no clock.
 """
 
 from __future__ import annotations
 
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from app.sim.engine import Engine
+from app.sim.engine import Action, Engine
 from app.sim.program import CompiledScenario
 from app.sim.state import State
+
+ENVIRONMENT = ("wsk", "peer")  # actors whose turns are not thread switches
+CHECK_EVERY = 256  # expansions between calls to should_stop
 
 
 @dataclass(frozen=True)
 class Bounds:
-    """Named limits on a search; whichever is hit first stops it and is reported."""
+    """Named limits on a search; whichever cuts the search first is reported as ``stopped_by``."""
 
     max_states: int = 200_000
     max_depth: int = 400
+    max_preemptions: int | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    states: int
+    transitions: int
+    depth: int
 
 
 @dataclass
@@ -30,60 +55,145 @@ class Report:
     stopped_by: str | None
     states: int
     transitions: int
-    outcomes: Counter[str] = field(default_factory=Counter)
+    terminal_states: int = 0
+    schedules: int | None = None  # distinct complete schedules, when finitely many (no cycles) and complete
+    outcomes: Counter[str] = field(default_factory=Counter)  # ok, deadlock, and each violation kind
     witnesses: dict[str, tuple[str, ...]] = field(default_factory=dict)
     max_depth_seen: int = 0
 
 
-def explore(scenario: CompiledScenario, bounds: Bounds | None = None) -> Report:
-    """Search the scenario's schedules and report outcomes and shortest witnesses per violation kind."""
+Node = tuple[State, str | None, int]  # (state, last actor, preemptions used)
+
+
+def is_preemption(engine: Engine, state: State, last_actor: str | None, action: Action) -> bool:
+    """Taking ``action`` in ``state`` switches away from ``last_actor`` although it could still have run."""
+    if last_actor is None or last_actor in ENVIRONMENT or action.actor == last_actor:
+        return False
+    return any(a.actor == last_actor for a in engine.enabled(state))
+
+
+def preemption_points(engine: Engine, states: list[State], schedule: tuple[str, ...]) -> list[int]:
+    """The steps (1-based) of a schedule that preempt a thread that could have gone on."""
+    points = []
+    last: str | None = None
+    for index, action_id in enumerate(schedule):
+        action = next(a for a in engine.enabled(states[index]) if a.id == action_id)
+        if is_preemption(engine, states[index], last, action):
+            points.append(index + 1)
+        last = action.actor
+    return points
+
+
+def explore(
+    scenario: CompiledScenario,
+    bounds: Bounds | None = None,
+    should_stop: Callable[[Progress], str | None] | None = None,
+) -> Report:
+    """Search the scenario's schedules; report outcomes, shortest witnesses, and whether the search was complete."""
     bounds = bounds or Bounds()
     engine = Engine(scenario)
-    start = engine.initial()
-    parent: dict[State, tuple[State, str] | None] = {start: None}
-    depth: dict[State, int] = {start: 0}
-    queue: deque[State] = deque([start])
+    tracked = bounds.max_preemptions is not None
+    start: Node = (engine.initial(), None, 0)
+    parent: dict[Node, tuple[Node, str] | None] = {start: None}
+    depth: dict[Node, int] = {start: 0}
+    successors: dict[Node, list[Node]] = {}
+    queue: deque[Node] = deque([start])
     report = Report(complete=True, stopped_by=None, states=1, transitions=0)
+    terminals: list[Node] = []
 
-    def path_to(state: State, last: str | None = None) -> tuple[str, ...]:
+    def cut(reason: str) -> None:
+        if report.complete:
+            report.complete, report.stopped_by = False, reason
+
+    def path_to(node: Node, last: str | None = None) -> tuple[str, ...]:
         actions: list[str] = [] if last is None else [last]
-        link = parent[state]
+        link = parent[node]
         while link is not None:
-            state, action = link
+            node, action = link
             actions.append(action)
-            link = parent[state]
+            link = parent[node]
         return tuple(reversed(actions))
 
+    expansions = 0
     while queue:
-        state = queue.popleft()
-        d = depth[state]
+        node = queue.popleft()
+        state, last_actor, used = node
+        d = depth[node]
         report.max_depth_seen = max(report.max_depth_seen, d)
+        expansions += 1
+        if should_stop is not None and expansions % CHECK_EVERY == 0:
+            reason = should_stop(Progress(report.states, report.transitions, d))
+            if reason:
+                cut(reason)
+                break
         actions = engine.enabled(state)
         if not actions:
-            kinds = set(state.violated) | {v.kind for v in engine.terminal_violations(state)}
-            for v in engine.terminal_violations(state):
-                report.witnesses.setdefault(v.kind, path_to(state))
-            report.outcomes[engine.outcome(state)] += 1
-            for kind in sorted(kinds):
-                report.outcomes[f"violation:{kind}"] += 1
+            terminals.append(node)
+            terminal = engine.terminal_violations(state)
+            for v in terminal:
+                report.witnesses.setdefault(v.kind, path_to(node))
+            outcome = engine.outcome(state, terminal)
+            kinds = set(state.violated) | {v.kind for v in terminal}
+            report.outcomes[outcome if outcome in ("ok", "deadlock") else "violation"] += 1
+            for kind in sorted(kinds - {"deadlock"}):
+                report.outcomes[kind] += 1
             continue
         if d >= bounds.max_depth:
-            report.complete, report.stopped_by = False, "max_depth"
+            cut("max_depth")
             continue
+        nexts: list[Node] = []
         for action in actions:
+            spent = used
+            if tracked:
+                if is_preemption(engine, state, last_actor, action):
+                    spent += 1
+                if spent > (bounds.max_preemptions or 0):
+                    cut("max_preemptions")
+                    continue
             result = engine.step(state, action.id)
             report.transitions += 1
             for v in result.violations:
                 if v.kind not in report.witnesses:
-                    report.witnesses[v.kind] = path_to(state, action.id)
-            nxt = result.state
+                    report.witnesses[v.kind] = path_to(node, action.id)
+            nxt: Node = (result.state, action.actor, spent) if tracked else (result.state, None, 0)
+            nexts.append(nxt)
             if nxt in parent:
                 continue
             if report.states >= bounds.max_states:
-                report.complete, report.stopped_by = False, "max_states"
+                cut("max_states")
+                nexts.pop()
                 continue
-            parent[nxt] = (state, action.id)
+            parent[nxt] = (node, action.id)
             depth[nxt] = d + 1
             report.states += 1
             queue.append(nxt)
+        successors[node] = nexts
+    report.terminal_states = len(terminals)
+    if report.complete:
+        report.schedules = _count_schedules(start, successors)
     return report
+
+
+def _count_schedules(start: Node, successors: dict[Node, list[Node]]) -> int | None:
+    """Distinct complete schedules = paths from the start to a terminal state; None if a cycle (a spin loop)
+    makes them infinitely many. Iterative depth-first search, so deep graphs do not hit the recursion limit."""
+    paths: dict[Node, int] = {}
+    on_stack: set[Node] = set()
+    stack: list[tuple[Node, int]] = [(start, 0)]
+    on_stack.add(start)
+    while stack:
+        node, index = stack[-1]
+        children = successors.get(node, [])
+        if index < len(children):
+            stack[-1] = (node, index + 1)
+            child = children[index]
+            if child in on_stack:
+                return None
+            if child not in paths:
+                stack.append((child, 0))
+                on_stack.add(child)
+            continue
+        stack.pop()
+        on_stack.discard(node)
+        paths[node] = sum(paths[c] for c in children) if children else 1
+    return paths[start]

@@ -19,6 +19,7 @@ from app.scenarios import ScenarioError, parse_scenario
 from app.sim import RULES, CompiledScenario, IllegalAction, Trace, parse_schedule, run_on
 from app.sim.describe import describe_state
 from app.sim.engine import Action
+from app.sim.explore import preemption_points
 from app.sim.replay import MAX_SCHEDULE
 from app.web.api import run_response
 from app.web.links import LINK_VERSION, LinkError, decode_definition, play_link
@@ -140,8 +141,10 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         if step < final_step or terminal_shown or v not in loc.trace.terminal_violations
     ]
     marks = {step for step, _ in loc.trace.violations}
+    # The steps that switch away from a thread that could have gone on: on a witness, these are the race.
+    preempt = set(preemption_points(engine, [s.state for s in loc.trace.snapshots], loc.schedule))
     timeline = [
-        {"index": i, "href": goto(i), "current": i == loc.at, "violation": i in marks,
+        {"index": i, "href": goto(i), "current": i == loc.at, "violation": i in marks, "preempt": i in preempt,
          "label": "start" if i == 0 else (loc.trace.snapshots[i].action.label if loc.trace.snapshots[i].action else "")}
         for i in range(last + 1)
     ]  # fmt: skip
@@ -191,6 +194,8 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         "description": f"{source.title}, step {loc.at} of {last}: {snap.narration}"[:300],
         "embed": base == "/embed",
         "sandbox": any(t.menu for t in source.threads),
+        "search_url": f"/search/{'custom' if loc.definition else source.id}"
+        + (f"?def={loc.definition}" if loc.definition else ""),
     }
 
 
