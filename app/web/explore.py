@@ -221,6 +221,9 @@ async def search_cancel(request: Request, search_id: str) -> Response:
 @pages.get("/families/{family}", response_class=HTMLResponse)
 async def family_page(request: Request, family: str) -> Response:
     members = [c for c in request.app.state.library.scenarios.values() if c.source.family == family]
+    members.sort(
+        key=lambda c: (c.source.expect == "safe", c.source.title)
+    )  # the failures first, then the fixes
     if not members:
         raise HTTPException(404, f"There is no scenario family '{family}'.")
     rows = []

@@ -52,9 +52,10 @@ def gallery_view(library: Any) -> list[dict[str, Any]]:
 @router.get("/", response_class=HTMLResponse)
 async def gallery(request: Request) -> HTMLResponse:
     templates = request.app.state.templates
-    return templates.TemplateResponse(
-        request, "pages/gallery.html", {"groups": gallery_view(request.app.state.library)}
-    )
+    library = request.app.state.library
+    families = sorted({c.source.family for c in library.scenarios.values() if c.source.family})
+    view = {"groups": gallery_view(library), "families": families}
+    return templates.TemplateResponse(request, "pages/gallery.html", view)
 
 
 def scenario_view(library: Any, traces: Any, scenario_id: str) -> dict[str, Any]:
