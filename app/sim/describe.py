@@ -81,6 +81,7 @@ def _cell(state: State, index: int) -> dict[str, Any]:
     rundown = state.rundowns[index]
     return {
         "value": state.words[index],
+        "shown": show_value(state.words[index]),
         "rundown_active": rundown.active,
         "rundown_count": rundown.count,
         "signalled": state.events[index],

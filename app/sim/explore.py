@@ -29,7 +29,7 @@ from app.sim.engine import Action, Engine
 from app.sim.program import CompiledScenario
 from app.sim.state import State
 
-ENVIRONMENT = ("wsk", "peer")  # actors whose turns are not thread switches
+ENVIRONMENT = ("wsk", "peer")  # actors that act on other processors: their turns are not thread switches
 CHECK_EVERY = 256  # expansions between calls to should_stop
 
 
@@ -66,10 +66,17 @@ Node = tuple[State, str | None, int]  # (state, last actor, preemptions used)
 
 
 def is_preemption(engine: Engine, state: State, last_actor: str | None, action: Action) -> bool:
-    """Taking ``action`` in ``state`` switches away from ``last_actor`` although it could still have run."""
-    if last_actor is None or last_actor in ENVIRONMENT or action.actor == last_actor:
+    """Taking ``action`` in ``state`` switches away from ``last_actor`` (the last application thread, completion
+    routine or callback to move) although it could still have run. WSK and the peer act on other processors, so
+    their actions preempt no one."""
+    if last_actor is None or action.actor in ENVIRONMENT or action.actor == last_actor:
         return False
     return any(a.actor == last_actor for a in engine.enabled(state))
+
+
+def next_last_actor(last_actor: str | None, action: Action) -> str | None:
+    """The application-side actor that moved last, after ``action`` (environment actions leave it as it was)."""
+    return last_actor if action.actor in ENVIRONMENT else action.actor
 
 
 def preemption_points(engine: Engine, states: list[State], schedule: tuple[str, ...]) -> list[int]:
@@ -80,7 +87,7 @@ def preemption_points(engine: Engine, states: list[State], schedule: tuple[str, 
         action = next(a for a in engine.enabled(states[index]) if a.id == action_id)
         if is_preemption(engine, states[index], last, action):
             points.append(index + 1)
-        last = action.actor
+        last = next_last_actor(last, action)
     return points
 
 
@@ -155,7 +162,11 @@ def explore(
             for v in result.violations:
                 if v.kind not in report.witnesses:
                     report.witnesses[v.kind] = path_to(node, action.id)
-            nxt: Node = (result.state, action.actor, spent) if tracked else (result.state, None, 0)
+            nxt: Node = (
+                (result.state, next_last_actor(last_actor, action), spent)
+                if tracked
+                else (result.state, None, 0)
+            )
             nexts.append(nxt)
             if nxt in parent:
                 continue
