@@ -76,5 +76,5 @@ class Library:
 
 def load_library(directory: Path = SCENARIO_DIR) -> Library:
     compiled = [load_file(path) for path in sorted(directory.glob("*.yaml"))]
-    compiled.sort(key=lambda c: (c.source.level, c.source.id))
+    compiled.sort(key=lambda c: (c.source.level, c.source.order, c.source.id))
     return Library({c.source.id: c for c in compiled})

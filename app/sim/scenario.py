@@ -612,6 +612,9 @@ class Scenario(Model):
     level: int = Field(
         default=1, ge=1, le=3, description="1: closing basics, 2: races, 3: IRP ownership and teardown."
     )
+    order: int = Field(
+        default=50, ge=0, le=100, description="Position within its level in the gallery (lower first)."
+    )
     tags: list[str] = Field(default_factory=list, max_length=12)
     rules: list[str] = Field(
         default_factory=list, max_length=12, description="Reference rule ids it teaches."
