@@ -56,7 +56,6 @@ MORE_PROCESSING = STATUS["STATUS_MORE_PROCESSING_REQUIRED"]
 CANCELLED = STATUS["STATUS_CANCELLED"]
 SEGMENT = 100  # bytes in one data segment from the peer
 WAITS = (sc.KeWaitForSingleObject, sc.ExWaitForRundownProtectionRelease, sc.WskDeregister)
-IRPLESS_CALLS = ("WskControlSocket", "WskRelease")
 
 
 @dataclass(frozen=True, slots=True)
@@ -904,6 +903,7 @@ class Engine:
     def _call_failure(self, sock: Socket, stmt: sc.SocketCall) -> int | None:
         """The failure status WSK completes a call with when the protocol state does not allow it."""
         connected = sock.phase == "CONNECTED"
+        # A connection the peer reset fails calls with STATUS_CONNECTION_RESET; one we aborted, with abort_status.
         reset = (
             STATUS["STATUS_CONNECTION_RESET"]
             if sock.peer_saw != "rst" and sock.aborted

@@ -11,7 +11,6 @@ import json
 from dataclasses import dataclass
 
 from app.sim import scenario as sc
-from app.sim.ntstatus import STATUS
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +262,3 @@ class _Renderer:
             case sc.GotoIf():
                 return f"goto {s.target};" if s.cond is None else f"if ({self.cond(s.cond)}) goto {s.target};"
         raise AssertionError(f"no C rendering for {type(s).__name__}")
-
-
-STATUS_NAMES = tuple(STATUS)

@@ -13,6 +13,7 @@ scenario, with the reference's defaults, so they are visible and changeable rath
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Annotated, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -686,8 +687,7 @@ class Scenario(Model):
 
 
 def _unique(kind: str, names: list[str]) -> list[str]:
-    seen: set[str] = set()
-    dupes = sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
+    dupes = sorted(name for name, count in Counter(names).items() if count > 1)
     return [f"{kind} name '{n}' is used twice; names must be unique" for n in dupes]
 
 

@@ -20,7 +20,6 @@ from app.sim import RULES, CompiledScenario, IllegalAction, Trace, parse_schedul
 from app.sim.describe import describe_state
 from app.sim.engine import Action
 from app.sim.explore import preemption_points
-from app.sim.replay import MAX_SCHEDULE
 from app.web.api import run_response
 from app.web.links import LINK_VERSION, LinkError, decode_definition, play_link
 
@@ -34,7 +33,6 @@ COLUMNS = (
     ("OWNED_BY_APP", "Back with the app"),
     ("FREED", "Freed"),
 )
-STATUS_TEXT = {"ready": "ready", "blocked": "blocked", "finished": "finished", "idle": "idle"}
 
 
 @dataclass(frozen=True)
@@ -122,9 +120,7 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
                 "next_in_schedule": on_branch,
             }
         )
-    violations = [(step, v) for step, v in loc.trace.violations if step <= loc.at]
-    final_step = last
-    terminal_shown = loc.at == final_step
+    # Violations found up to this step; those found only when the run ends appear on its last step.
     banner = [
         {
             "step": step,
@@ -137,8 +133,8 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
             "doc_url": RULES[v.kind].doc_url,
             "here": step == loc.at,
         }
-        for step, v in violations
-        if step < final_step or terminal_shown or v not in loc.trace.terminal_violations
+        for step, v in loc.trace.violations
+        if step <= loc.at
     ]
     marks = {step for step, _ in loc.trace.violations}
     # The steps that switch away from a thread that could have gone on: on a witness, these are the race.
@@ -154,11 +150,6 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         for e in s.events
     ]
     autoplay = _autoplay_links(loc, enabled, base)
-    outcome = (
-        engine.outcome(snap.state)
-        if loc.at == last
-        else ("running" if enabled else engine.outcome(snap.state))
-    )
     return {
         "scenario": source,
         "custom": loc.definition is not None,
@@ -167,7 +158,7 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         "narration": snap.narration,
         "action_label": snap.action.label if snap.action else None,
         "state": state,
-        "lanes": _lanes(state, loc.compiled),
+        "lanes": _lanes(state),
         "irp_columns": [
             {"state": key, "title": title, "irps": [i for i in state["irps"] if i["state"] == key]}
             for key, title in COLUMNS
@@ -176,7 +167,7 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         "banner": banner,
         "timeline": timeline,
         "events": events[-24:],
-        "outcome": outcome,
+        "outcome": engine.outcome(snap.state),
         "controls": {
             "first": goto(0) if loc.at > 0 else None,
             "back": goto(loc.at - 1) if loc.at > 0 else None,
@@ -213,7 +204,7 @@ def _autoplay_links(loc: Location, enabled: tuple[Action, ...], base: str) -> di
     return result
 
 
-def _lanes(state: dict[str, Any], compiled: CompiledScenario) -> dict[str, list[dict[str, Any]]]:
+def _lanes(state: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     threads, routines = [], []
     for index, actor in enumerate(state["actors"]):
         lane = dict(actor)
@@ -302,6 +293,3 @@ def export(
         media_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
-
-
-__all__ = ["MAX_SCHEDULE", "router"]

@@ -21,9 +21,6 @@ def check_invariants(engine: Engine, before: State, after: State, violations: li
     assert after.captures >= 0
     for irp in after.irps:
         assert irp.completions <= 1, f"IRP {irp.id} completed twice in one use"
-    for old, new in zip(before.irps, after.irps, strict=False):
-        if old.state == FREED and new.state == FREED:
-            continue
     freed_twice = [irp.id for irp in before.irps if irp.state == FREED]
     if freed_twice and "irp_double_free" not in violations:
         for irp_id in freed_twice:
