@@ -98,6 +98,14 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
     source = loc.compiled.source
     snap = loc.trace.snapshots[loc.at]
     state = describe_state(engine, snap.state)
+    if loc.at > 0:  # mark the memory cells this step changed, so a count visibly moves
+        before = loc.trace.snapshots[loc.at - 1].state
+        for index, cell in enumerate(state["memory"]):
+            cell["changed"] = (before.words[index], before.rundowns[index], before.events[index]) != (
+                snap.state.words[index],
+                snap.state.rundowns[index],
+                snap.state.events[index],
+            )
     enabled = engine.enabled(snap.state)
     last = len(loc.schedule)
 

@@ -113,7 +113,12 @@
   document.addEventListener("htmx:beforeRequest", function () { busy = true; });
   document.addEventListener("htmx:responseError", function () { busy = false; pending = null; });
   document.addEventListener("htmx:sendError", function () { busy = false; pending = null; });
-  document.addEventListener("htmx:beforeSwap", function () { keptScroll = window.scrollY; });
+  var keptFocus = null;  // the id of the focused control, to give focus back after the swap replaces it
+  document.addEventListener("htmx:beforeSwap", function () {
+    keptScroll = window.scrollY;
+    var active = document.activeElement;
+    keptFocus = active && active.id && player() && player().contains(active) ? active.id : null;
+  });
   document.addEventListener("htmx:afterSwap", function () {
     if (keptScroll !== null && window.scrollY !== keptScroll) window.scrollTo(0, keptScroll);
   });
@@ -122,6 +127,11 @@
   document.addEventListener("htmx:afterSettle", function () {
     if (keptScroll !== null && window.scrollY !== keptScroll) window.scrollTo(0, keptScroll);
     keptScroll = null;
+    if (keptFocus && document.activeElement === document.body) {
+      var again = document.getElementById(keptFocus);
+      if (again) again.focus({ preventScroll: true });
+    }
+    keptFocus = null;
     busy = false;
     syncControls();
     if (pending) {

@@ -89,6 +89,19 @@ def test_keyboard_steps_without_scrolling_and_the_back_button_restores(page: Pag
     expect(step_count(page)).to_have_text("0")
 
 
+def test_keyboard_users_keep_focus_on_the_control_they_used(page: Page, live_server: str) -> None:
+    page.goto(live_server + "/play/close-during-send?v=1&s=Sender.Sender.Sender")
+    page.locator("#ctl-back").focus()
+    page.keyboard.press("Enter")
+    expect(step_count(page)).to_have_text("2")
+    expect(page.locator("#ctl-back")).to_be_focused()
+
+
+def test_a_changed_count_is_marked(page: Page, live_server: str) -> None:
+    page.goto(live_server + "/play/check-zero-then-close?v=1&s=Sender")
+    expect(page.locator(".memory dd.changed")).to_contain_text("1")
+
+
 def test_a_deep_link_reloads_to_the_same_picture(page: Page, live_server: str) -> None:
     demo = ".".join(LIBRARY.scenarios["close-during-send"].source.demo or [])
     url = f"{live_server}/play/close-during-send?v=1&s={demo}&at=6"
