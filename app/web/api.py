@@ -60,16 +60,6 @@ class ActionOut(BaseModel):
     label: str
 
 
-class EventOut(BaseModel):
-    kind: str
-    actor: str | None = None
-    irp: int | None = None
-    function: str | None = None
-    status: str | None = None
-    socket: str | None = None
-    text: str = ""
-
-
 class ViolationOut(BaseModel):
     kind: str
     rule: str
@@ -82,7 +72,7 @@ class StepOut(BaseModel):
     index: int
     action: ActionOut | None
     narration: str
-    events: list[EventOut]
+    events: list[Event]  # the engine's own event records: one definition for the engine and the API
     state: dict[str, Any] | None
 
 
@@ -126,18 +116,6 @@ def resolve_scenario(request: Request, scenario: str | dict[str, Any]) -> tuple[
     return compiled, definition
 
 
-def _event(e: Event) -> EventOut:
-    return EventOut(
-        kind=e.kind,
-        actor=e.actor,
-        irp=e.irp,
-        function=e.function,
-        status=e.status,
-        socket=e.socket,
-        text=e.text,
-    )
-
-
 def _action(a: Any) -> ActionOut | None:
     return None if a is None else ActionOut(id=a.id, actor=a.actor, label=a.label)
 
@@ -154,7 +132,7 @@ def run_response(trace: Trace, definition: str | None, include_states: bool) -> 
                 index=s.index,
                 action=_action(s.action),
                 narration=s.narration,
-                events=[_event(e) for e in s.events],
+                events=list(s.events),
                 state=describe_state(engine, s.state) if include_states else None,
             )
             for s in trace.snapshots

@@ -115,6 +115,6 @@ def test_malformed_schedule_and_scenario_and_body_get_clear_422s(client: TestCli
 def test_openapi_documents_the_typed_models(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert {"/api/scenarios", "/api/scenarios/{scenario_id}", "/api/run"} <= set(spec["paths"])
-    assert {"RunRequest", "RunResponse", "ViolationOut", "EventOut"} <= set(spec["components"]["schemas"])
+    assert {"RunRequest", "RunResponse", "ViolationOut", "Event"} <= set(spec["components"]["schemas"])
     schema = client.get("/api/scenario-schema").json()
     assert "threads" in schema["properties"]
