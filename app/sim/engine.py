@@ -93,10 +93,30 @@ class Violation:
 @dataclass(frozen=True, slots=True)
 class StepResult:
     action: Action
+    enabled_before: tuple[
+        Action, ...
+    ]  # what could have happened instead: tells whether this step was a preemption
     state: State
     events: tuple[Event, ...]
     narration: str
     violations: tuple[Violation, ...]
+
+
+ENVIRONMENT = ("wsk", "peer")  # actors that act on other processors: their turns are not thread switches
+
+
+def is_preemption(enabled_before: tuple[Action, ...], last_actor: str | None, action: Action) -> bool:
+    """Taking ``action`` switches away from ``last_actor`` (the last application thread, completion routine or
+    callback to move) although it could still have run. WSK and the peer act on other processors, so their
+    actions preempt no one."""
+    if last_actor is None or action.actor in ENVIRONMENT or action.actor == last_actor:
+        return False
+    return any(a.actor == last_actor for a in enabled_before)
+
+
+def next_last_actor(last_actor: str | None, action: Action) -> str | None:
+    """The application-side actor that moved last, after ``action`` (environment actions leave it as it was)."""
+    return last_actor if action.actor in ENVIRONMENT else action.actor
 
 
 class IllegalAction(ValueError):
@@ -186,11 +206,13 @@ class _Tx:
         if kind not in self.state.violated:
             self.state = replace(self.state, violated=tuple(sorted((*self.state.violated, kind))))
 
-    def result(self, action: Action) -> StepResult:
+    def result(self, action: Action, enabled_before: tuple[Action, ...]) -> StepResult:
         narration = " ".join(self.sentences)
         for v in self.violations:
             narration += f" Rule {v.rule} is broken: {v.message}"
-        return StepResult(action, self.state, tuple(self.events), narration.strip(), tuple(self.violations))
+        return StepResult(
+            action, enabled_before, self.state, tuple(self.events), narration.strip(), tuple(self.violations)
+        )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -224,7 +246,7 @@ class Engine:
                 tx = _Tx(self, state)
                 move.perform(tx)
                 self._settle(tx, move.action.actor)
-                return tx.result(move.action)
+                return tx.result(move.action, tuple(m.action for m in moves))
         raise IllegalAction(action_id, tuple(m.action for m in moves))
 
     def blocked(self, state: State) -> tuple[tuple[str, str], ...]:

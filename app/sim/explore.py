@@ -25,11 +25,10 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from app.sim.engine import Action, Engine
+from app.sim.engine import Engine, is_preemption, next_last_actor
 from app.sim.program import CompiledScenario
 from app.sim.state import State
 
-ENVIRONMENT = ("wsk", "peer")  # actors that act on other processors: their turns are not thread switches
 CHECK_EVERY = 256  # expansions between calls to should_stop
 
 
@@ -63,32 +62,6 @@ class Report:
 
 
 Node = tuple[State, str | None, int]  # (state, last actor, preemptions used)
-
-
-def is_preemption(engine: Engine, state: State, last_actor: str | None, action: Action) -> bool:
-    """Taking ``action`` in ``state`` switches away from ``last_actor`` (the last application thread, completion
-    routine or callback to move) although it could still have run. WSK and the peer act on other processors, so
-    their actions preempt no one."""
-    if last_actor is None or action.actor in ENVIRONMENT or action.actor == last_actor:
-        return False
-    return any(a.actor == last_actor for a in engine.enabled(state))
-
-
-def next_last_actor(last_actor: str | None, action: Action) -> str | None:
-    """The application-side actor that moved last, after ``action`` (environment actions leave it as it was)."""
-    return last_actor if action.actor in ENVIRONMENT else action.actor
-
-
-def preemption_points(engine: Engine, states: list[State], schedule: tuple[str, ...]) -> list[int]:
-    """The steps (1-based) of a schedule that preempt a thread that could have gone on."""
-    points = []
-    last: str | None = None
-    for index, action_id in enumerate(schedule):
-        action = next(a for a in engine.enabled(states[index]) if a.id == action_id)
-        if is_preemption(engine, states[index], last, action):
-            points.append(index + 1)
-        last = next_last_actor(last, action)
-    return points
 
 
 def explore(
@@ -152,7 +125,7 @@ def explore(
         for action in actions:
             spent = used
             if tracked:
-                if is_preemption(engine, state, last_actor, action):
+                if is_preemption(actions, last_actor, action):
                     spent += 1
                 if spent > (bounds.max_preemptions or 0):
                     cut("max_preemptions")

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
-from app.sim.engine import Action, Engine, Event, IllegalAction, Violation
+from app.sim.engine import Action, Engine, Event, IllegalAction, Violation, is_preemption, next_last_actor
 from app.sim.program import CompiledScenario
 from app.sim.state import State
 
@@ -33,6 +33,8 @@ class Snapshot:
     events: tuple[Event, ...]
     narration: str
     violations: tuple[Violation, ...]
+    preemption: bool = False  # this step switched away from a thread that could have gone on
+    last_app_actor: str | None = None  # the application-side actor that moved last, up to this step
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,18 @@ def extend(trace: Trace, actions: tuple[str, ...]) -> Trace:
         except IllegalAction as err:
             raise IllegalAction(action_id, err.enabled, step=len(snapshots)) from None
         state = result.state
+        last = snapshots[-1].last_app_actor
         snapshots.append(
-            Snapshot(len(snapshots), result.action, state, result.events, result.narration, result.violations)
+            Snapshot(
+                len(snapshots),
+                result.action,
+                state,
+                result.events,
+                result.narration,
+                result.violations,
+                preemption=is_preemption(result.enabled_before, last, result.action),
+                last_app_actor=next_last_actor(last, result.action),
+            )
         )
     return Trace(trace.scenario, trace.engine, tuple(snapshots), trace.schedule + actions)
 

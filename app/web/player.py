@@ -9,6 +9,7 @@ the swapped region; a normal request gets the full page (``Vary: HX-Request`` ke
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,6 @@ from app.scenarios import ScenarioError, parse_scenario
 from app.sim import RULES, CompiledScenario, IllegalAction, Trace, parse_schedule, run_on
 from app.sim.describe import describe_state
 from app.sim.engine import Action
-from app.sim.explore import preemption_points
 from app.web.api import run_response
 from app.web.links import LINK_VERSION, LinkError, decode_definition, play_link
 
@@ -146,12 +146,17 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
     ]
     marks = {step for step, _ in loc.trace.violations}
     # The steps that switch away from a thread that could have gone on: on a witness, these are the race.
-    preempt = set(preemption_points(engine, [s.state for s in loc.trace.snapshots], loc.schedule))
-    timeline = [
-        {"index": i, "href": goto(i), "current": i == loc.at, "violation": i in marks, "preempt": i in preempt,
-         "label": "start" if i == 0 else (loc.trace.snapshots[i].action.label if loc.trace.snapshots[i].action else "")}
-        for i in range(last + 1)
-    ]  # fmt: skip
+    preempt = {s.index for s in loc.trace.snapshots if s.preemption}
+    # The track is plain markers and the scrubber a form carrying the schedule once: linking every step with the
+    # whole schedule in each href would make the page grow with the square of its length. A long run is shown in
+    # at most TRACK_MARKERS buckets, so drawing the track costs the same at step 5 and at step 500.
+    timeline = _track(loc, marks, preempt, last)
+    broken_at = [{"step": step, "rule": v.rule, "href": goto(step)} for step, v in loc.trace.violations]
+    scrubber = {
+        "action": f"{base}/{'custom' if loc.definition else source.id}",
+        "definition": loc.definition,
+        "schedule": ".".join(loc.schedule),
+    }
     events = [
         {"step": s.index, "kind": e.kind, "text": _event_text(e)}
         for s in loc.trace.snapshots[max(1, loc.at - 11) : loc.at + 1]
@@ -174,6 +179,8 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         "actions": actions,
         "banner": banner,
         "timeline": timeline,
+        "broken_at": broken_at,
+        "scrubber": scrubber,
         "events": events[-24:],
         "outcome": engine.outcome(snap.state),
         "controls": {
@@ -196,6 +203,34 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         "search_url": f"/search/{'custom' if loc.definition else source.id}"
         + (f"?def={loc.definition}" if loc.definition else ""),
     }
+
+
+TRACK_MARKERS = 120
+
+
+def _track(loc: Location, marks: set[int], preempt: set[int], last: int) -> list[dict[str, str]]:
+    """Markers for steps 0..last, one per step or one per bucket of steps, with what happened in each."""
+    size = max(1, -(-(last + 1) // TRACK_MARKERS))  # steps per marker, rounded up
+    track = []
+    for first in range(0, last + 1, size):
+        steps = range(first, min(first + size, last + 1))
+        classes = [
+            name
+            for name, hit in (
+                ("current", loc.at in steps),
+                ("violation", any(i in marks for i in steps)),
+                ("preempt", any(i in preempt for i in steps)),
+            )
+            if hit
+        ]
+        what = f"step {first}" if size == 1 else f"steps {first}-{steps[-1]}"
+        if size == 1 and first > 0 and loc.trace.snapshots[first].action:
+            what += f": {loc.trace.snapshots[first].action.label}"  # type: ignore[union-attr]
+        notes = [
+            n for n, c in (("a rule is broken", "violation"), ("a preemption", "preempt")) if c in classes
+        ]
+        track.append({"cls": " ".join(classes), "title": what + (f" ({', '.join(notes)})" if notes else "")})
+    return track
 
 
 def _autoplay_links(loc: Location, enabled: tuple[Action, ...], base: str) -> dict[str, str | None]:
@@ -248,7 +283,7 @@ def _event_text(e: Any) -> str:
     return " · ".join(parts)
 
 
-def _render(request: Request, loc: Location, base: str) -> Response:
+def _render(request: Request, loc: Location, base: str, started: float) -> Response:
     templates = request.app.state.templates
     view = player_view(loc, base)
     # htmx asks for just the player region; its history-restore request (a cache miss) needs the whole page.
@@ -263,6 +298,8 @@ def _render(request: Request, loc: Location, base: str) -> Response:
     )
     response = templates.TemplateResponse(request, name, view)
     response.headers["Vary"] = "HX-Request"
+    # What this step cost the server (replay or cache, view, template), for browser tools and bench/http_step.py.
+    response.headers["Server-Timing"] = f"step;dur={(time.perf_counter() - started) * 1000:.2f}"
     if fragment:
         # Steps taken by key or autoplay go through htmx.ajax, which does not push URLs by itself.
         response.headers["HX-Push-Url"] = request.url.path + (
@@ -276,16 +313,18 @@ def play(
     request: Request, scenario_id: str, v: str | None = None, s: str | None = None, at: str | None = None
 ) -> Response:
     """A plain ``def``: a cold link replays its schedule, which is CPU work for the thread pool."""
+    started = time.perf_counter()
     loc = locate(request, scenario_id, v, s, at, request.query_params.get("def"))
-    return _render(request, loc, "/play")
+    return _render(request, loc, "/play", started)
 
 
 @router.get("/embed/{scenario_id}", response_class=HTMLResponse)
 def embed(
     request: Request, scenario_id: str, v: str | None = None, s: str | None = None, at: str | None = None
 ) -> Response:
+    started = time.perf_counter()
     loc = locate(request, scenario_id, v, s, at, request.query_params.get("def"))
-    return _render(request, loc, "/embed")
+    return _render(request, loc, "/embed", started)
 
 
 @router.get("/export/{scenario_id}")

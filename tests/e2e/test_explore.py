@@ -26,7 +26,9 @@ def test_find_the_race_and_watch_the_witness(page: Page, live_server: str, artif
     settle_and_snap(page, artifacts_dir / "find-the-race.png")
     panel.get_by_role("link", name=re.compile("witness")).first.click()
     expect(page.locator(".banner")).to_be_visible()
-    expect(page.locator(".timeline a.preempt").first).to_be_visible()
+    expect(page.locator(".timeline .track li.preempt").first).to_have_attribute(
+        "title", re.compile("a preemption")
+    )
 
 
 def test_a_long_search_shows_progress_then_results(page: Page, live_server: str) -> None:

@@ -94,6 +94,16 @@ def test_a_changed_count_is_marked(page: Page, live_server: str) -> None:
     expect(page.locator(".memory dd.changed")).to_contain_text("1")
 
 
+def test_the_scrubber_jumps_to_any_step(page: Page, live_server: str) -> None:
+    demo = ".".join(LIBRARY.scenarios["close-during-send"].source.demo or [])
+    page.goto(f"{live_server}/play/close-during-send?v=1&s={demo}")
+    page.locator("#scrub").fill("4")
+    expect(step_count(page)).to_have_text("4")
+    expect(page).to_have_url(re.compile(r"&at=4$"))
+    page.locator(".broken-at a", has_text="UB-2 / P1").click()
+    expect(page.locator(".banner h2")).to_contain_text("UB-2 / P1")
+
+
 def test_a_deep_link_reloads_to_the_same_picture(page: Page, live_server: str) -> None:
     demo = ".".join(LIBRARY.scenarios["close-during-send"].source.demo or [])
     url = f"{live_server}/play/close-during-send?v=1&s={demo}&at=6"

@@ -3,6 +3,8 @@ the player's panel and the fix verifier."""
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 
 from app.main import create_app
@@ -93,4 +95,4 @@ def test_a_witness_run_marks_its_preemptions_on_the_timeline(client: TestClient)
         "link"
     ]
     html = client.get(witness).text
-    assert "preempt" in html and "a preemption" in html
+    assert re.search(r'<li class="[^"]*\bpreempt\b[^"]*" title="[^"]*a preemption', html)
