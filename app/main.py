@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.scenarios import Library, load_library
+from app.scenarios import Library, describe_errors, load_library
 from app.sim import CompiledScenario, Trace, TraceCache
 from app.web import api, explore, pages, player
 from app.web.searches import Searches
@@ -34,11 +34,7 @@ class SharedTraces:
 
 
 def _validation_detail(err: RequestValidationError) -> str:
-    parts = []
-    for problem in err.errors():
-        where = ".".join(str(p) for p in problem["loc"] if p != "body") or "body"
-        parts.append(f"{where}: {problem['msg']}")
-    return "The request is not valid: " + "; ".join(parts) + "."
+    return f"The request is not valid: {describe_errors(err.errors(), skip=('body',), top='body')}."
 
 
 def create_app(library: Library | None = None) -> FastAPI:

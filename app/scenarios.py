@@ -7,6 +7,7 @@ being skipped: a gallery that silently loses a scenario is worse than one that r
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,12 @@ class ScenarioError(ValueError):
     """A scenario that cannot be used, with a message fit to show its author."""
 
 
-def describe_validation_error(err: ValidationError) -> str:
-    """One line per problem: where it is (as a dotted path) and what to do about it."""
+def describe_errors(errors: Sequence[Any], skip: tuple[str, ...] = (), top: str = "(top level)") -> str:
+    """Pydantic errors (of a scenario, or of a request), one per problem: where it is, as a dotted path without the
+    ``skip`` parts, and what to do about it."""
     lines = []
-    for problem in err.errors():
-        where = ".".join(str(p) for p in problem["loc"]) or "(top level)"
+    for problem in errors:
+        where = ".".join(str(p) for p in problem["loc"] if p not in skip) or top
         message = problem["msg"].removeprefix("Value error, ")
         lines.append(f"{where}: {message}")
     return "; ".join(lines)
@@ -44,7 +46,7 @@ def parse_scenario(data: Any) -> CompiledScenario:
         # Through JSON so that YAML and API input are validated by exactly the same strict JSON-mode rules.
         scenario = Scenario.model_validate_json(json.dumps(data))
     except ValidationError as err:
-        raise ScenarioError(f"The scenario is not valid: {describe_validation_error(err)}") from None
+        raise ScenarioError(f"The scenario is not valid: {describe_errors(err.errors())}") from None
     return compile_scenario(scenario)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from engine import LONG_SANDBOX, long_schedule  # the same unbounded sandbox as bench/engine.py
+from engine import LONG_SANDBOX, long_schedule, timed  # the same unbounded sandbox as bench/engine.py
 from fastapi.testclient import TestClient
 
 from app.main import create_app
@@ -29,12 +29,7 @@ HX = {"HX-Request": "true"}
 
 
 def median_ms(fn, repeat: int = 41) -> float:
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1000
+    return timed(fn, repeat) * 1000
 
 
 def server_ms(response) -> float:

@@ -777,10 +777,7 @@ class Engine:
                 where,
             )
             return
-        cancelled = status == CANCELLED
-        invoked = irp.routine is not None and (
-            irp.invoke[2] if cancelled else irp.invoke[0] if is_success(status) else irp.invoke[1]
-        )
+        invoked = irp.routine is not None and _invokes_routine(irp, status)
         irp = replace(
             irp,
             status=status,
@@ -1452,10 +1449,7 @@ class Engine:
         if irp.state == OWNED_BY_WSK:
             return f"IRP {irp.id} ({irp.function}) is still pending inside WSK; nothing will complete it."
         if irp.state == OWNED_BY_APP and irp.routine and irp.status is not None:
-            cancelled = irp.status == CANCELLED
-            invoked = (
-                irp.invoke[2] if cancelled else irp.invoke[0] if is_success(irp.status) else irp.invoke[1]
-            )
+            invoked = _invokes_routine(irp, irp.status)
             why = (
                 "its completion routine ran but did not free it"
                 if invoked
@@ -1465,6 +1459,14 @@ class Engine:
             )
             return f"IRP {irp.id} ({irp.function}) completed with {status_name(irp.status)} but was never freed: {why}."
         return f"IRP {irp.id} was allocated but never freed."
+
+
+def _invokes_routine(irp: Irp, status: int) -> bool:
+    """Whether the IRP's completion routine runs for this outcome: IoSetCompletionRoutine's three flags, for
+    cancel, success and error (rule I-1 asks for all three TRUE)."""
+    if status == CANCELLED:
+        return irp.invoke[2]
+    return irp.invoke[0] if is_success(status) else irp.invoke[1]
 
 
 def _violation(kind: str, message: str) -> Violation:

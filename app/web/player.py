@@ -128,6 +128,8 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
                 "next_in_schedule": on_branch,
             }
         )
+    # Every violation of the run, once: the property walks all snapshots and re-checks the end of the run.
+    found = loc.trace.violations
     # Violations found up to this step; those found only when the run ends appear on its last step.
     banner = [
         {
@@ -141,17 +143,17 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
             "doc_url": RULES[v.kind].doc_url,
             "here": step == loc.at,
         }
-        for step, v in loc.trace.violations
+        for step, v in found
         if step <= loc.at
     ]
-    marks = {step for step, _ in loc.trace.violations}
+    marks = {step for step, _ in found}
     # The steps that switch away from a thread that could have gone on: on a witness, these are the race.
     preempt = {s.index for s in loc.trace.snapshots if s.preemption}
     # The track is plain markers and the scrubber a form carrying the schedule once: linking every step with the
     # whole schedule in each href would make the page grow with the square of its length. A long run is shown in
     # at most TRACK_MARKERS buckets, so drawing the track costs the same at step 5 and at step 500.
     timeline = _track(loc, marks, preempt, last)
-    broken_at = [{"step": step, "rule": v.rule, "href": goto(step)} for step, v in loc.trace.violations]
+    broken_at = [{"step": step, "rule": v.rule, "href": goto(step)} for step, v in found]
     scrubber = {
         "action": f"{base}/{'custom' if loc.definition else source.id}",
         "definition": loc.definition,

@@ -12,7 +12,10 @@
   // Go to a player URL through htmx. The server answers with HX-Push-Url, so history records every step.
   function follow(el) {
     var href = el && el.getAttribute("href");
-    if (!href) return false;
+    return href ? go(href) : false;
+  }
+
+  function go(href) {
     if (!window.htmx) { window.location.href = href; return true; }
     if (busy) { pending = href; return true; }
     busy = true;
@@ -137,9 +140,7 @@
     if (pending) {
       var next = pending;
       pending = null;
-      var a = document.createElement("a");
-      a.setAttribute("href", next);
-      follow(a);
+      go(next);
       return;
     }
     schedule();

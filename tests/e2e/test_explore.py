@@ -4,17 +4,11 @@ and the fix verifier comparing close protections side by side."""
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-
-def settle_and_snap(page: Page, path: Path) -> None:
-    deadline = time.monotonic() + 5
-    while page.evaluate("document.getAnimations().length") and time.monotonic() < deadline:
-        page.wait_for_timeout(50)
-    page.screenshot(path=str(path), full_page=True)
+from tests.e2e.helpers import snap
 
 
 def test_find_the_race_and_watch_the_witness(page: Page, live_server: str, artifacts_dir: Path) -> None:
@@ -23,7 +17,7 @@ def test_find_the_race_and_watch_the_witness(page: Page, live_server: str, artif
     panel = page.locator(".search-panel.done")
     expect(panel.locator(".verdict")).to_contain_text(re.compile(r"Found \d+ ways? to break the rules"))
     expect(panel.locator("table.witnesses")).to_contain_text("UB-2 / P1")
-    settle_and_snap(page, artifacts_dir / "find-the-race.png")
+    snap(page, artifacts_dir / "find-the-race.png")
     panel.get_by_role("link", name=re.compile("witness")).first.click()
     expect(page.locator(".banner")).to_be_visible()
     expect(page.locator(".timeline .track li.preempt").first).to_have_attribute(
@@ -48,4 +42,4 @@ def test_the_fix_verifier_compares_close_protections(
     expect(table.locator("tr.safe")).to_have_count(3, timeout=30_000)
     expect(table.locator("tr.buggy")).to_have_count(3)
     expect(table.locator("tr", has_text="run-down protection")).to_contain_text("safe in")
-    settle_and_snap(page, artifacts_dir / "fix-verifier.png")
+    snap(page, artifacts_dir / "fix-verifier.png")
