@@ -3,19 +3,72 @@
 It is a pure function of the scenario and the state, so any front end (the JSON API, the HTML player, a script)
 sees the same facts: which line each actor is on, what it waits for, where every IRP is, what the socket looks
 like from the application's side and from WSK's.
+
+A whole run is described by ``describe_run``: its first state whole, then each next state as what changed. Every IRP
+ever allocated stays in a state (its number is its place in the list, and a freed IRP is still a fact a learner
+can look at), so whole states grow with the run, and a run of them with its square. Changes stay as small as the
+step that made them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from app.sim.engine import Engine
 from app.sim.ntstatus import show_value, status_name
-from app.sim.state import Actor, State
+from app.sim.state import Actor, Irp, State
 
 
 def describe_state(engine: Engine, state: State) -> dict[str, Any]:
     """Everything a learner can see at one step, as nested dicts and lists of plain values."""
+    return _sections(engine, state) | {"irps": [_irp(engine, irp) for irp in state.irps]}
+
+
+def describe_run(engine: Engine, states: Iterable[State]) -> Iterator[dict[str, Any]]:
+    """The first state whole (as ``describe_state``), then for each next state only what changed.
+
+    A change holds each top-level section that differs from the previous state, whole (``actors``, ``sockets``,
+    ``memory``, ...), and under ``irps`` only the IRP records that are new or differ, each whole: apply it by
+    replacing those sections and upserting those IRPs by ``id``. Its size depends on the step, not on the length
+    of the run.
+    """
+    before: State | None = None
+    sections_before: dict[str, Any] = {}
+    for state in states:
+        sections = _sections(engine, state)
+        if before is None:
+            yield sections | {"irps": [_irp(engine, irp) for irp in state.irps]}
+        else:
+            changed = {key: value for key, value in sections.items() if sections_before[key] != value}
+            old = before.irps
+            irps = [
+                _irp(engine, irp)
+                for index, irp in enumerate(state.irps)
+                if index >= len(old) or (irp is not old[index] and irp != old[index])
+            ]
+            if irps:
+                changed["irps"] = irps
+            yield changed
+        before, sections_before = state, sections
+
+
+def _irp(engine: Engine, irp: Irp) -> dict[str, Any]:
+    return {
+        "id": irp.id,
+        "state": irp.state,
+        "function": irp.function,
+        "routine": irp.routine,
+        "status": None if irp.status is None else status_name(irp.status),
+        "information": irp.information,
+        "pending": irp.is_pending,
+        "lost": irp.lost,
+        "socket": None if irp.socket is None else engine.scenario.sockets[irp.socket].name,
+    }
+
+
+def _sections(engine: Engine, state: State) -> dict[str, Any]:
+    """Everything but the IRPs: each section's size is bounded by the scenario, whatever the run's length."""
     scenario = engine.scenario
     movers = {a.actor for a in engine.enabled(state)}
     blocked = dict(engine.blocked(state))
@@ -48,20 +101,6 @@ def describe_state(engine: Engine, state: State) -> dict[str, Any]:
                 },
             }
             for decl, s in zip(scenario.sockets, state.sockets, strict=True)
-        ],
-        "irps": [
-            {
-                "id": irp.id,
-                "state": irp.state,
-                "function": irp.function,
-                "routine": irp.routine,
-                "status": None if irp.status is None else status_name(irp.status),
-                "information": irp.information,
-                "pending": irp.is_pending,
-                "lost": irp.lost,
-                "socket": None if irp.socket is None else scenario.sockets[irp.socket].name,
-            }
-            for irp in state.irps
         ],
         "memory": [
             _cell(state, i) | {"name": c.name, "kind": c.kind, "c_name": c.c_name}

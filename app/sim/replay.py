@@ -11,15 +11,18 @@ replaying from the start (DESIGN section 8: step 500 should cost about what step
 from __future__ import annotations
 
 import random
+import string
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
 from app.sim.engine import Action, Engine, Event, IllegalAction, Violation, is_preemption, next_last_actor
 from app.sim.program import CompiledScenario
+from app.sim.scenario import LIMITS, MAX_ACTION_ID
 from app.sim.state import State
 
-MAX_SCHEDULE = 2000
+MAX_SCHEDULE = LIMITS["schedule"]
+ACTION_ID_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-_")
 SEPARATOR = "."
 
 
@@ -76,15 +79,20 @@ class Trace:
 def parse_schedule(schedule: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """Accept 'a.b.c' or a list of ids; an empty string is the empty schedule."""
     if isinstance(schedule, str):
+        if len(schedule) > MAX_SCHEDULE * (MAX_ACTION_ID + 1):
+            raise ValueError(
+                f"The schedule is {len(schedule)} characters long, more than {MAX_SCHEDULE} actions can be. Shorten it."
+            )
         parts = tuple(p for p in schedule.split(SEPARATOR)) if schedule else ()
     else:
         parts = tuple(schedule)
     if len(parts) > MAX_SCHEDULE:
         raise ValueError(f"The schedule has {len(parts)} actions; the limit is {MAX_SCHEDULE}. Shorten it.")
     for part in parts:
-        if not part or not all(c.isalnum() or c in "-_" for c in part):
+        if not part or len(part) > MAX_ACTION_ID or not all(c in ACTION_ID_CHARACTERS for c in part):
             raise ValueError(
-                f"'{part}' is not an action id: ids are letters, digits and dashes, joined by '.' in a schedule."
+                f"'{part[:60]}' is not an action id: ids are up to {MAX_ACTION_ID} ASCII letters, digits and "
+                "dashes, joined by '.' in a schedule."
             )
     return parts
 

@@ -16,7 +16,16 @@ import re
 from collections import Counter
 from typing import Annotated, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from app.sim.ntstatus import STATUS
 from app.sim.rules import VIOLATION_KINDS
@@ -28,13 +37,39 @@ LIMITS = {
     "routines": 16,
     "statements": 64,
     "menu": 12,
+    "schedule": 2000,  # actions in one schedule (a link's s=, a demo, an API request)
 }
+MAX_ACTION_ID = (
+    48  # characters; the longest the engine makes is a 16-letter thread, '-' and a 12-letter operation
+)
 
 THREAD_NAME = re.compile(r"^[A-Z][A-Za-z0-9]{0,15}$")
 SOCKET_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,11}$")
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
 OP_ID = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 SCENARIO_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+# Names are checked with fullmatch: with match, '$' also matches before a final newline, so 'Sender\n' would pass
+# and make action ids that the scenario's own links cannot replay.
+
+
+def _c_identifier(value: str) -> str:
+    if not IDENT.fullmatch(value):
+        raise ValueError(
+            f"'{value[:40]}' is not a C identifier: use 1-32 letters, digits and underscores, not starting with a digit."
+        )
+    return value
+
+
+# A C name in a program: a local, an IRP variable, a label, a routine, a memory word. The pattern is documented
+# in the JSON Schema for editors; the check itself is _c_identifier, whose message says how to fix the name.
+Identifier = Annotated[
+    str, Field(max_length=32, json_schema_extra={"pattern": IDENT.pattern}), AfterValidator(_c_identifier)
+]
+# A statement's socket: empty for the scenario's only socket, else one of its names (checked against them later).
+SocketRef = Annotated[str, Field(max_length=12)]
+Tag = Annotated[str, Field(min_length=1, max_length=40)]
+RuleId = Annotated[str, Field(min_length=1, max_length=16)]
+ActionId = Annotated[str, Field(min_length=1, max_length=MAX_ACTION_ID)]
 
 # Names a program may use without assigning them first: the parameters WSK passes in.
 COMPLETION_PARAMETERS = ("Irp",)
@@ -52,39 +87,126 @@ class Model(BaseModel):
 # Expressions: a deliberately tiny grammar, parsed at validation time into typed operands.
 # --------------------------------------------------------------------------------------------------------------
 
-_TERM = re.compile(
-    r"^\s*(?:(?P<int>-?\d+|0x[0-9A-Fa-f]+)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\s*(?P<sign>[+-])\s*(?P<off>\d+))?)\s*$"
-)
-_COND = re.compile(
-    r"^\s*(?P<neg>!)?\s*(?P<left>[^=!<>&]+?)\s*(?:(?P<op>==|!=|<=|>=|<|>|&)\s*(?P<right>.+?))?\s*$"
-)
+# Conditions and operands are read by a small hand-written tokenizer, never by a regular expression: a pattern
+# with nested optional whitespace backtracks catastrophically on text such as 200 spaces and '=', and this text
+# arrives in links that anyone can send. The tokenizer reads each character once, so its cost is linear.
+
+MAX_EXPRESSION = 120  # characters in one condition or operand; real ones are under 40
+MAX_NUMBER_DIGITS = 20  # enough for any 64-bit value, in decimal or hexadecimal
+WORD_MIN, WORD_MAX = -(2**63), 2**64 - 1  # what a 64-bit machine word can hold, signed or not
 
 CompareOp = Literal["==", "!=", "<", "<=", ">", ">=", "&", "nonzero", "zero"]
+_COMPARISONS = ("==", "!=", "<=", ">=", "<", ">", "&")  # two-character operators first
+_SYMBOLS = (*_COMPARISONS, "!", "+", "-")
+_ASCII_DIGITS = frozenset("0123456789")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+_NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+_NAME_PART = _NAME_START | _ASCII_DIGITS
+
+
+def _tokens(text: str) -> list[tuple[int, str]]:
+    """Split an expression into names, ASCII numbers and operator symbols, each with its position; anything else
+    is an error."""
+    if len(text) > MAX_EXPRESSION:
+        raise ValueError(
+            f"'{text[:40]}...' is {len(text)} characters long; an expression may have at most {MAX_EXPRESSION}."
+        )
+    tokens: list[tuple[int, str]] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch in " \t":
+            i += 1
+            continue
+        start = i
+        if text.startswith(("0x", "0X"), i):
+            i += 2
+            while i < len(text) and text[i] in _HEX_DIGITS:
+                i += 1
+        elif ch in _ASCII_DIGITS:
+            while i < len(text) and text[i] in _ASCII_DIGITS:
+                i += 1
+        elif ch in _NAME_START:
+            while i < len(text) and text[i] in _NAME_PART:
+                i += 1
+        else:
+            symbol = next((s for s in _SYMBOLS if text.startswith(s, i)), None)
+            if symbol is None:
+                raise ValueError(
+                    f"'{text}' has an unexpected character {ch!r} at position {i + 1}; expressions use names, "
+                    "numbers and the operators == != < <= > >= & ! + -."
+                )
+            i += len(symbol)
+        tokens.append((start, text[start:i]))
+    return tokens
+
+
+def _number(token: str) -> int | None:
+    """The value of a decimal or 0x-hexadecimal token, or None if it is not a number."""
+    if token[:2] in ("0x", "0X"):
+        digits, base = token[2:], 16
+    elif token[0] in _ASCII_DIGITS:
+        digits, base = token, 10
+    else:
+        return None
+    if not digits or len(digits) > MAX_NUMBER_DIGITS:
+        raise ValueError(f"'{token}' is not a number a 64-bit word can hold.")
+    return int(digits, base)
+
+
+def _in_word(value: int, text: str) -> int:
+    if not WORD_MIN <= value <= WORD_MAX:
+        raise ValueError(f"'{text}' does not fit in a 64-bit word.")
+    return value
 
 
 class Operand(Model):
     """A constant, a status name, or a name (a local variable or a shared memory word) plus an offset."""
 
-    value: int | None = None
-    name: str | None = None
-    offset: int = 0
-    text: str
+    value: int | None = Field(default=None, ge=WORD_MIN, le=WORD_MAX)
+    name: str | None = Field(default=None, max_length=32)
+    offset: int = Field(default=0, ge=WORD_MIN, le=WORD_MAX)
+    text: str = Field(max_length=MAX_EXPRESSION)
 
     @staticmethod
     def parse(text: str) -> Operand:
-        match = _TERM.match(text)
-        if not match:
-            raise ValueError(
-                f"'{text}' is not an operand: write a number, a status name (STATUS_PENDING), TRUE/FALSE/NULL, "
-                "or a variable name optionally followed by + or - and a number (old + 2)."
-            )
-        if match["int"] is not None:
-            return Operand(value=int(match["int"], 0), text=text.strip())
-        name = match["name"]
-        offset = int(match["off"] or 0) * (-1 if match["sign"] == "-" else 1)
+        return Operand.read([t for _, t in _tokens(text)], text)
+
+    @staticmethod
+    def read(tokens: list[str], text: str, whole: str | None = None) -> Operand:
+        """An operand from its tokens: ``[-]number``, or ``name [(+|-) number]``. ``text`` is how it was written,
+        and ``whole`` the condition it is part of, for the error message."""
+        shown = text.strip()
+        where = f"'{shown}' is not an operand" if shown else f"'{whole}' lacks an operand"
+        problem = (
+            f"{where}: write a number, a status name (STATUS_PENDING), TRUE/FALSE/NULL, "
+            "or a variable name optionally followed by + or - and a number (old + 2)."
+        )
+        if not tokens:
+            raise ValueError(problem)
+        sign = 1
+        if tokens[0] == "-" and len(tokens) == 2:
+            sign, tokens = -1, tokens[1:]
+        number = _number(tokens[0])
+        if number is not None:
+            if len(tokens) != 1:
+                raise ValueError(problem)
+            return Operand(value=_in_word(sign * number, text), text=shown)
+        if sign < 0 or tokens[0][0] not in _NAME_START:
+            raise ValueError(problem)
+        name, offset = tokens[0], 0
+        if len(tokens) == 3 and tokens[1] in ("+", "-"):
+            amount = _number(tokens[2])
+            if amount is None:
+                raise ValueError(problem)
+            offset = amount if tokens[1] == "+" else -amount
+        elif len(tokens) != 1:
+            raise ValueError(problem)
+        if len(name) > 32:
+            raise ValueError(f"'{name}' is too long for a name: at most 32 characters.")
         if name in CONSTANTS:
-            return Operand(value=CONSTANTS[name] + offset, text=text.strip())
-        return Operand(name=name, offset=offset, text=text.strip())
+            return Operand(value=_in_word(CONSTANTS[name] + offset, text), text=shown)
+        return Operand(name=name, offset=offset, text=shown)
 
 
 class Condition(Model):
@@ -93,21 +215,61 @@ class Condition(Model):
     left: Operand
     op: CompareOp
     right: Operand | None = None
-    text: str
+    text: str = Field(max_length=MAX_EXPRESSION)
 
     @staticmethod
     def parse(text: str) -> Condition:
-        match = _COND.match(text)
-        if not match or not match["left"].strip():
+        positioned = _tokens(text)
+        negated = bool(positioned) and positioned[0][1] == "!"
+        if negated:
+            positioned = positioned[1:]
+        tokens = [t for _, t in positioned]
+        ops = [i for i, t in enumerate(tokens) if t in _COMPARISONS]
+        if not tokens or len(ops) > 1 or (ops and ops[0] == 0):
             raise ValueError(f"'{text}' is not a condition: write 'Ref == 0', 'old & 1', 'Closing' or '!ok'.")
-        left = Operand.parse(match["left"])
-        if match["op"] is None:
-            return Condition(left=left, op="zero" if match["neg"] else "nonzero", text=text.strip())
-        if match["neg"]:
+        if not ops:
+            left = Operand.read(tokens, text[positioned[0][0] :], text)
+            return Condition(left=left, op="zero" if negated else "nonzero", text=text.strip())
+        if negated:
             raise ValueError(f"'{text}': '!' can only negate a single operand; write 'x == 0' instead.")
+        split = ops[0]
+        at, op = positioned[split]
         return Condition(
-            left=left, op=cast(CompareOp, match["op"]), right=Operand.parse(match["right"]), text=text.strip()
+            left=Operand.read(tokens[:split], text[:at], text),
+            op=cast(CompareOp, op),
+            right=Operand.read(tokens[split + 1 :], text[at + len(op) :], text),
+            text=text.strip(),
         )
+
+
+# What an author writes: text (or a plain number or boolean), parsed by the validators below into the records above,
+# and written back as that same text, so a scenario read from the API or a link looks like the file it came from.
+OperandText = Annotated[
+    Operand,
+    PlainSerializer(lambda operand: operand.text, return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "minLength": 1, "maxLength": MAX_EXPRESSION},
+                {"type": "integer", "minimum": WORD_MIN, "maximum": WORD_MAX},
+                {"type": "boolean"},
+            ],
+            "description": "A number, a status or constant name, or a name optionally followed by + or - and a number.",
+        }
+    ),
+]
+ConditionText = Annotated[
+    Condition,
+    PlainSerializer(lambda condition: condition.text, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_EXPRESSION,
+            "description": "'left op right' with op one of == != < <= > >= &, or 'x' (x != 0), or '!x' (x == 0).",
+        }
+    ),
+]
 
 
 def _condition(value: object) -> object:
@@ -132,7 +294,7 @@ def _operand(value: object) -> object:
 class Statement(Model):
     """Common to every statement: an optional label that GotoIf can jump to."""
 
-    label: str | None = None
+    label: Identifier | None = None
 
     @property
     def reads_locals(self) -> tuple[str, ...]:
@@ -154,7 +316,7 @@ class IoAllocateIrp(Statement):
     """Allocate an IRP with one stack location (rule I-6: the allocating driver must free it)."""
 
     op: Literal["IoAllocateIrp"]
-    irp: str
+    irp: Identifier
 
     @property
     def assigns(self) -> tuple[str, ...]:
@@ -165,8 +327,8 @@ class IoSetCompletionRoutine(Statement):
     """Arm an IRP's completion routine; all three invoke flags should be TRUE (rule I-1)."""
 
     op: Literal["IoSetCompletionRoutine"]
-    irp: str
-    routine: str
+    irp: Identifier
+    routine: Identifier
     invoke_on_success: bool = True
     invoke_on_error: bool = True
     invoke_on_cancel: bool = True
@@ -176,53 +338,53 @@ class IoReuseIrp(Statement):
     """Reinitialise a completed IRP before passing it to WSK again (rule IRP-B5)."""
 
     op: Literal["IoReuseIrp"]
-    irp: str
+    irp: Identifier
 
 
 class IoFreeIrp(Statement):
     """Free an IRP the application allocated (rules I-3, IRP-B1, IRP-B2)."""
 
     op: Literal["IoFreeIrp"]
-    irp: str
+    irp: Identifier
 
 
 class IoCancelIrp(Statement):
     """Ask WSK to cancel a pending IRP the application created (rule I-8, race IRP-B9)."""
 
     op: Literal["IoCancelIrp"]
-    irp: str
+    irp: Identifier
 
 
 class ReadIoStatus(Statement):
     """Read ``Irp->IoStatus.Status`` (or ``.Information``) into a local (rule IRP-B3 if the IRP was freed)."""
 
     op: Literal["ReadIoStatus"]
-    irp: str
-    into: str
+    irp: Identifier
+    into: Identifier
     field: Literal["Status", "Information"] = "Status"
 
 
 class SocketCall(Statement):
     """A call to one of the socket's functions: two steps, enter and return (the window of rule P1)."""
 
-    socket: str = ""
-    into: str | None = None
+    socket: SocketRef = ""
+    into: Identifier | None = None
 
 
 class WskSend(SocketCall):
     op: Literal["WskSend"]
-    irp: str
+    irp: Identifier
     bytes: int = Field(default=100, ge=1, le=65536)
 
 
 class WskReceive(SocketCall):
     op: Literal["WskReceive"]
-    irp: str
+    irp: Identifier
 
 
 class WskDisconnect(SocketCall):
     op: Literal["WskDisconnect"]
-    irp: str
+    irp: Identifier
     abortive: bool = False
 
 
@@ -242,38 +404,38 @@ class WskRelease(SocketCall):
 
 class WskCloseSocket(SocketCall):
     op: Literal["WskCloseSocket"]
-    irp: str
+    irp: Identifier
 
 
 class ReadSocketDispatch(Statement):
     """``Dispatch = Socket->Dispatch``: a dereference of the WSK_SOCKET itself (rule UB-5 once it is freed)."""
 
     op: Literal["ReadSocketDispatch"]
-    socket: str = ""
+    socket: SocketRef = ""
 
 
 class MemoryStatement(Statement):
     """A statement on one shared memory cell (a word, a run-down block or an event)."""
 
-    var: str
+    var: Identifier
 
 
 class InterlockedIncrement(MemoryStatement):
     op: Literal["InterlockedIncrement"]
-    into: str | None = None
+    into: Identifier | None = None
 
 
 class InterlockedDecrement(MemoryStatement):
     op: Literal["InterlockedDecrement"]
-    into: str | None = None
+    into: Identifier | None = None
 
 
 class InterlockedExchange(MemoryStatement):
     """Atomically store ``value``; ``into`` receives the previous value."""
 
     op: Literal["InterlockedExchange"]
-    value: Operand
-    into: str | None = None
+    value: OperandText
+    into: Identifier | None = None
     _v = field_validator("value", mode="before")(_operand)
 
 
@@ -281,9 +443,9 @@ class InterlockedCompareExchange(MemoryStatement):
     """Atomically store ``exchange`` if the word equals ``comparand``; ``into`` receives the original value."""
 
     op: Literal["InterlockedCompareExchange"]
-    exchange: Operand
-    comparand: Operand
-    into: str
+    exchange: OperandText
+    comparand: OperandText
+    into: Identifier
     _v = field_validator("exchange", "comparand", mode="before")(_operand)
 
 
@@ -291,8 +453,8 @@ class InterlockedOr(MemoryStatement):
     """Atomically OR bits into the word (a full barrier); ``into`` receives the previous value."""
 
     op: Literal["InterlockedOr"]
-    value: Operand
-    into: str | None = None
+    value: OperandText
+    into: Identifier | None = None
     _v = field_validator("value", mode="before")(_operand)
 
 
@@ -300,14 +462,14 @@ class Read(MemoryStatement):
     """A plain (non-interlocked) read of a shared word into a local."""
 
     op: Literal["Read"]
-    into: str
+    into: Identifier
 
 
 class Write(MemoryStatement):
     """A plain (non-interlocked) write of a shared word, such as setting a flag."""
 
     op: Literal["Write"]
-    value: Operand
+    value: OperandText
     _v = field_validator("value", mode="before")(_operand)
 
 
@@ -315,8 +477,8 @@ class Assign(Statement):
     """Set a local variable."""
 
     op: Literal["Assign"]
-    into: str
-    value: Operand
+    into: Identifier
+    value: OperandText
     _v = field_validator("value", mode="before")(_operand)
 
 
@@ -324,7 +486,7 @@ class ExAcquireRundownProtection(MemoryStatement):
     """The atomic test-and-increment of reference 6.2: TRUE and one more reference, or FALSE once run-down began."""
 
     op: Literal["ExAcquireRundownProtection"]
-    into: str | None = None
+    into: Identifier | None = None
 
 
 class ExReleaseRundownProtection(MemoryStatement):
@@ -351,7 +513,7 @@ class FreeSocketContext(Statement):
     """Free the application's socket context; anything that touches it afterwards is rule UB-4."""
 
     op: Literal["FreeSocketContext"]
-    socket: str = ""
+    socket: SocketRef = ""
 
 
 class WskReleaseProviderNPI(Statement):
@@ -368,14 +530,14 @@ class Return(Statement):
     """Return from the current routine; completion routines must return STATUS_MORE_PROCESSING_REQUIRED."""
 
     op: Literal["Return"]
-    status: Operand | None = None
+    status: OperandText | None = None
     _v = field_validator("status", mode="before")(_operand)
 
 
 class ReturnIf(Statement):
     op: Literal["ReturnIf"]
-    cond: Condition
-    status: Operand | None = None
+    cond: ConditionText
+    status: OperandText | None = None
     _c = field_validator("cond", mode="before")(_condition)
     _v = field_validator("status", mode="before")(_operand)
 
@@ -384,8 +546,8 @@ class GotoIf(Statement):
     """Jump to a labelled statement when the condition holds (or always, without a condition): loops."""
 
     op: Literal["GotoIf"]
-    target: str
-    cond: Condition | None = None
+    target: Identifier
+    cond: ConditionText | None = None
     _c = field_validator("cond", mode="before")(_condition)
 
 
@@ -449,10 +611,12 @@ class Settings(Model):
     """The documents' gaps (reference section 9) as explicit choices, defaulting to the reference's model."""
 
     cancel_status: str = Field(
+        max_length=40,
         default="STATUS_CANCELLED",
         description="Status of the IRPs WskCloseSocket cancels (undocumented; Wine uses STATUS_CANCELLED).",
     )
     abort_status: str = Field(
+        max_length=40,
         default="STATUS_CONNECTION_ABORTED",
         description="Status of pending IRPs force-completed by an abortive WskDisconnect.",
     )
@@ -505,14 +669,14 @@ SocketState = Literal[
 
 
 class SocketDecl(Model):
-    name: str = "s"
+    name: str = Field(default="s", max_length=12, json_schema_extra={"pattern": SOCKET_NAME.pattern})
     category: Literal["connection", "stream", "listen", "datagram", "basic"] = "connection"
     state: SocketState = "CONNECTED"
-    context: str = Field(default="ctx", description="The C name of this socket's context in programs.")
+    context: Identifier = Field(default="ctx", description="The C name of this socket's context in programs.")
     events: list[Literal["receive", "disconnect"]] = Field(
-        default_factory=list, description="Event callbacks enabled when the scenario starts."
+        default_factory=list, max_length=2, description="Event callbacks enabled when the scenario starts."
     )
-    callbacks: dict[Literal["receive", "disconnect"], str] = Field(
+    callbacks: dict[Literal["receive", "disconnect"], Identifier] = Field(
         default_factory=dict, description="Which routine WSK calls for each event."
     )
     peer: Peer = Peer()
@@ -520,16 +684,17 @@ class SocketDecl(Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not SOCKET_NAME.match(value):
+        if not SOCKET_NAME.fullmatch(value):
             raise ValueError(f"socket name '{value}' must be 1-12 letters or digits, starting with a letter.")
         return value
 
 
 class MemoryDecl(Model):
-    name: str
+    name: str = Field(max_length=32, json_schema_extra={"pattern": IDENT.pattern})
     kind: Literal["word", "rundown", "event"] = "word"
-    initial: int = 0
+    initial: int = Field(default=0, ge=WORD_MIN, le=WORD_MAX)
     in_context: str | None = Field(
+        max_length=12,
         default=None,
         description="The socket whose context holds this field (rendered ctx->Name); freed with it.",
     )
@@ -537,7 +702,7 @@ class MemoryDecl(Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not IDENT.match(value) or value in CONSTANTS:
+        if not IDENT.fullmatch(value) or value in CONSTANTS:
             raise ValueError(
                 f"memory name '{value}' must be a C identifier that is not a constant or status name."
             )
@@ -547,7 +712,7 @@ class MemoryDecl(Model):
 class MenuOperation(Model):
     """One sandbox operation: a labelled program the user may start whenever the thread is idle."""
 
-    id: str
+    id: str = Field(max_length=12, json_schema_extra={"pattern": OP_ID.pattern})
     label: str = Field(min_length=1, max_length=60)
     program: Program
     times: int | None = Field(
@@ -561,7 +726,7 @@ class MenuOperation(Model):
             raise ValueError(
                 "operation id 'stop' is reserved: every sandbox thread offers it to end the thread."
             )
-        if not OP_ID.match(value):
+        if not OP_ID.fullmatch(value):
             raise ValueError(
                 f"operation id '{value}' must be 1-12 lowercase letters or digits, starting with a letter."
             )
@@ -569,7 +734,7 @@ class MenuOperation(Model):
 
 
 class ThreadDecl(Model):
-    name: str
+    name: str = Field(max_length=16, json_schema_extra={"pattern": THREAD_NAME.pattern})
     irql: Literal["PASSIVE_LEVEL", "DISPATCH_LEVEL"] = "PASSIVE_LEVEL"
     program: Program | None = None
     menu: list[MenuOperation] | None = Field(default=None, min_length=1, max_length=LIMITS["menu"])
@@ -577,7 +742,7 @@ class ThreadDecl(Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not THREAD_NAME.match(value):
+        if not THREAD_NAME.fullmatch(value):
             raise ValueError(
                 f"thread name '{value}' must start with a capital letter and have at most 16 letters or digits "
                 "(lowercase names are reserved for wsk, peer and completion-routine or callback executions)."
@@ -607,7 +772,7 @@ class Registration(Model):
 class Scenario(Model):
     """A complete, self-contained scenario. Nothing in the engine knows a scenario by its id."""
 
-    id: str
+    id: str = Field(max_length=64, json_schema_extra={"pattern": SCENARIO_ID.pattern})
     title: str = Field(min_length=1, max_length=100)
     summary: str = Field(min_length=1, max_length=2000)
     level: int = Field(
@@ -616,15 +781,17 @@ class Scenario(Model):
     order: int = Field(
         default=50, ge=0, le=100, description="Position within its level in the gallery (lower first)."
     )
-    tags: list[str] = Field(default_factory=list, max_length=12)
-    rules: list[str] = Field(
+    tags: list[Tag] = Field(default_factory=list, max_length=12)
+    rules: list[RuleId] = Field(
         default_factory=list, max_length=12, description="Reference rule ids it teaches."
     )
     expect: Literal["safe", "buggy"]
-    demo: list[str] | None = Field(
-        default=None, description="For buggy scenarios: a schedule that shows the bug."
+    demo: list[ActionId] | None = Field(
+        default=None,
+        max_length=LIMITS["schedule"],
+        description="For buggy scenarios: a schedule that shows the bug.",
     )
-    bugs: list[str] = Field(
+    bugs: list[Annotated[str, Field(max_length=40)]] = Field(
         default_factory=list,
         max_length=8,
         description="For buggy scenarios: the violation kinds the demo shows.",
@@ -644,12 +811,12 @@ class Scenario(Model):
     )
     memory: list[MemoryDecl] = Field(default_factory=list, max_length=LIMITS["memory"])
     threads: list[ThreadDecl] = Field(min_length=1, max_length=LIMITS["threads"])
-    routines: dict[str, RoutineDecl] = Field(default_factory=dict, max_length=LIMITS["routines"])
+    routines: dict[Identifier, RoutineDecl] = Field(default_factory=dict, max_length=LIMITS["routines"])
 
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
-        if not SCENARIO_ID.match(value):
+        if not SCENARIO_ID.fullmatch(value):
             raise ValueError(
                 f"scenario id '{value}' must be lowercase letters, digits and dashes (at most 64)."
             )
@@ -704,7 +871,7 @@ def _cross_check(sc: Scenario) -> list[str]:
                 f"memory '{m.name}': in_context '{m.in_context}' is not a socket (have: {sorted(sockets)})"
             )
     for name in sc.routines:
-        if not IDENT.match(name):
+        if not IDENT.fullmatch(name):
             problems.append(f"routine name '{name}' must be a C identifier")
     for s in sc.sockets:
         for event, handler in s.callbacks.items():
@@ -795,7 +962,7 @@ def _check_program(
                 problems.append(
                     f"{at}: '{name}' is a memory word; store into it with Write or an Interlocked statement"
                 )
-            elif not IDENT.match(name) or name in CONSTANTS:
+            elif not IDENT.fullmatch(name) or name in CONSTANTS:
                 problems.append(f"{at}: '{name}' is not a valid local variable name")
         if isinstance(stmt, GotoIf) and stmt.target not in labels:
             problems.append(f"{at}: no statement has label '{stmt.target}'")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any
 
 import pytest
 
 from app.scenarios import ScenarioError, parse_scenario
+from app.sim.scenario import Condition
 
 BASE: dict[str, Any] = {
     "id": "v",
@@ -48,7 +50,7 @@ def variant(**changes: Any) -> dict[str, Any]:
         ),
         (
             variant(threads=[{"name": "W", "program": [{"op": "ReturnIf", "cond": "Ref === 0"}]}]),
-            "is not an operand",
+            "unexpected character '=' at position 7",
         ),
         (
             variant(threads=[{"name": "W", "program": [{"op": "ReturnIf", "cond": "ghost == 0"}]}]),
@@ -92,3 +94,112 @@ def test_strict_types_refuse_silent_coercion():
 def test_a_valid_scenario_compiles_and_renders_c():
     compiled = parse_scenario(BASE)
     assert compiled.programs["thread:W"].lines == ("InterlockedIncrement(&Ref);",)
+
+
+# -- hardening: text anyone can put in a link -------------------------------------------------------------------
+
+
+def returning_if(cond: str) -> dict[str, Any]:
+    return variant(threads=[{"name": "W", "program": [{"op": "ReturnIf", "cond": cond}]}])
+
+
+@pytest.mark.parametrize(
+    "cond",
+    [
+        " " * 119 + "=",  # once took seconds: a backtracking regex, cost growing like n^4.5
+        "a" + " " * 110 + "=",
+        "!" + " " * 110 + "x =",
+        "x" + " +" * 55,
+        "0x" + "0" * 110,
+    ],
+)
+def test_a_pathological_condition_is_refused_at_once(cond: str) -> None:
+    """The condition tokenizer reads each character once; no input can make validation take long."""
+    started = time.process_time()
+    with pytest.raises(ScenarioError):
+        parse_scenario(returning_if(cond))
+    assert time.process_time() - started < 0.5  # generous: the old regex took about 3 s on the first of these
+
+
+def test_an_overlong_condition_names_the_limit() -> None:
+    with pytest.raises(ScenarioError, match="at most 120"):
+        parse_scenario(returning_if("Ref == " + "1" * 200))
+
+
+@pytest.mark.parametrize(
+    ("cond", "expected"),
+    [
+        ("Ref == ²", "unexpected character '²'"),  # isdigit() accepts it, int() refuses it
+        ("Ref == ٣", "unexpected character '٣'"),  # an Arabic-Indic digit: \d would accept it
+        ("Ref == 99999999999999999999999", "a 64-bit word"),
+        ("Ref ==", "lacks an operand"),
+        ("Ref == 1 == 2", "is not a condition"),
+        ("!Ref == 0", "'!' can only negate a single operand"),
+    ],
+)
+def test_malformed_conditions_say_what_is_wrong(cond: str, expected: str) -> None:
+    with pytest.raises(ScenarioError, match=expected):
+        parse_scenario(returning_if(cond))
+
+
+def test_conditions_keep_their_meaning() -> None:
+    """The tokenizer reads the same language the scenarios are written in."""
+    for text, op, right in [
+        ("Ref == 0", "==", 0),
+        ("Ref&1", "&", 1),
+        ("Ref >= 0x10", ">=", 16),
+        ("Ref != STATUS_PENDING", "!=", 0x103),
+        ("Ref - 2 < -1", "<", -1),
+    ]:
+        cond = Condition.parse(text)
+        assert (cond.left.name, cond.op, cond.right and cond.right.value) == ("Ref", op, right)
+    assert Condition.parse("Ref - 2 < 1").left.offset == -2
+    assert Condition.parse("!Ref").op == "zero"
+    assert Condition.parse("Ref").op == "nonzero"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"id": "x\n"}, "scenario id"),
+        ({"threads": [{"name": "Sender\n", "program": [{"op": "Return"}]}]}, "thread name"),
+        ({"memory": [{"name": "Ref\n"}]}, "memory name"),
+        ({"sockets": [{"name": "s\n"}]}, "socket name"),
+        (
+            {
+                "threads": [
+                    {"name": "W", "menu": [{"id": "send\n", "label": "x", "program": [{"op": "Return"}]}]}
+                ]
+            },
+            "operation id",
+        ),
+        (
+            {"threads": [{"name": "W", "program": [{"op": "Assign", "into": "x\n", "value": 1}]}]},
+            "C identifier",
+        ),
+    ],
+)
+def test_names_ending_in_a_newline_are_refused(changes: dict[str, Any], field: str) -> None:
+    """Names are matched whole: a trailing newline once passed and broke links and downloads."""
+    with pytest.raises(ScenarioError, match=field):
+        parse_scenario(variant(**changes))
+
+
+@pytest.mark.parametrize(
+    ("changes", "where"),
+    [
+        ({"demo": ["W"] * 2001, "expect": "buggy", "bugs": ["deadlock"]}, "demo"),
+        ({"demo": ["W" * 49], "expect": "buggy", "bugs": ["deadlock"]}, "demo.0"),
+        ({"tags": ["t" * 41]}, "tags.0"),
+        ({"tags": ["t"] * 13}, "tags"),
+        ({"rules": ["R" * 17]}, "rules.0"),
+        ({"memory": [{"name": "Ref", "initial": 2**64}]}, "memory.0.initial"),
+        ({"sockets": [{"context": "c" * 33}]}, "sockets.0.context"),
+        ({"threads": [{"name": "W", "program": [{"op": "IoAllocateIrp", "irp": "i" * 33}]}]}, "irp"),
+        ({"threads": [{"name": "W", "program": [{"op": "Return", "label": "l" * 33}]}]}, "label"),
+        ({"settings": {"cancel_status": "S" * 41}}, "cancel_status"),
+    ],
+)
+def test_every_list_and_string_is_bounded(changes: dict[str, Any], where: str) -> None:
+    with pytest.raises(ScenarioError, match=where):
+        parse_scenario(variant(**changes))
