@@ -5,16 +5,14 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.scenarios import Library, describe_errors, load_library
+from app.scenarios import Library, load_library
 from app.sim import CompiledScenario, Trace, TraceCache
-from app.web import api, explore, pages, player
+from app.web import api, docs, explore, pages, player, shared
+from app.web.errors import Guard, install_error_handlers
 from app.web.searches import Searches
 from app.web.security import SecurityHeaders
 
@@ -33,22 +31,27 @@ class SharedTraces:
             return self._cache.get(scenario, schedule)
 
 
-def _validation_detail(err: RequestValidationError) -> str:
-    return f"The request is not valid: {describe_errors(err.errors(), skip=('body',), top='body')}."
-
-
 def create_app(library: Library | None = None) -> FastAPI:
     """Build the app. Loading the scenario library validates every built-in scenario: a broken one stops start-up."""
     app = FastAPI(
         title="WSK close visualizer",
         version="0.1.0",
         description="Step through, replay and share interleavings of a Winsock Kernel client closing a socket.",
+        # /docs is served by app.web.docs (vendored Swagger UI, strict CSP), not by FastAPI (CDN, inline script).
+        docs_url=None,
+        redoc_url=None,
+        # One schema per model, so that an inline scenario can refer to the Scenario schema by name.
+        separate_input_output_schemas=False,
     )
     app.state.library = library or load_library()
     app.state.traces = SharedTraces()
-    app.state.searches = Searches()
+    # Redis when REDIS_URL is set (several workers share searches through it); None: one process, in memory.
+    app.state.shared = shared.connect()
+    app.state.searches = Searches(shared=app.state.shared)
     templates = Jinja2Templates(directory=str(ROOT / "templates"))
     app.state.templates = templates
+    # The last added is the outermost: the security headers wrap the guard's 413 and 500 answers too.
+    app.add_middleware(Guard, templates=templates)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
     app.include_router(api.router)
@@ -56,31 +59,13 @@ def create_app(library: Library | None = None) -> FastAPI:
     app.include_router(player.router)
     app.include_router(explore.api)
     app.include_router(explore.pages)
+    app.include_router(docs.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    def wants_json(request: Request) -> bool:
-        return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if wants_json(request):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        html = templates.get_template("pages/error.html").render(
-            request=request, status=exc.status_code, message=exc.detail
-        )
-        return HTMLResponse(html, status_code=exc.status_code, headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        detail = _validation_detail(exc)
-        if wants_json(request):
-            return JSONResponse({"detail": detail}, status_code=422)
-        html = templates.get_template("pages/error.html").render(request=request, status=422, message=detail)
-        return HTMLResponse(html, status_code=422)
-
+    install_error_handlers(app, templates)
     return app
 
 

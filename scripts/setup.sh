@@ -2,15 +2,18 @@
 # Idempotent project setup: creates .venv and installs the project with its dev extras.
 #   bash scripts/setup.sh            # Python side only
 #   bash scripts/setup.sh --browser  # also ensure Debian's Chromium (/usr/bin/chromium) for e2e tests
+#   bash scripts/setup.sh --services # also ensure Debian's redis-server, which the shared-state tests start
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_browser=0
+want_services=0
 for arg in "$@"; do
     case "$arg" in
         --browser) want_browser=1 ;;
+        --services) want_services=1 ;;
         -h | --help)
-            sed -n '2,4p' "$0"
+            sed -n '2,5p' "$0"
             exit 0
             ;;
         *)
@@ -96,6 +99,22 @@ if [ "$want_browser" -eq 1 ] && [ ! -x /usr/bin/chromium ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
     if [ ! -x /usr/bin/chromium ]; then
         echo "setup.sh: apt-get finished but /usr/bin/chromium is still missing" >&2
+        exit 1
+    fi
+fi
+
+# --- redis-server for the shared-state tests ---------------------------------------------------
+# The tests start their own server on a free port (tests/conftest.py); only the binary is needed, not a service.
+if [ "$want_services" -eq 1 ] && ! command -v redis-server >/dev/null 2>&1; then
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "setup.sh: redis-server is missing and apt-get is not available; install redis-server" >&2
+        exit 1
+    fi
+    echo "setup.sh: installing Debian's redis-server with apt-get"
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server
+    if ! command -v redis-server >/dev/null 2>&1; then
+        echo "setup.sh: apt-get finished but redis-server is still missing" >&2
         exit 1
     fi
 fi

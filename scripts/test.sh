@@ -4,10 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh --browser
+bash scripts/setup.sh --browser --services
 
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-# e2e tests must fail, not skip, when Chromium is unavailable.
+# e2e and shared-state tests must fail, not skip, when Chromium or redis-server is unavailable.
 export E2E_REQUIRED=1
 
 failed=()

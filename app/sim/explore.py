@@ -29,7 +29,9 @@ from app.sim.engine import Engine, is_preemption, next_last_actor
 from app.sim.program import CompiledScenario
 from app.sim.state import State
 
-CHECK_EVERY = 256  # expansions between calls to should_stop
+CHECK_EVERY = (
+    64  # expansions between calls to should_stop: few enough that a time limit or a cancel is prompt
+)
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,10 @@ def explore(
             terminals.append(node)
             terminal = engine.terminal_violations(state)
             for v in terminal:
-                report.witnesses.setdefault(v.kind, path_to(node))
+                if (
+                    v.kind not in report.witnesses
+                ):  # a path costs a walk back to the start: only for new kinds
+                    report.witnesses[v.kind] = path_to(node)
             outcome = engine.outcome(state, terminal)
             kinds = set(state.violated) | {v.kind for v in terminal}
             report.outcomes[outcome if outcome in ("ok", "deadlock") else "violation"] += 1

@@ -140,7 +140,8 @@ Scheduler = Literal["round_robin", "random"]
 
 
 def run_on(trace: Trace, scheduler: Scheduler, max_steps: int, seed: int = 0) -> Trace:
-    """Continue a trace until nothing can move or ``max_steps`` more actions were taken.
+    """Continue a trace until nothing can move, ``max_steps`` more actions were taken, or the schedule holds
+    MAX_SCHEDULE actions (a longer one could not travel in a link, nor be replayed from one).
 
     ``round_robin`` gives each actor a turn in order, starting after the actor that moved last; ``random`` picks
     uniformly among enabled actions with a ``random.Random(seed)``, so it is reproducible too.
@@ -151,7 +152,7 @@ def run_on(trace: Trace, scheduler: Scheduler, max_steps: int, seed: int = 0) ->
     last_actor = trace.snapshots[-1].action.actor if trace.snapshots[-1].action else None
     chosen: list[str] = []
     state = trace.final
-    for _ in range(max_steps):
+    for _ in range(min(max_steps, MAX_SCHEDULE - len(trace.schedule))):
         enabled = trace.engine.enabled(state)
         if not enabled:
             break

@@ -3,27 +3,39 @@ variants of a scenario family (the fix verifier)."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
+from app.scenarios import ScenarioError, parse_scenario
 from app.sim import RULES, CompiledScenario
-from app.sim.explore import Bounds, Report
-from app.web.api import Input, resolve_scenario
-from app.web.links import play_link
+from app.sim.explore import Bounds
+from app.web.api import Input, ScenarioRef, resolve_scenario
+from app.web.errors import API_ERRORS, PAGE_ERRORS, SCENARIO_ERRORS, ErrorOut
+from app.web.links import MAX_DEF_CHARS, LinkError, decode_definition, play_link
+from app.web.params import ScenarioId
 from app.web.player import locate
-from app.web.searches import Busy, Search
+from app.web.searches import Busy, Search, SearchKey, Target, Unavailable
 
 api = APIRouter(prefix="/api/explore", tags=["explore"])
 pages = APIRouter()
 QUICK_WAIT_S = 0.45  # searches that finish within this show their results at once, without a progress bar
+CANCEL_WAIT_S = 5.0  # a cancelled search stops at its next progress report, well within this
+T = TypeVar("T")
+
+
+MAX_STATES = 100_000
 
 
 class ExploreBounds(Input):
-    max_states: int = Field(default=200_000, ge=1, le=500_000)
+    # A state costs about 1.8 KB while searching, and two searches may run at once: 100,000 states each keeps
+    # the server under its 500 MB budget (DESIGN section 8). Raise it when states get cheaper.
+    max_states: int = Field(default=MAX_STATES, ge=1, le=MAX_STATES)
     max_depth: int = Field(default=400, ge=1, le=2000)
     max_preemptions: int | None = Field(
         default=None, ge=0, le=10, description="None: any number of preemptions."
@@ -33,9 +45,50 @@ class ExploreBounds(Input):
     def engine_bounds(self) -> Bounds:
         return Bounds(self.max_states, self.max_depth, self.max_preemptions)
 
+    def target(self, compiled: CompiledScenario, definition: str | None) -> Target:
+        return Target.of(compiled, definition, self.engine_bounds(), self.time_limit_ms)
+
+
+# The answers a search may give besides its result, for the OpenAPI document: no free slot (429), and with Redis, a
+# store that does not answer or a search lost with a crashed worker (503). Both say when to come back.
+_RETRY = {
+    "Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}
+}
+_BUSY = "Every search slot is taken (two searches run at once); try again after Retry-After seconds."
+_GONE = "The shared search store (Redis) did not answer, or the worker running the search stopped; try again."
+SEARCH_ERRORS: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorOut, "description": _BUSY, "headers": _RETRY},
+    503: {"model": ErrorOut, "description": _GONE, "headers": _RETRY},
+}
+_NO_SEARCH = "There is no such search: the detail says how to start one."
+SEARCH_ID_ERRORS = {**API_ERRORS, **SEARCH_ERRORS, 404: {"model": ErrorOut, "description": _NO_SEARCH}}
+
+
+def _html(description: str, **extra: Any) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}, **extra}
+
+
+PANEL_ERRORS: dict[int | str, dict[str, Any]] = {
+    **PAGE_ERRORS,
+    404: _html("There is no such scenario or search; the page says how to start one."),
+    429: _html(_BUSY, headers=_RETRY),
+    503: _html(_GONE, headers=_RETRY),
+}
+FAMILY_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: _html("There is no scenario family with this name."),
+    503: _html(_GONE, headers=_RETRY),
+}
+
+# The fix verifier searches each design of a family exhaustively, with a time limit no user request needs.
+VERIFIER_BOUNDS = ExploreBounds(time_limit_ms=20_000)
+
 
 class ExploreRequest(Input):
-    scenario: str | dict[str, Any] = Field(description="A built-in scenario id, or a whole scenario object.")
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra={"examples": [{"scenario": "close-during-send"}]}
+    )
+
+    scenario: ScenarioRef
     bounds: ExploreBounds = ExploreBounds()
 
 
@@ -70,17 +123,27 @@ class ProgressOut(BaseModel):
 
 
 class SearchOut(BaseModel):
-    id: str
+    id: str = Field(
+        description="Names the scenario, its version and the bounds: identical requests share one search."
+    )
     status: Literal["running", "done", "cancelled", "failed"]
     progress: ProgressOut
     result: ExploreResponse | None
-    url: str
+    url: str = Field(
+        description="Poll it for progress and the result; it keeps answering after a restart (a custom "
+        "scenario travels in it)."
+    )
+    cancel: str = Field(
+        description="POST to it to stop the search, whichever worker runs it. Cancelling is an action, not a "
+        "deletion: the search stays readable, with status 'cancelled', and running it again recomputes it."
+    )
 
 
-def explore_response(search: Search, report: Report) -> ExploreResponse:
-    source = search.scenario.source
+def explore_response(search: Search) -> ExploreResponse:
+    report = search.report
+    assert report is not None
     return ExploreResponse(
-        scenario=source.id,
+        scenario=search.scenario,
         complete=report.complete,
         stopped_by=report.stopped_by,
         states=report.states,
@@ -94,7 +157,7 @@ def explore_response(search: Search, report: Report) -> ExploreResponse:
                 rule=RULES[kind].rule,
                 schedule=list(schedule),
                 length=len(schedule),
-                link=play_link(source.id, schedule, definition=search.definition),
+                link=play_link(search.scenario, schedule, definition=search.definition),
             )
             for kind, schedule in sorted(report.witnesses.items(), key=lambda kv: (len(kv[1]), kv[0]))
         ],
@@ -102,81 +165,172 @@ def explore_response(search: Search, report: Report) -> ExploreResponse:
     )
 
 
+def search_url(search: Search) -> str:
+    """The search's address; a custom scenario's definition rides along, so the address outlives this process."""
+    query = "" if search.definition is None else "?" + urlencode({"def": search.definition})
+    return f"/api/explore/searches/{search.id}{query}"
+
+
 def search_out(search: Search) -> SearchOut:
-    status = search.status
     result = None
-    if status in ("done", "cancelled") and search.future is not None:
-        result = explore_response(search, search.future.result())
+    if search.status in ("done", "cancelled") and search.report is not None:
+        result = explore_response(search)
     p = search.progress
     return SearchOut(
         id=search.id,
-        status=status,  # type: ignore[arg-type]
+        status=search.status,
         progress=ProgressOut(
             states=p.states, transitions=p.transitions, depth=p.depth, elapsed_ms=search.elapsed_ms
         ),
         result=result,
-        url=f"/api/explore/searches/{search.id}",
+        url=search_url(search),
+        cancel=f"/api/explore/searches/{search.id}/cancel",
     )
 
 
-def start(
-    request: Request, compiled: CompiledScenario, definition: str | None, bounds: ExploreBounds
-) -> Search:
+async def registry(request: Request, call: Callable[..., T], *args: Any) -> T:
+    """Call the search registry, off the event loop when it does network I/O (Redis); its refusals become answers
+    (429, 503) that say when to come back."""
     try:
-        return request.app.state.searches.start(
-            compiled, definition, bounds.engine_bounds(), bounds.time_limit_ms
-        )
+        if request.app.state.searches.networked:
+            return await run_in_threadpool(call, *args)
+        return call(*args)
     except Busy as err:
         raise HTTPException(429, str(err), headers={"Retry-After": str(Busy.retry_after)}) from None
+    except Unavailable as err:
+        raise HTTPException(503, str(err), headers={"Retry-After": str(Unavailable.retry_after)}) from None
 
 
-def find(request: Request, search_id: str) -> Search:
-    search = request.app.state.searches.get(search_id)
-    if search is None:
+async def wait(request: Request, search: Search, timeout: float | None) -> Search:
+    """The search once ended, or as it stands after ``timeout`` seconds; it never blocks the event loop."""
+    try:
+        waited = await request.app.state.searches.wait(search.id, timeout)
+    except Unavailable as err:
+        raise HTTPException(503, str(err), headers={"Retry-After": str(Unavailable.retry_after)}) from None
+    if waited is None:
         raise HTTPException(
-            404, f"There is no search '{search_id}' (searches are kept for a while, then forgotten)."
+            503,
+            f"Search '{search.id}' was lost: the server process that ran it stopped. Start it again.",
+            headers={"Retry-After": str(Unavailable.retry_after)},
         )
+    return waited
+
+
+def target_of(request: Request, search_id: str, definition: str | None) -> Target:
+    """The search an id names, rebuilt to run again; a 404 that says what to do when the id names none here."""
+    key = SearchKey.parse(search_id)
+    if key is not None:
+        b = key.bounds
+        try:
+            ExploreBounds(
+                max_states=b.max_states,
+                max_depth=b.max_depth,
+                max_preemptions=b.max_preemptions,
+                time_limit_ms=key.time_limit_ms,
+            )
+        except ValidationError:
+            key = None
+    if key is None:
+        raise HTTPException(
+            404,
+            f"There is no search '{search_id}'. A search's address comes from starting it: "
+            "POST /api/explore/searches, or the player's Find the race button.",
+        )
+    if key.scenario == "custom":
+        if not definition:
+            raise HTTPException(
+                404,
+                f"Search '{search_id}' is of a custom scenario, which this server no longer holds; the scenario "
+                "travels in the address's 'def' parameter: copy the whole address, or start the search again.",
+            )
+        try:
+            compiled = parse_scenario(decode_definition(definition))
+        except (LinkError, ScenarioError) as err:
+            raise HTTPException(422, str(err)) from None
+    else:
+        found = request.app.state.library.get(key.scenario)
+        if found is None:
+            raise HTTPException(
+                404, f"Search '{search_id}' is of scenario '{key.scenario}', which this server does not have."
+            )
+        compiled, definition = found, None
+    if compiled.fingerprint != key.version:
+        raise HTTPException(
+            404,
+            f"Search '{search_id}' is of another version of scenario '{compiled.source.id}' than this server "
+            "has; start the search again to search this version.",
+        )
+    return Target(key, compiled, definition)
+
+
+async def find(request: Request, search_id: str, definition: str | None) -> Search:
+    """The search with this id. One this server no longer holds (after a restart, or once its report was evicted)
+    runs again from what its id names, so its address gives the same answer; that takes a free slot."""
+    searches = request.app.state.searches
+    search = await registry(request, searches.get, search_id)
+    if search is None:
+        search = await registry(request, searches.start, target_of(request, search_id, definition))
+        search = await wait(request, search, QUICK_WAIT_S)
     return search
 
 
-async def wait(search: Search, timeout: float | None) -> bool:
-    """Wait for a search without blocking the event loop; True if it finished in time."""
-    assert search.future is not None
-    try:
-        await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(search.future)), timeout)
-    except TimeoutError:
-        return False
-    return True
+async def cancel(request: Request, search_id: str) -> Search:
+    search = await registry(request, request.app.state.searches.cancel, search_id)
+    if search is None:
+        raise HTTPException(
+            404,
+            f"There is no search '{search_id}' to cancel: it has ended and been forgotten, or never started.",
+        )
+    return await wait(request, search, CANCEL_WAIT_S)
 
 
-@api.post("", response_model=ExploreResponse)
+Definition = Annotated[
+    str | None,
+    Query(
+        alias="def",
+        max_length=MAX_DEF_CHARS,
+        pattern="^[A-Za-z0-9_-]*$",  # base64url: a long definition still fits in one HTTP request line
+        description="A custom scenario's link definition, as in the search's url: lets a search this server no "
+        "longer holds run again.",
+    ),
+]
+
+
+@api.post("", response_model=ExploreResponse, responses={**SCENARIO_ERRORS, **SEARCH_ERRORS})
 async def explore_now(request: Request, body: ExploreRequest) -> ExploreResponse:
     """Search every schedule of a scenario (within the bounds) and answer when done."""
     compiled, definition = resolve_scenario(request, body.scenario)
-    search = start(request, compiled, definition, body.bounds)
-    await wait(search, None)
-    assert search.future is not None
-    return explore_response(search, search.future.result())
+    search = await registry(
+        request, request.app.state.searches.start, body.bounds.target(compiled, definition)
+    )
+    search = await wait(request, search, None)
+    if search.report is None:
+        raise HTTPException(500, f"Search '{search.id}' failed. Please report it with the request you sent.")
+    return explore_response(search)
 
 
-@api.post("/searches", response_model=SearchOut, status_code=202)
+@api.post(
+    "/searches", response_model=SearchOut, status_code=202, responses={**SCENARIO_ERRORS, **SEARCH_ERRORS}
+)
 async def start_search(request: Request, body: ExploreRequest) -> SearchOut:
-    """Start a search and return at once; poll its url for progress and the result, DELETE it to cancel."""
+    """Start a search and return at once; poll its url for progress and the result, POST to its cancel
+    url to stop it.
+    An identical search that is running or done is shared rather than started again."""
     compiled, definition = resolve_scenario(request, body.scenario)
-    return search_out(start(request, compiled, definition, body.bounds))
+    target = body.bounds.target(compiled, definition)
+    return search_out(await registry(request, request.app.state.searches.start, target))
 
 
-@api.get("/searches/{search_id}", response_model=SearchOut)
-async def get_search(request: Request, search_id: str) -> SearchOut:
-    return search_out(find(request, search_id))
+@api.get("/searches/{search_id}", response_model=SearchOut, responses=SEARCH_ID_ERRORS)
+async def get_search(request: Request, search_id: str, definition: Definition = None) -> SearchOut:
+    """A search's progress and result, from any worker; after a restart the search runs again from its id."""
+    return search_out(await find(request, search_id, definition))
 
 
-@api.delete("/searches/{search_id}", response_model=SearchOut)
+@api.post("/searches/{search_id}/cancel", response_model=SearchOut, responses=SEARCH_ID_ERRORS)
 async def cancel_search(request: Request, search_id: str) -> SearchOut:
-    search = find(request, search_id)
-    search.cancel.set()
-    await wait(search, 5)
-    return search_out(search)
+    """Cancel a search, whichever worker runs it; everyone sharing it sees it cancelled."""
+    return search_out(await cancel(request, search_id))
 
 
 # -- in the player ---------------------------------------------------------------------------------------------------
@@ -184,53 +338,64 @@ async def cancel_search(request: Request, search_id: str) -> SearchOut:
 
 def _panel(request: Request, search: Search) -> Response:
     out = search_out(search)
+    # The panel polls the page twin of the API url, with the same ?def=, so a custom search survives a restart.
+    progress = out.url.replace("/api/explore/searches/", "/search/progress/", 1)
     view = {
         "search": out,
-        "scenario": search.scenario.source,
+        "progress_url": progress,
         "rules": RULES,
-        "max_states": search.bounds.max_states,
+        "max_states": search.key.bounds.max_states,
     }
     return request.app.state.templates.TemplateResponse(request, "partials/search.html", view)
 
 
-@pages.post("/search/{scenario_id}", response_class=HTMLResponse)
-async def search_from_player(request: Request, scenario_id: str) -> Response:
+@pages.post("/search/{scenario_id}", response_class=HTMLResponse, responses=PANEL_ERRORS)
+async def search_from_player(request: Request, scenario_id: ScenarioId) -> Response:
     """The player's Find the race button: quick searches answer with results, longer ones with a progress panel."""
     loc = locate(request, scenario_id, "1", "", None, request.query_params.get("def"))
-    search = start(request, loc.compiled, loc.definition, ExploreBounds())
-    await wait(search, QUICK_WAIT_S)
-    return _panel(request, search)
+    target = ExploreBounds().target(loc.compiled, loc.definition)
+    search = await registry(request, request.app.state.searches.start, target)
+    return _panel(request, await wait(request, search, QUICK_WAIT_S))
 
 
-@pages.get("/search/progress/{search_id}", response_class=HTMLResponse)
-async def search_progress(request: Request, search_id: str) -> Response:
-    return _panel(request, find(request, search_id))
+@pages.get("/search/progress/{search_id}", response_class=HTMLResponse, responses=PANEL_ERRORS)
+async def search_progress(request: Request, search_id: str, definition: Definition = None) -> Response:
+    return _panel(request, await find(request, search_id, definition))
 
 
-@pages.post("/search/cancel/{search_id}", response_class=HTMLResponse)
+@pages.post("/search/cancel/{search_id}", response_class=HTMLResponse, responses=PANEL_ERRORS)
 async def search_cancel(request: Request, search_id: str) -> Response:
-    search = find(request, search_id)
-    search.cancel.set()
-    await wait(search, 5)
-    return _panel(request, search)
+    return _panel(request, await cancel(request, search_id))
 
 
 # -- the fix verifier: a family side by side ------------------------------------------------------------------------
 
 
-@pages.get("/families/{family}", response_class=HTMLResponse)
-async def family_page(request: Request, family: str) -> Response:
+def family_view(request: Request, family: str) -> dict[str, Any]:
+    """Each design of a family with its verdict, or None while it is being computed. The verdicts are the same for
+    everyone, so each is computed once, in the background, outside the user search slots; this never waits."""
     members = [c for c in request.app.state.library.scenarios.values() if c.source.family == family]
-    members.sort(
-        key=lambda c: (c.source.expect == "safe", c.source.title)
-    )  # the failures first, then the fixes
     if not members:
         raise HTTPException(404, f"There is no scenario family '{family}'.")
+    # The failures first, then the fixes.
+    members.sort(key=lambda c: (c.source.expect == "safe", c.source.title))
     rows = []
     for compiled in members:
-        search = start(request, compiled, None, ExploreBounds(time_limit_ms=20_000))
-        await wait(search, None)
-        rows.append({"scenario": compiled.source, "result": search_out(search).result})
-    return request.app.state.templates.TemplateResponse(
-        request, "pages/family.html", {"family": family, "rows": rows}
-    )
+        search = request.app.state.searches.precompute(VERIFIER_BOUNDS.target(compiled, None))
+        result = explore_response(search) if search.report is not None else None
+        rows.append({"scenario": compiled.source, "status": search.status, "result": result})
+    pending = any(row["status"] == "running" for row in rows)
+    return {"family": family, "rows": rows, "pending": pending, "poll": f"/families/{family}/verdicts"}
+
+
+@pages.get("/families/{family}", response_class=HTMLResponse, responses=FAMILY_ERRORS)
+async def family_page(request: Request, family: str) -> Response:
+    view = await registry(request, family_view, request, family)
+    return request.app.state.templates.TemplateResponse(request, "pages/family.html", view)
+
+
+@pages.get("/families/{family}/verdicts", response_class=HTMLResponse, responses=FAMILY_ERRORS)
+async def family_verdicts(request: Request, family: str) -> Response:
+    """The verdict table alone: what the family page polls while verdicts are being computed."""
+    view = await registry(request, family_view, request, family)
+    return request.app.state.templates.TemplateResponse(request, "partials/family-verdicts.html", view)

@@ -9,6 +9,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from app.sim import RULES, run_on
+from app.web.errors import PAGE_ERRORS
+from app.web.params import ScenarioId
 
 router = APIRouter()
 
@@ -108,8 +110,12 @@ def scenario_view(library: Any, traces: Any, scenario_id: str) -> dict[str, Any]
     }
 
 
-@router.get("/scenarios/{scenario_id}", response_class=HTMLResponse)
-def scenario_page(request: Request, scenario_id: str) -> HTMLResponse:
+@router.get(
+    "/scenarios/{scenario_id}",
+    response_class=HTMLResponse,
+    responses={404: PAGE_ERRORS[404], 422: PAGE_ERRORS[422]},
+)
+def scenario_page(request: Request, scenario_id: ScenarioId) -> HTMLResponse:
     """A plain ``def``: the first view of a scenario replays it, which is CPU work for the thread pool."""
     view = scenario_view(request.app.state.library, request.app.state.traces, scenario_id)
     return request.app.state.templates.TemplateResponse(request, "pages/scenario.html", view)

@@ -11,17 +11,21 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.scenarios import ScenarioError, parse_scenario
 from app.sim import RULES, CompiledScenario, IllegalAction, Trace, parse_schedule, run_on
 from app.sim.describe import describe_state
 from app.sim.engine import Action
-from app.web.api import run_response
-from app.web.links import LINK_VERSION, LinkError, decode_definition, play_link
+from app.sim.replay import MAX_SCHEDULE
+from app.web.api import RunResponse, run_response
+from app.web.errors import PAGE_ERRORS
+from app.web.links import LINK_VERSION, MAX_DEF_CHARS, LinkError, decode_definition, play_link
+from app.web.params import ScenarioId
 
 router = APIRouter()
 
@@ -53,7 +57,7 @@ def locate(
     if v is not None and v != str(LINK_VERSION):
         raise HTTPException(
             400,
-            f"This link uses version {v} of the link format; this server understands version {LINK_VERSION}.",
+            f"This link uses version {v[:8]} of the link format; this server understands version {LINK_VERSION}.",
         )
     if scenario_id == "custom":
         if not definition:
@@ -65,6 +69,12 @@ def locate(
         except (LinkError, ScenarioError) as err:
             raise HTTPException(422, str(err)) from None
     else:
+        if definition is not None:
+            raise HTTPException(
+                400,
+                f"'{scenario_id[:64]}' is a built-in scenario, so its link carries no 'def'. Remove the 'def' "
+                "parameter, or open a custom scenario at /play/custom.",
+            )
         found = request.app.state.library.get(scenario_id)
         if found is None:
             raise HTTPException(404, f"There is no scenario '{scenario_id}'. The gallery lists them all.")
@@ -76,15 +86,22 @@ def locate(
         raise HTTPException(422, f"This link's schedule cannot be replayed: {err}") from None
     except ValueError as err:
         raise HTTPException(422, f"This link's schedule is malformed: {err}") from None
+    return Location(compiled, definition, schedule, parse_step(at, len(schedule)), trace)
+
+
+def parse_step(at: str | None, last: int) -> int:
+    """The ``at`` of a link: ASCII digits naming a step from 0 to ``last``; absent means the last step.
+
+    Checked character by character: ``str.isdigit`` accepts '²', which ``int`` refuses, and ``int`` of thousands
+    of digits is slow and refused too.
+    """
     if at is None or at == "":
-        step = len(schedule)
-    elif not at.isdigit() or int(at) > len(schedule):
+        return last
+    if len(at) > len(str(MAX_SCHEDULE)) or not all(c in "0123456789" for c in at) or int(at) > last:
         raise HTTPException(
-            422, f"'at={at}' is not a step of this schedule: use a number from 0 to {len(schedule)}."
+            422, f"'at={at[:12]}' is not a step of this schedule: use a number from 0 to {last}."
         )
-    else:
-        step = int(at)
-    return Location(compiled, definition, schedule, step, trace)
+    return int(at)
 
 
 def link(loc: Location, schedule: tuple[str, ...], at: int | None = None, base: str = "/play") -> str:
@@ -174,10 +191,7 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         "action_label": snap.action.label if snap.action else None,
         "state": state,
         "lanes": _lanes(state),
-        "irp_columns": [
-            {"state": key, "title": title, "irps": [i for i in state["irps"] if i["state"] == key]}
-            for key, title in COLUMNS
-        ],
+        "irp_columns": [_column(state["irps"], key, title) for key, title in COLUMNS],
         "actions": actions,
         "banner": banner,
         "timeline": timeline,
@@ -205,6 +219,17 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         "search_url": f"/search/{'custom' if loc.definition else source.id}"
         + (f"?def={loc.definition}" if loc.definition else ""),
     }
+
+
+TRACK_MARKERS = 120
+FREED_SHOWN = 8  # a loop can free hundreds of IRPs; the board shows the latest and counts the rest
+
+
+def _column(irps: list[dict[str, Any]], key: str, title: str) -> dict[str, Any]:
+    """One column of the IRP board. Freed IRPs are history: only the most recently allocated few are drawn."""
+    here = [i for i in irps if i["state"] == key]
+    hidden = max(0, len(here) - FREED_SHOWN) if key == "FREED" else 0
+    return {"state": key, "title": title, "irps": here[hidden:], "hidden": hidden}
 
 
 TRACK_MARKERS = 120
@@ -310,32 +335,74 @@ def _render(request: Request, loc: Location, base: str, started: float) -> Respo
     return response
 
 
-@router.get("/play/{scenario_id}", response_class=HTMLResponse)
-def play(
-    request: Request, scenario_id: str, v: str | None = None, s: str | None = None, at: str | None = None
-) -> Response:
+# A server refuses a request line longer than about 64 KB before the app sees it. A link's schedule and scenario
+# must fit in that together: 2,000 actions of up to 19 characters on average, and a def of at most 12,000.
+MAX_LINK_SCHEDULE = 40_000
+
+
+class LinkQuery(BaseModel):
+    """The query of a player link. Unknown parameters (a tracker's utm_source, say) are ignored, not refused."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    v: str | None = Field(
+        default=None,
+        max_length=8,
+        json_schema_extra={
+            "pattern": f"^{LINK_VERSION}$"
+        },  # checked by locate, whose message explains versions
+        description=f"The link format's version; this server writes and reads {LINK_VERSION}.",
+    )
+    s: str | None = Field(
+        default=None,
+        max_length=MAX_LINK_SCHEDULE,
+        description="The schedule: action ids joined by '.'.",
+    )
+    at: str | None = Field(
+        default=None,
+        max_length=8,
+        json_schema_extra={
+            "pattern": r"^[0-9]{0,4}$"
+        },  # checked by parse_step, whose message names the range
+        description="The step to show (0 is the start); the last by default.",
+    )
+    definition: str | None = Field(
+        default=None,
+        alias="def",
+        max_length=MAX_DEF_CHARS,
+        # Documented, not enforced here: decode_definition's message ("damaged, copy the link again") is clearer.
+        json_schema_extra={"pattern": "^[A-Za-z0-9_-]*$"},
+        description="A custom scenario: its canonical JSON, deflated and base64url-encoded.",
+    )
+
+
+Link = Annotated[LinkQuery, Query()]
+
+
+@router.get("/play/{scenario_id}", response_class=HTMLResponse, responses=PAGE_ERRORS)
+def play(request: Request, scenario_id: ScenarioId, q: Link) -> Response:
     """A plain ``def``: a cold link replays its schedule, which is CPU work for the thread pool."""
     started = time.perf_counter()
-    loc = locate(request, scenario_id, v, s, at, request.query_params.get("def"))
+    loc = locate(request, scenario_id, q.v, q.s, q.at, q.definition)
     return _render(request, loc, "/play", started)
 
 
-@router.get("/embed/{scenario_id}", response_class=HTMLResponse)
-def embed(
-    request: Request, scenario_id: str, v: str | None = None, s: str | None = None, at: str | None = None
-) -> Response:
+@router.get("/embed/{scenario_id}", response_class=HTMLResponse, responses=PAGE_ERRORS)
+def embed(request: Request, scenario_id: ScenarioId, q: Link) -> Response:
     started = time.perf_counter()
-    loc = locate(request, scenario_id, v, s, at, request.query_params.get("def"))
+    loc = locate(request, scenario_id, q.v, q.s, q.at, q.definition)
     return _render(request, loc, "/embed", started)
 
 
-@router.get("/export/{scenario_id}")
-def export(
-    request: Request, scenario_id: str, v: str | None = None, s: str | None = None, at: str | None = None
-) -> Response:
-    """The run as JSON (the same shape as POST /api/run), as a download."""
-    loc = locate(request, scenario_id, v, s, at, request.query_params.get("def"))
-    body = run_response(loc.trace, loc.definition, include_states=True).model_dump(mode="json")
+@router.get("/export/{scenario_id}", response_model=RunResponse, responses=PAGE_ERRORS)
+def export(request: Request, scenario_id: ScenarioId, q: Link) -> Response:
+    """The run as JSON (the same shape as POST /api/run, states as changes), as a download."""
+    loc = locate(request, scenario_id, q.v, q.s, q.at, q.definition)
+    try:
+        body = run_response(loc.trace, loc.definition).model_dump(mode="json")
+    except ValueError as err:
+        raise HTTPException(422, str(err)) from None
+    # The id is a full match of [a-z0-9-], so the file name is safe in the header as it is.
     name = f"{loc.compiled.source.id}-{len(loc.schedule)}-steps.json"
     return Response(
         json.dumps(body, indent=1),

@@ -1,6 +1,7 @@
 """Security headers on every response (DESIGN section 9).
 
-The Content-Security-Policy allows no inline script at all; framing is allowed only for the ``/embed`` pages,
+The Content-Security-Policy allows no inline script at all, on every page including the API reference at ``/docs``
+(Swagger UI is served from vendored files, see app/web/docs.py); framing is allowed only for the ``/embed`` pages,
 which exist to be framed.
 """
 
@@ -25,22 +26,13 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         embeddable = scope["path"].startswith("/embed/")
-        docs = scope["path"] in ("/docs", "/redoc")
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 frame = "frame-ancestors *" if embeddable else "frame-ancestors 'none'"
-                # FastAPI's own /docs page loads Swagger UI with an inline bootstrap script and a CDN.
-                policy = (
-                    CSP
-                    if not docs
-                    else CSP.replace(
-                        "script-src 'self'", "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net"
-                    ).replace("style-src 'self'", "style-src 'self' https://cdn.jsdelivr.net")
-                )
                 headers += [
-                    (b"content-security-policy", f"{policy}; {frame}".encode()),
+                    (b"content-security-policy", f"{CSP}; {frame}".encode()),
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"strict-origin-when-cross-origin"),
                 ]

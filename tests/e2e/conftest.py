@@ -8,18 +8,14 @@ the tests instead of skipping them.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.live import live_server as serve
 
 E2E_DIR = Path(__file__).resolve().parent
 REPO_ROOT = E2E_DIR.parents[1]
@@ -34,7 +30,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SERVER_START_TIMEOUT_S = 20.0
 
 
 def _e2e_required() -> bool:
@@ -57,64 +52,11 @@ def pytest_runtest_makereport(
     return report
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
-    except OSError:
-        return ""
-
-
 @pytest.fixture(scope="session")
 def live_server() -> Iterator[str]:
     """Run `app.main:app` under uvicorn in a subprocess from the repo root; yield its base URL."""
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log_dir = Path(tempfile.mkdtemp(prefix="e2e-server-"))
-    out_path, err_path = log_dir / "stdout.log", log_dir / "stderr.log"
-    cmd = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=out, stderr=err, env=env)
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        last_error = "no attempt made"
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"uvicorn exited with code {proc.returncode} before {base_url}/healthz answered.\n"
-                    f"command: {' '.join(cmd)}\nstderr:\n{_read(err_path)}",
-                    pytrace=False,
-                )
-            try:
-                with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-                    last_error = f"HTTP {resp.status}"
-            except urllib.error.HTTPError as exc:
-                last_error = f"HTTP {exc.code}"
-            except (urllib.error.URLError, OSError) as exc:
-                last_error = repr(exc)
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"{base_url}/healthz did not answer 200 within {SERVER_START_TIMEOUT_S:.0f}s "
-                    f"(last: {last_error}).\ncommand: {' '.join(cmd)}\nstderr:\n{_read(err_path)}",
-                    pytrace=False,
-                )
-            time.sleep(0.2)
-        yield base_url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    with serve() as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from app.scenarios import load_library
+import time
+
+from app.scenarios import load_library, parse_scenario
 from app.sim import Engine, replay
 from app.sim.explore import Bounds, Progress, explore
 
@@ -70,3 +72,29 @@ def assert_shortest(scenario) -> None:
             frontier = following
             if len(frontier) > 200_000:
                 break
+
+
+def test_a_witness_path_is_walked_once_per_kind_not_once_per_terminal_state() -> None:
+    """A sandbox that allocates IRPs forever ends every branch in a leak; walking the path back to the start for
+    each of them made a 600-state search take 35 s (found by the API fuzz). CPU time, generous: a guard against
+    the quadratic walk coming back, not a speed budget."""
+    scenario = parse_scenario(
+        {
+            "id": "allocate-forever",
+            "title": "t",
+            "summary": "s",
+            "expect": "safe",
+            "threads": [
+                {
+                    "name": "A",
+                    "menu": [
+                        {"id": "a", "label": "allocate", "program": [{"op": "IoAllocateIrp", "irp": "I"}]}
+                    ],
+                }
+            ],
+        }
+    )
+    started = time.process_time()
+    report = explore(scenario, Bounds(100_000, 400, None))
+    assert time.process_time() - started < 5
+    assert report.stopped_by == "max_depth" and "irp_leak" in report.witnesses

@@ -37,7 +37,10 @@ def test_run_returns_steps_enabled_blocked_violations_outcome_and_link(client: T
     assert body["schedule"] == ["App", "App"]
     assert [s["index"] for s in body["steps"]] == [0, 1, 2]
     assert body["steps"][2]["events"][0]["kind"] == "irp_allocated"
-    assert body["steps"][2]["state"]["irps"][0]["state"] == "ALLOCATED"
+    assert body["steps"][0]["state"]["irps"] == []  # the first listed step carries the whole state
+    assert (
+        body["steps"][2]["state"] is None and body["steps"][2]["changes"]["irps"][0]["state"] == "ALLOCATED"
+    )
     assert body["enabled"][0]["id"] == "App"
     assert {"actor": "wsk", "reason": body["blocked"][-2]["reason"]} in body["blocked"]
     assert body["outcome"] == "running"

@@ -4,12 +4,18 @@ the player's panel and the fix verifier."""
 from __future__ import annotations
 
 import re
+import time
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+import app.web.searches as searches_module
 from app.main import create_app
 from app.scenarios import load_library
 from app.sim import replay
+from app.sim.explore import explore
+from tests.web.helpers import eventually, long_search
 
 LIBRARY = load_library()
 
@@ -58,7 +64,7 @@ def test_a_search_can_be_started_polled_and_cancelled(client: TestClient) -> Non
     search = started.json()
     polled = client.get(search["url"]).json()
     assert polled["id"] == search["id"] and polled["status"] in ("running", "done")
-    cancelled = client.delete(search["url"]).json()
+    cancelled = client.post(search["cancel"]).json()
     assert cancelled["status"] in ("cancelled", "done")
 
 
@@ -80,14 +86,75 @@ def test_the_player_offers_find_the_race_and_shows_results(client: TestClient) -
     assert "Safe in every interleaving" in safe
 
 
-def test_the_fix_verifier_shows_each_variant_with_its_verdict(client: TestClient) -> None:
-    members = [c.source for c in LIBRARY.scenarios.values() if c.source.family == "close-protection"]
-    html = client.get("/families/close-protection").text
-    for source in members:
-        assert source.variant in html
-    assert html.count("safe in") >= sum(1 for s in members if s.expect == "safe")
-    assert html.count("shortest witness") >= sum(1 for s in members if s.expect == "buggy")
-    assert client.get("/families/nope").status_code == 404
+FAMILY = [c.source for c in LIBRARY.scenarios.values() if c.source.family == "close-protection"]
+COMPUTING = "Still being computed"
+
+
+def timed_get(client: TestClient, url: str) -> tuple[float, str]:
+    started = time.perf_counter()
+    response = client.get(url)
+    assert response.status_code == 200, response.text
+    return time.perf_counter() - started, response.text
+
+
+def verdicts_when_computed(client: TestClient) -> str:
+    return eventually(
+        lambda: client.get("/families/close-protection/verdicts").text, lambda h: COMPUTING not in h
+    )
+
+
+def test_the_fix_verifier_answers_at_once_then_fills_in_each_variant_verdict() -> None:
+    app = create_app(LIBRARY)
+    with TestClient(app) as fresh:
+        elapsed, first = timed_get(fresh, "/families/close-protection")
+        assert elapsed < 0.3, f"the first visit waited {elapsed:.2f} s"
+        assert COMPUTING in first and 'hx-get="/families/close-protection/verdicts"' in first
+        assert all(source.variant in first for source in FAMILY)
+
+        html = verdicts_when_computed(fresh)
+        assert "hx-get" not in html  # done: it stops polling
+        assert html.count('<tr class="safe">') == sum(1 for s in FAMILY if s.expect == "safe")
+        assert html.count('<tr class="buggy">') == html.count("shortest witness") == len(FAMILY) - 3
+        assert all(source.variant in html for source in FAMILY)
+        elapsed, later = timed_get(fresh, "/families/close-protection")
+        assert elapsed < 0.3 and COMPUTING not in later and html.strip() in later
+        assert fresh.get("/families/nope").status_code == 404
+        assert fresh.get("/families/nope/verdicts").status_code == 404
+    app.state.searches.close()
+
+
+def test_the_fix_verifier_computes_each_verdict_once_for_everyone(monkeypatch: pytest.MonkeyPatch) -> None:
+    runs: list[str] = []
+
+    def counted(scenario: Any, *args: Any) -> Any:
+        runs.append(scenario.source.id)
+        return explore(scenario, *args)
+
+    monkeypatch.setattr(searches_module, "explore", counted)
+    app = create_app(LIBRARY)
+    with TestClient(app) as fresh:
+        fresh.get("/families/close-protection")
+        verdicts_when_computed(fresh)
+        for _ in range(3):
+            fresh.get("/families/close-protection")
+            fresh.get("/families/close-protection/verdicts")
+    assert sorted(runs) == sorted(s.id for s in FAMILY)
+    app.state.searches.close()
+
+
+def test_the_fix_verifier_takes_no_user_search_slot_and_is_not_refused_by_them() -> None:
+    app = create_app(LIBRARY)
+    with TestClient(app) as fresh:
+        long = [fresh.post("/api/explore/searches", json=long_search(n)).json() for n in range(2)]
+        assert (
+            fresh.post("/api/explore/searches", json=long_search(2)).status_code == 429
+        )  # every slot is taken
+        _, page = timed_get(fresh, "/families/close-protection")
+        assert COMPUTING in page
+        html = verdicts_when_computed(fresh)
+        assert html.count('<tr class="safe">') == 3 and html.count('<tr class="buggy">') == 3
+        assert all(fresh.get(s["url"]).json()["status"] == "running" for s in long)
+    app.state.searches.close()
 
 
 def test_a_witness_run_marks_its_preemptions_on_the_timeline(client: TestClient) -> None:
