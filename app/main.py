@@ -6,12 +6,14 @@ import threading
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from app.scenarios import Library, load_library
 from app.sim import CompiledScenario, Trace, TraceCache
 from app.web import api, docs, explore, pages, player, shared
+from app.web.caching import StepCache
 from app.web.errors import Guard, install_error_handlers
 from app.web.searches import Searches
 from app.web.security import SecurityHeaders
@@ -45,6 +47,7 @@ def create_app(library: Library | None = None) -> FastAPI:
     )
     app.state.library = library or load_library()
     app.state.traces = SharedTraces()
+    app.state.steps = StepCache()
     # Redis when REDIS_URL is set (several workers share searches through it); None: one process, in memory.
     app.state.shared = shared.connect()
     app.state.searches = Searches(shared=app.state.shared)
@@ -53,6 +56,8 @@ def create_app(library: Library | None = None) -> FastAPI:
     # The last added is the outermost: the security headers wrap the guard's 413 and 500 answers too.
     app.add_middleware(Guard, templates=templates)
     app.add_middleware(SecurityHeaders)
+    # Pages, fragments and JSON compress 5-10x; Starlette's own middleware, which leaves small answers alone.
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from app.scenarios import ScenarioError, parse_scenario
 from app.sim import RULES, CompiledScenario, IllegalAction, Trace, parse_schedule, run_on
@@ -23,6 +24,7 @@ from app.sim.describe import describe_state
 from app.sim.engine import Action
 from app.sim.replay import MAX_SCHEDULE
 from app.web.api import RunResponse, run_response
+from app.web.caching import CACHE_CONTROL, StepCache, StepKey, matches
 from app.web.errors import PAGE_ERRORS
 from app.web.links import LINK_VERSION, MAX_DEF_CHARS, LinkError, decode_definition, play_link
 from app.web.params import ScenarioId
@@ -310,29 +312,50 @@ def _event_text(e: Any) -> str:
     return " · ".join(parts)
 
 
-def _render(request: Request, loc: Location, base: str, started: float) -> Response:
-    templates = request.app.state.templates
-    view = player_view(loc, base)
-    # htmx asks for just the player region; its history-restore request (a cache miss) needs the whole page.
-    fragment = (
-        request.headers.get("hx-request") == "true"
-        and request.headers.get("hx-history-restore-request") != "true"
-    )
+def _render(request: Request, loc: Location, base: str, fragment: bool) -> bytes:
     name = (
         "partials/player.html"
         if fragment
         else ("pages/embed.html" if base == "/embed" else "pages/player.html")
     )
-    response = templates.TemplateResponse(request, name, view)
-    response.headers["Vary"] = "HX-Request"
-    # What this step cost the server (replay or cache, view, template), for browser tools and bench/http_step.py.
-    response.headers["Server-Timing"] = f"step;dur={(time.perf_counter() - started) * 1000:.2f}"
+    view = player_view(loc, base)
+    return str(request.app.state.templates.get_template(name).render(request=request, **view)).encode()
+
+
+async def _serve(request: Request, scenario_id: str, q: LinkQuery, base: str) -> Response:
+    """A step of the player, as a page or (for htmx) the player region: from the browser's cache (304), from the
+    server's cache of rendered steps, or replayed and rendered in the thread pool (CPU work) and then cached."""
+    started = time.perf_counter()
+    # htmx asks for just the player region; its history-restore request (a cache miss) needs the whole page.
+    fragment = (
+        request.headers.get("hx-request") == "true"
+        and request.headers.get("hx-history-restore-request") != "true"
+    )
+    key = StepKey(base, request.url.path, request.url.query, fragment)
+    # Both headers choose page or fragment, so a shared cache must key on both.
+    headers = {
+        "Vary": "HX-Request, HX-History-Restore-Request",
+        "ETag": key.etag,
+        "Cache-Control": CACHE_CONTROL,
+    }
     if fragment:
         # Steps taken by key or autoplay go through htmx.ajax, which does not push URLs by itself.
-        response.headers["HX-Push-Url"] = request.url.path + (
-            f"?{request.url.query}" if request.url.query else ""
-        )
-    return response
+        headers["HX-Push-Url"] = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if matches(request.headers.get("if-none-match"), key.etag):
+        return Response(status_code=304, headers=headers)
+    steps: StepCache = request.app.state.steps
+    body = steps.get(key)
+    if body is None:
+
+        def replay_and_render() -> bytes:
+            loc = locate(request, scenario_id, q.v, q.s, q.at, q.definition)
+            return _render(request, loc, base, fragment)
+
+        body = await run_in_threadpool(replay_and_render)
+        steps.put(key, body)
+    # What this step cost the server (cache, or replay, view and template), for browser tools and the benches.
+    headers["Server-Timing"] = f"step;dur={(time.perf_counter() - started) * 1000:.2f}"
+    return HTMLResponse(body, headers=headers)
 
 
 # A server refuses a request line longer than about 64 KB before the app sees it. A link's schedule and scenario
@@ -380,18 +403,13 @@ Link = Annotated[LinkQuery, Query()]
 
 
 @router.get("/play/{scenario_id}", response_class=HTMLResponse, responses=PAGE_ERRORS)
-def play(request: Request, scenario_id: ScenarioId, q: Link) -> Response:
-    """A plain ``def``: a cold link replays its schedule, which is CPU work for the thread pool."""
-    started = time.perf_counter()
-    loc = locate(request, scenario_id, q.v, q.s, q.at, q.definition)
-    return _render(request, loc, "/play", started)
+async def play(request: Request, scenario_id: ScenarioId, q: Link) -> Response:
+    return await _serve(request, scenario_id, q, "/play")
 
 
 @router.get("/embed/{scenario_id}", response_class=HTMLResponse, responses=PAGE_ERRORS)
-def embed(request: Request, scenario_id: ScenarioId, q: Link) -> Response:
-    started = time.perf_counter()
-    loc = locate(request, scenario_id, q.v, q.s, q.at, q.definition)
-    return _render(request, loc, "/embed", started)
+async def embed(request: Request, scenario_id: ScenarioId, q: Link) -> Response:
+    return await _serve(request, scenario_id, q, "/embed")
 
 
 @router.get("/export/{scenario_id}", response_model=RunResponse, responses=PAGE_ERRORS)
