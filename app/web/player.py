@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -23,6 +24,7 @@ from app.sim import RULES, CompiledScenario, IllegalAction, Trace, parse_schedul
 from app.sim.describe import describe_state
 from app.sim.engine import Action
 from app.sim.replay import MAX_SCHEDULE
+from app.web import diagram
 from app.web.api import RunResponse, run_response
 from app.web.caching import CACHE_CONTROL, StepCache, StepKey, matches
 from app.web.errors import PAGE_ERRORS
@@ -184,6 +186,11 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         for e in s.events
     ]
     autoplay = _autoplay_links(loc, enabled, base)
+    # The run so far, ending at this step. Its marks carry only their step number: the scrubber form above it
+    # holds the schedule once, and a click on a mark submits it (static/js/player.js).
+    drawn = diagram.layout(loc.trace, last=loc.at, window=DIAGRAM_STEPS, current=loc.at)
+    summary = diagram.summary(loc.trace, loc.at)
+    picture = diagram.svg(drawn, f"Space-time diagram of steps 1 to {loc.at}", summary, href="#step-{step}")
     return {
         "scenario": source,
         "custom": loc.definition is not None,
@@ -200,6 +207,8 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         "broken_at": broken_at,
         "scrubber": scrubber,
         "events": events[-24:],
+        "diagram": Markup(picture),  # built from escaped text only (app/web/diagram.py)
+        "diagram_summary": summary,
         "outcome": engine.outcome(snap.state),
         "controls": {
             "first": goto(0) if loc.at > 0 else None,
@@ -210,6 +219,10 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
             "demo": link(loc, tuple(source.demo), 0, base) if source.demo else None,
             "restart": link(loc, (), 0, base),
             "export": link(loc, loc.schedule, loc.at, "/export"),
+            "exports": {
+                label: link(loc, loc.schedule, loc.at, "/export") + f"&format={fmt}"
+                for fmt, label in (("svg", "SVG"), ("mermaid", "Mermaid"), ("perfetto", "Perfetto"))
+            },
             "embed": link(loc, loc.schedule, loc.at, "/embed"),
             "here": link(loc, loc.schedule, loc.at, "/play"),
         },
@@ -224,6 +237,7 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
 
 
 TRACK_MARKERS = 120
+DIAGRAM_STEPS = 80  # the diagram shows the last 80 steps of the run so far, so a long run draws no more
 FREED_SHOWN = 8  # a loop can free hundreds of IRPs; the board shows the latest and counts the rest
 
 
@@ -412,18 +426,57 @@ async def embed(request: Request, scenario_id: ScenarioId, q: Link) -> Response:
     return await _serve(request, scenario_id, q, "/embed")
 
 
-@router.get("/export/{scenario_id}", response_model=RunResponse, responses=PAGE_ERRORS)
-def export(request: Request, scenario_id: ScenarioId, q: Link) -> Response:
-    """The run as JSON (the same shape as POST /api/run, states as changes), as a download."""
+EXPORTS = {
+    "json": ("application/json", "json"),
+    "svg": ("image/svg+xml", "svg"),
+    "mermaid": ("text/plain; charset=utf-8", "mmd"),
+    "perfetto": ("application/json", "trace.json"),
+}
+
+
+@router.get(
+    "/export/{scenario_id}",
+    response_model=RunResponse,
+    responses={
+        **PAGE_ERRORS,
+        200: {
+            "description": "The run as a download, in the format asked for.",
+            "content": {"image/svg+xml": {}, "text/plain": {}},
+        },
+    },
+)
+def export(
+    request: Request,
+    scenario_id: ScenarioId,
+    q: Link,
+    format: Annotated[
+        Literal["json", "svg", "mermaid", "perfetto"],
+        Query(
+            description="json: the trace (as POST /api/run, states as changes); svg: the space-time diagram; "
+            "mermaid: a Mermaid sequence diagram; perfetto: Chrome trace events for Perfetto UI."
+        ),
+    ] = "json",
+) -> Response:
+    """The whole run as a download, with the link's step highlighted in the pictures."""
     loc = locate(request, scenario_id, q.v, q.s, q.at, q.definition)
-    try:
-        body = run_response(loc.trace, loc.definition).model_dump(mode="json")
-    except ValueError as err:
-        raise HTTPException(422, str(err)) from None
+    source = loc.compiled.source
+    title = f"Space-time diagram: {source.title}, {len(loc.schedule)} steps"
+    if format == "json":
+        try:
+            text = json.dumps(run_response(loc.trace, loc.definition).model_dump(mode="json"), indent=1)
+        except ValueError as err:
+            raise HTTPException(422, str(err)) from None
+    else:
+        drawn = diagram.layout(loc.trace, current=loc.at)
+        if format == "svg":
+            text = diagram.svg(drawn, title, diagram.summary(loc.trace, len(loc.schedule)), standalone=True)
+        elif format == "mermaid":
+            text = diagram.mermaid(drawn, title)
+        else:
+            text = diagram.perfetto_json(drawn, title)
+    media_type, extension = EXPORTS[format]
     # The id is a full match of [a-z0-9-], so the file name is safe in the header as it is.
-    name = f"{loc.compiled.source.id}-{len(loc.schedule)}-steps.json"
+    name = f"{source.id}-{len(loc.schedule)}-steps.{extension}"
     return Response(
-        json.dumps(body, indent=1),
-        media_type="application/json",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        text, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )

@@ -76,7 +76,24 @@
     if (b) b.setAttribute("aria-pressed", on ? "true" : "false");
   }
 
+  // A mark of the space-time diagram goes to its step through the scrubber form, which holds the schedule once.
+  function goToStep(at) {
+    var scrub = document.getElementById("scrub");
+    if (!scrub || !scrub.form) return false;
+    scrub.value = at;
+    scrub.form.requestSubmit();
+    return true;
+  }
+
+  // The diagram ends at this step: keep its right end, and so the current step, in view.
+  function showCurrentStep() {
+    var wrap = document.querySelector(".diagram-wrap");
+    if (wrap) wrap.scrollLeft = wrap.scrollWidth;
+  }
+
   document.addEventListener("click", function (event) {
+    var mark = event.target.closest && event.target.closest("svg.diagram a[data-at]");
+    if (mark && goToStep(mark.getAttribute("data-at"))) { event.preventDefault(); return; }
     var target = event.target.closest("button");
     if (!target) return;
     if (target.id === "large-type") { save("large", pref("large", "0") === "1" ? "0" : "1"); applyLarge(); return; }
@@ -137,6 +154,7 @@
     keptFocus = null;
     busy = false;
     syncControls();
+    showCurrentStep();
     if (pending) {
       var next = pending;
       pending = null;
@@ -145,5 +163,5 @@
     }
     schedule();
   });
-  document.addEventListener("DOMContentLoaded", function () { applyLarge(); syncControls(); });
+  document.addEventListener("DOMContentLoaded", function () { applyLarge(); syncControls(); showCurrentStep(); });
 })();

@@ -1,0 +1,324 @@
+"""The space-time diagram of a run, and the run's exports: SVG, a Mermaid sequence diagram, Chrome trace JSON.
+
+One line per actor (each application thread, WSK, each completion-routine or callback execution, the peer), time
+flowing left to right, a mark per step on the line of the actor that moved, and arrows for the hand-offs the
+documentation talks about: an IRP passed to WSK with a call, WSK completing an IRP into its completion routine,
+a close cancelling the socket's pending IRPs, WSK delivering an event callback, the peer's data and FIN or RST.
+Broken rules are marked with their rule id and preemptions are underlined.
+
+``layout`` reads a trace into plain records; each renderer only draws them. The SVG uses presentation attributes
+rather than a <style> element, so it renders the same inside the page (under a CSP without inline styles) and as
+a standalone file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+from app.sim import RULES, Trace
+
+WSK, PEER = "wsk", "peer"
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """Something passed from one actor to another at a step: an IRP, a completion, a cancel, a callback, data."""
+
+    source: str
+    target: str
+    label: str
+
+
+@dataclass
+class Mark:
+    """One step: who moved, what it was, and what it handed to whom."""
+
+    step: int
+    actor: str
+    label: str
+    rules: list[str] = field(default_factory=list)  # rule ids broken at this step
+    culprits: list[str] = field(default_factory=list)  # for each of them, the actor that broke it
+    preemption: bool = False
+    handoffs: list[Handoff] = field(default_factory=list)
+
+
+@dataclass
+class Layout:
+    actors: list[str]  # in the order of their lines, top to bottom
+    marks: list[Mark]  # step 1 to the last step shown, in order
+    first: int  # the first step shown (earlier ones are summarised)
+    current: int | None  # the step to highlight
+
+
+def _routine_actor(trace: Trace, after: int, irp: int | None) -> str | None:
+    """The execution WSK started for an IRP's completion routine: the first actor named cr<irp> to move."""
+    prefix = f"cr{irp}"
+    for snapshot in trace.snapshots[after:]:
+        actor = snapshot.action.actor if snapshot.action else ""
+        if actor == prefix or (actor.startswith(prefix) and set(actor[len(prefix) :]) == {"x"}):
+            return actor
+    return None
+
+
+def _handoffs(trace: Trace, index: int) -> list[Handoff]:
+    snapshot = trace.snapshots[index]
+    mover = snapshot.action.actor if snapshot.action else WSK
+    found: list[Handoff] = []
+    for event in snapshot.events:
+        if event.kind == "call_entered" and event.actor:
+            irp = f" (IRP {event.irp})" if event.irp is not None else ""
+            found.append(Handoff(event.actor, WSK, f"{event.function}{irp}"))
+        elif event.kind == "completion_started":
+            target = (
+                event.actor if event.actor not in (None, WSK) else _routine_actor(trace, index, event.irp)
+            )
+            if target:
+                found.append(Handoff(WSK, target, f"IRP {event.irp} completes into {event.text}"))
+        elif event.kind == "callback_started" and event.actor:
+            found.append(Handoff(WSK, event.actor, f"{event.text} called"))
+        elif event.kind == "socket_closing":
+            found.append(Handoff(mover, WSK, f"close of {event.socket} cancels its pending IRPs"))
+        elif event.kind == "irp_cancel_requested" and event.actor:
+            found.append(Handoff(event.actor, WSK, f"cancel IRP {event.irp}"))
+        elif event.kind.startswith("peer_"):
+            found.append(Handoff(PEER, WSK, event.kind.removeprefix("peer_").replace("_", " ")))
+    return [h for h in found if h.source != h.target]
+
+
+def layout(
+    trace: Trace, last: int | None = None, window: int | None = None, current: int | None = None
+) -> Layout:
+    """The diagram's records for steps 1..last (all by default); with ``window``, only the last ``window`` steps."""
+    last = len(trace.snapshots) - 1 if last is None else last
+    first = 1 if window is None else max(1, last - window + 1)
+    threads = [t.name for t in trace.scenario.source.threads]
+    executions: list[str] = []
+    marks: list[Mark] = []
+    for index in range(first, last + 1):
+        snapshot = trace.snapshots[index]
+        assert snapshot.action is not None
+        mark = Mark(
+            step=index,
+            actor=snapshot.action.actor,
+            label=snapshot.action.label,
+            rules=[v.rule for v in snapshot.violations],
+            culprits=[v.actor or snapshot.action.actor for v in snapshot.violations],
+            preemption=snapshot.preemption,
+            handoffs=_handoffs(trace, index),
+        )
+        if index == len(trace.snapshots) - 1:
+            mark.rules += [v.rule for v in trace.terminal_violations]
+            mark.culprits += [v.actor or mark.actor for v in trace.terminal_violations]
+        for name in [
+            mark.actor,
+            *mark.culprits,
+            *(h.target for h in mark.handoffs),
+            *(h.source for h in mark.handoffs),
+        ]:
+            if name not in threads and name not in (WSK, PEER) and name not in executions:
+                executions.append(name)
+        marks.append(mark)
+    return Layout([*threads, WSK, *executions, PEER], marks, first, current)
+
+
+def summary(trace: Trace, last: int) -> str:
+    """A text alternative: how many steps, who moved, what was handed over, which rules broke."""
+    view = layout(trace, last)
+    movers = sorted({m.actor for m in view.marks})
+    handoffs = sum(len(m.handoffs) for m in view.marks)
+    broken = [f"{rule} at step {m.step}" for m in view.marks for rule in m.rules]
+    text = (
+        f"{last} steps by {', '.join(movers) or 'nobody yet'}, with {handoffs} hand-offs between actors"
+        + (f"; rules broken: {', '.join(broken)}." if broken else "; no rule broken.")
+    )
+    return text
+
+
+# -- SVG ---------------------------------------------------------------------------------------------------------
+
+LANE_H, STEP_W, LABEL_W, TOP, RIGHT = 22, 18, 92, 40, 48  # TOP holds two staggered rows of rule labels
+SHOWN_AS = {WSK: "WSK", PEER: "Peer"}
+INK, MUTED, LINE, ORANGE, VERMILLION, BLUE, CURRENT = (
+    "#1d1d1b",
+    "#5f5b52",
+    "#d9d5ca",
+    "#b86e00",
+    "#c2410c",
+    "#0f5f8a",
+    "#fff2c2",
+)
+
+
+def svg(view: Layout, title: str, description: str, href: str | None = None, standalone: bool = False) -> str:
+    """The diagram as SVG. ``href`` (with ``{step}`` in it) makes each mark a link to its step."""
+    rows = {actor: TOP + LANE_H * n + LANE_H // 2 for n, actor in enumerate(view.actors)}
+    width = LABEL_W + STEP_W * (len(view.marks) + 1) + RIGHT
+    height = TOP + LANE_H * len(view.actors) + 6
+
+    def x(step: int) -> int:
+        return LABEL_W + STEP_W * (step - view.first) + STEP_W // 2
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="diagram-title diagram-desc" '
+        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">'
+        if standalone
+        else f'<svg class="diagram" role="img" aria-labelledby="diagram-title diagram-desc" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
+        f'<title id="diagram-title">{escape(title)}</title>',
+        f'<desc id="diagram-desc">{escape(description)}</desc>',
+    ]
+    if standalone:
+        out.append(f'<rect width="{width}" height="{height}" fill="#ffffff"/>')
+    for mark in view.marks:
+        if mark.step == view.current:
+            out.append(
+                f'<rect class="current-step" x="{x(mark.step) - STEP_W // 2}" y="2" width="{STEP_W}" '
+                f'height="{height - 4}" fill="{CURRENT}"/>'
+            )
+    if view.first > 1:
+        out.append(f'<text x="4" y="12" fill="{MUTED}">steps 1-{view.first - 1}</text>')
+        out.append(f'<text x="4" y="26" fill="{MUTED}">not shown</text>')
+    for actor, y in rows.items():
+        out.append(f'<text x="4" y="{y + 4}" fill="{INK}">{escape(SHOWN_AS.get(actor, actor))}</text>')
+        out.append(
+            f'<line x1="{LABEL_W - 4}" y1="{y}" x2="{width - 2}" y2="{y}" stroke="{LINE}" stroke-width="1"/>'
+        )
+    labelled = 0  # rule labels alternate between two rows, so neighbours do not overlap
+    for mark in view.marks:
+        cx, cy = x(mark.step), rows[mark.actor]
+        for h in mark.handoffs:
+            y1, y2 = rows[h.source], rows[h.target]
+            tip = y2 - 4 if y2 > y1 else y2 + 4
+            out.append(
+                f'<line x1="{cx}" y1="{y1}" x2="{cx}" y2="{tip}" stroke="{BLUE}" stroke-width="1.5">'
+                f"<title>{escape(h.label)}</title></line>"
+            )
+            out.append(
+                f'<path d="M{cx - 3},{tip - 4 if y2 > y1 else tip + 4} L{cx + 3},{tip - 4 if y2 > y1 else tip + 4} '
+                f'L{cx},{tip} Z" fill="{BLUE}"/>'
+            )
+        colour = VERMILLION if mark.rules else INK
+        what = f"step {mark.step}: {mark.label}" + (
+            f" (breaks {', '.join(mark.rules)})" if mark.rules else ""
+        )
+        what += " (a preemption)" if mark.preemption else ""
+        dot = f'<circle cx="{cx}" cy="{cy}" r="{5 if mark.rules else 4}" fill="{colour}"><title>{escape(what)}</title></circle>'
+        if mark.preemption:
+            dot += f'<line x1="{cx - 5}" y1="{cy + 7}" x2="{cx + 5}" y2="{cy + 7}" stroke="{ORANGE}" stroke-width="2"/>'
+        if mark.rules:
+            ly = 12 if labelled % 2 == 0 else 26
+            labelled += 1
+            dot += (
+                f'<line x1="{cx}" y1="{ly + 3}" x2="{cx}" y2="{cy - 6}" stroke="{VERMILLION}" stroke-width="1" '
+                f'stroke-dasharray="2 2"/><text x="{cx}" y="{ly}" fill="{VERMILLION}" font-weight="bold" '
+                f'text-anchor="middle">{escape(mark.rules[0].split(" /")[0])}</text>'
+            )
+        if href is not None:
+            link = quoteattr(href.format(step=mark.step))
+            dot = f'<a href={link} data-at="{mark.step}" aria-label={quoteattr(what)}>{dot}</a>'
+        out.append(dot)
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+# -- Mermaid ----------------------------------------------------------------------------------------------------
+
+
+def _mermaid_text(text: str) -> str:
+    # Mermaid reads ';' and '#' specially in messages, and a line break ends one.
+    return text.replace(";", ",").replace("#", "").replace("\n", " ")
+
+
+def mermaid(view: Layout, title: str) -> str:
+    """A Mermaid sequenceDiagram: a participant per actor, a message per hand-off, a note per other step."""
+    names = {actor: f"A{n}" for n, actor in enumerate(view.actors)}
+    lines = ["sequenceDiagram", f"    title {_mermaid_text(title)}"]
+    lines += [f"    participant {names[a]} as {_mermaid_text(a)}" for a in view.actors]
+    for mark in view.marks:
+        label = _mermaid_text(f"{mark.step}. {mark.label}")
+        if mark.handoffs:
+            for h in mark.handoffs:
+                lines.append(
+                    f"    {names[h.source]}->>{names[h.target]}: {mark.step}. {_mermaid_text(h.label)}"
+                )
+        else:
+            lines.append(f"    Note over {names[mark.actor]}: {label}")
+        for rule, culprit in zip(mark.rules, mark.culprits, strict=True):
+            lines.append(
+                f"    Note over {names[culprit]}: breaks {rule} ({_mermaid_text(RULES_BY_ID.get(rule, ''))})"
+            )
+    return "\n".join(lines) + "\n"
+
+
+RULES_BY_ID = {rule.rule: rule.title for rule in RULES.values()}
+
+
+# -- Chrome Trace Event Format (Perfetto) ------------------------------------------------------------------------
+
+STEP_US = 1000  # each step is drawn as one millisecond
+
+
+def perfetto(view: Layout, title: str) -> dict[str, Any]:
+    """The run as Chrome trace events: a track per actor, a slice per step, flow arrows for hand-offs, and an
+    instant event per broken rule. Perfetto UI and chrome://tracing open it."""
+    tids = {actor: n + 1 for n, actor in enumerate(view.actors)}
+    events: list[dict[str, Any]] = [
+        {"name": "process_name", "ph": "M", "pid": 1, "tid": 0, "args": {"name": title}},
+    ]
+    events += [
+        {"name": "thread_name", "ph": "M", "pid": 1, "tid": tid, "args": {"name": actor}}
+        for actor, tid in tids.items()
+    ]
+    events += [
+        {"name": "thread_sort_index", "ph": "M", "pid": 1, "tid": tid, "args": {"sort_index": tid}}
+        for tid in tids.values()
+    ]
+    acts: dict[str, list[int]] = {}
+    for mark in view.marks:
+        acts.setdefault(mark.actor, []).append(mark.step)
+        events.append(
+            {
+                "name": mark.label,
+                "cat": "step",
+                "ph": "X",
+                "ts": mark.step * STEP_US,
+                "dur": STEP_US,
+                "pid": 1,
+                "tid": tids[mark.actor],
+                "args": {"step": mark.step, "preemption": mark.preemption},
+            }
+        )
+        for rule in mark.rules:
+            events.append(
+                {
+                    "name": f"breaks {rule}",
+                    "cat": "violation",
+                    "ph": "i",
+                    "s": "t",
+                    "ts": mark.step * STEP_US + 500,
+                    "pid": 1,
+                    "tid": tids[mark.actor],
+                }
+            )
+    flow = 0
+    for mark in view.marks:
+        for h in mark.handoffs:
+            # A flow ends on the target's next slice: the step where it acts on what it was handed.
+            later = [s for s in acts.get(h.target, []) if s >= mark.step]
+            source_slice = mark.step if h.source == mark.actor else None
+            if not later or source_slice is None:
+                continue
+            flow += 1
+            common = {"name": h.label, "cat": "handoff", "id": flow, "pid": 1}
+            events.append({**common, "ph": "s", "ts": mark.step * STEP_US + 1, "tid": tids[h.source]})
+            events.append(
+                {**common, "ph": "f", "bp": "e", "ts": later[0] * STEP_US + 1, "tid": tids[h.target]}
+            )
+    return {"traceEvents": events, "displayTimeUnit": "ms", "otherData": {"title": title}}
+
+
+def perfetto_json(view: Layout, title: str) -> str:
+    return json.dumps(perfetto(view, title), indent=1)

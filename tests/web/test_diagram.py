@@ -1,0 +1,97 @@
+"""The space-time diagram and the run's exports (SVG, Mermaid, Chrome trace JSON) say what happened, as data."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+from fastapi.testclient import TestClient
+
+from app.scenarios import load_library
+from app.sim import replay
+from app.web import diagram
+
+LIBRARY = load_library()
+CLOSE_DURING_SEND = LIBRARY.scenarios["close-during-send"]
+DEMO = tuple(CLOSE_DURING_SEND.source.demo or ())
+EXPORT = f"/export/close-during-send?v=1&s={'.'.join(DEMO)}&at=6"
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+def demo_layout() -> diagram.Layout:
+    return diagram.layout(replay(CLOSE_DURING_SEND, DEMO), current=6)
+
+
+def test_a_line_per_actor_and_a_mark_per_step() -> None:
+    view = demo_layout()
+    assert view.actors == ["Sender", "Closer", "wsk", "cr2", "peer"]
+    assert [m.step for m in view.marks] == list(range(1, len(DEMO) + 1))
+    assert [m.actor for m in view.marks][:4] == ["Sender", "Sender", "Sender", "Closer"]
+
+
+def test_hand_offs_follow_the_irp_from_the_caller_to_wsk_and_into_its_completion_routine() -> None:
+    handoffs = {(m.step, h.source, h.target) for m in demo_layout().marks for h in m.handoffs}
+    assert (3, "Sender", "wsk") in handoffs  # WskSend passes IRP 1 to WSK
+    assert (6, "Closer", "wsk") in handoffs  # WskCloseSocket, which cancels the pending send
+    assert (10, "wsk", "cr2") in handoffs  # WSK completes IRP 2 into CloseComplete
+
+
+def test_broken_rules_are_marked_where_they_break_with_who_broke_them() -> None:
+    broken = {m.step: list(zip(m.rules, m.culprits, strict=True)) for m in demo_layout().marks if m.rules}
+    assert broken[6] == [("UB-2 / P1", "Closer")]
+    assert 8 in broken and 9 in broken
+
+
+def test_the_svg_export_is_a_standalone_picture(client: TestClient) -> None:
+    response = client.get(EXPORT + "&format=svg")
+    assert response.status_code == 200 and response.headers["content-type"] == "image/svg+xml"
+    assert response.headers["content-disposition"].endswith('.svg"')
+    root = ET.fromstring(response.text)  # well-formed XML
+    assert root.tag == f"{SVG_NS}svg" and root.get("role") == "img"
+    assert "diagram" in (root.findtext(f"{SVG_NS}title") or "").lower()
+    assert "rules broken" in (root.findtext(f"{SVG_NS}desc") or "")
+    assert not root.findall(f".//{SVG_NS}script") and not root.findall(f".//{SVG_NS}style")
+    assert "href" not in response.text and "url(" not in response.text  # no external references
+    assert len(root.findall(f".//{SVG_NS}circle")) == len(DEMO)
+
+
+def test_the_mermaid_export_is_a_sequence_diagram_of_the_run(client: TestClient) -> None:
+    text = client.get(EXPORT + "&format=mermaid").text
+    lines = text.splitlines()
+    assert lines[0] == "sequenceDiagram"
+    assert "    participant A0 as Sender" in lines and "    participant A2 as wsk" in lines
+    assert "    A0->>A2: 3. WskSend (IRP 1)" in lines
+    assert any(line.startswith("    Note over A1: breaks UB-2 / P1") for line in lines)
+
+
+def test_the_perfetto_export_has_a_track_per_actor_a_slice_per_step_and_flows(client: TestClient) -> None:
+    trace = json.loads(client.get(EXPORT + "&format=perfetto").text)
+    events = trace["traceEvents"]
+    tracks = {e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
+    assert tracks == {"Sender", "Closer", "wsk", "cr2", "peer"}
+    assert len([e for e in events if e["ph"] == "X"]) == len(DEMO)
+    starts = {e["id"] for e in events if e["ph"] == "s"}
+    ends = {e["id"] for e in events if e["ph"] == "f"}
+    assert starts and starts == ends
+    assert any(e["ph"] == "i" and e["name"] == "breaks UB-2 / P1" for e in events)
+
+
+def test_an_unknown_export_format_is_refused(client: TestClient) -> None:
+    assert client.get(EXPORT + "&format=png").status_code == 422
+
+
+def test_the_player_shows_the_run_so_far_and_links_each_format(client: TestClient) -> None:
+    page = client.get(f"/play/close-during-send?v=1&s={'.'.join(DEMO)}&at=6").text
+    assert 'aria-label="Space-time diagram of the run"' in page
+    assert page.count('<a href="#step-') == 6  # the run so far: steps 1 to 6
+    assert "format=svg" in page and "format=mermaid" in page and "format=perfetto" in page
+
+
+def test_a_long_run_draws_only_its_last_steps() -> None:
+    sandbox = LIBRARY.scenarios["sandbox"]
+    trace = replay(sandbox, ())
+    from app.sim import run_on
+
+    trace = run_on(trace, "random", 200, seed=3)
+    view = diagram.layout(trace, window=80)
+    assert len(view.marks) == min(80, len(trace.schedule))
