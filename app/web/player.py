@@ -203,6 +203,8 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         "irp_columns": [_column(state["irps"], key, title) for key, title in COLUMNS],
         "actions": actions,
         "banner": banner,
+        # Play stops here: a rule broke at this very step (static/js/player.js reads it).
+        "broken_here": any(item["here"] for item in banner),
         "timeline": timeline,
         "broken_at": broken_at,
         "scrubber": scrubber,

@@ -4,6 +4,8 @@
   "use strict";
   var playing = false;
   var timer = null;
+  var stoppedAtBug = false;   // playing stopped because a rule broke at this step; Play now reads Continue
+  var playAfterSwap = false;  // "Show me the bug" was clicked: play the demo once it has loaded
 
   function player() { return document.getElementById("player"); }
   var busy = false;      // a step request is in flight
@@ -34,7 +36,7 @@
     var button = document.getElementById("ctl-play");
     if (button) {
       button.setAttribute("aria-pressed", playing ? "true" : "false");
-      button.textContent = playing ? "\u23F8 Pause" : "\u25B6 Play";
+      button.textContent = playing ? "\u23F8 Pause" : (stoppedAtBug ? "\u25B6 Continue" : "\u25B6 Play");
     }
     var speed = document.getElementById("ctl-speed");
     if (speed) speed.value = pref("speed", "800");
@@ -50,7 +52,10 @@
     }, parseInt(pref("speed", "800"), 10));
   }
 
-  function toggle() { playing = !playing; syncControls(); schedule(); }
+  function toggle() { playing = !playing; stoppedAtBug = false; syncControls(); schedule(); }
+
+  // Playing stops on a step where a rule breaks, so the learner sees the banner instead of running past it.
+  function brokenHere() { return player() && player().getAttribute("data-broken-here") === "true"; }
 
   function toggleKeys() {
     var dialog = document.getElementById("keys");
@@ -92,6 +97,7 @@
   }
 
   document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("#ctl-demo")) { playAfterSwap = true; stoppedAtBug = false; }
     var mark = event.target.closest && event.target.closest("svg.diagram a[data-at]");
     if (mark && goToStep(mark.getAttribute("data-at"))) { event.preventDefault(); return; }
     var target = event.target.closest("button");
@@ -153,6 +159,9 @@
     }
     keptFocus = null;
     busy = false;
+    if (playAfterSwap) { playAfterSwap = false; playing = true; }
+    else if (playing && brokenHere()) { playing = false; stoppedAtBug = true; }
+    else if (!brokenHere()) { stoppedAtBug = false; }
     syncControls();
     showCurrentStep();
     if (pending) {
