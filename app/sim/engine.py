@@ -27,10 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from app.sim import scenario as sc
-from app.sim.ntstatus import STATUS, is_success, show_value, status_name
-from app.sim.program import CompiledProgram, CompiledScenario
-from app.sim.rules import RULES
-from app.sim.state import (
+from app.sim.model import (
     ALLOCATED,
     ARMED,
     CLOSED,
@@ -47,8 +44,13 @@ from app.sim.state import (
     Irp,
     Socket,
     State,
+    Wait,
+    WaitKind,
     initial_state,
 )
+from app.sim.ntstatus import STATUS, is_success, show_value, status_name
+from app.sim.program import CompiledProgram, CompiledScenario
+from app.sim.rules import RULES
 
 SUCCESS = STATUS["STATUS_SUCCESS"]
 PENDING = STATUS["STATUS_PENDING"]
@@ -612,16 +614,16 @@ class Engine:
         if actor.irql == "DISPATCH_LEVEL":
             tx.violate("wait_at_dispatch", f"{who} calls {op} at DISPATCH_LEVEL.", who)
         if isinstance(stmt, sc.WskDeregister):
-            waiting = ("deregister", 0)
+            waiting: Wait = (WaitKind.DEREGISTER, 0)
             tx.state = replace(tx.state, deregistering=True)
         else:
             index = self.scenario.memory_index[stmt.var]  # type: ignore[attr-defined]
             self._touch(tx, who, index, "waits on")
             if isinstance(stmt, sc.ExWaitForRundownProtectionRelease):
                 self._set_rundown(tx, index, replace(tx.state.rundowns[index], active=True))
-                waiting = ("rundown", index)
+                waiting = (WaitKind.RUNDOWN, index)
             else:
-                waiting = ("event", index)
+                waiting = (WaitKind.EVENT, index)
         if self._wait_satisfied(tx.state, waiting):
             tx.say(f"{who} calls {op}, which returns at once.")
             self._wait_done(tx, who, replace(frame, pc=frame.pc + 1), waiting)
@@ -640,12 +642,12 @@ class Engine:
         tx.emit("wait_ended", actor=who, text=op)
         self._wait_done(tx, who, replace(frame, pc=frame.pc + 1, waiting=None), frame.waiting)
 
-    def _wait_done(self, tx: _Tx, who: str, frame: Frame, waiting: tuple[str, int]) -> None:
+    def _wait_done(self, tx: _Tx, who: str, frame: Frame, waiting: Wait) -> None:
         if waiting[0] == "deregister":
             tx.state = replace(tx.state, deregistered=True, deregistering=False)
         tx.put_frame(who, frame)
 
-    def _wait_satisfied(self, state: State, waiting: tuple[str, int]) -> bool:
+    def _wait_satisfied(self, state: State, waiting: Wait) -> bool:
         kind, index = waiting
         if kind == "event":
             return state.events[index]

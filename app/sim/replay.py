@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from app.sim.engine import Action, Engine, Event, IllegalAction, Violation, is_preemption, next_last_actor
+from app.sim.model import State
 from app.sim.program import CompiledScenario
 from app.sim.scenario import LIMITS, MAX_ACTION_ID
-from app.sim.state import State
 
 MAX_SCHEDULE = LIMITS["schedule"]
 ACTION_ID_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-_")
