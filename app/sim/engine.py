@@ -22,8 +22,7 @@ The WSK behaviour follows reference sections 2-4; the ordering of WskCloseSocket
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Literal
 
 from app.sim import scenario as sc
@@ -40,6 +39,7 @@ from app.sim.model import (
     OWNED_BY_WSK,
     Actor,
     Call,
+    EventKind,
     Frame,
     Irp,
     Socket,
@@ -50,7 +50,29 @@ from app.sim.model import (
 )
 from app.sim.ntstatus import STATUS, is_success, show_value, status_name
 from app.sim.program import CompiledProgram, CompiledScenario
-from app.sim.rules import RULES
+from app.sim.step import (
+    Action,
+    Event,
+    IllegalAction,
+    Move,
+    StepResult,
+    Transaction,
+    Violation,
+    is_preemption,
+    next_last_actor,
+    violation,
+)
+
+__all__ = [
+    "Action",
+    "Engine",
+    "Event",
+    "IllegalAction",
+    "StepResult",
+    "Violation",
+    "is_preemption",
+    "next_last_actor",
+]
 
 SUCCESS = STATUS["STATUS_SUCCESS"]
 PENDING = STATUS["STATUS_PENDING"]
@@ -58,163 +80,6 @@ MORE_PROCESSING = STATUS["STATUS_MORE_PROCESSING_REQUIRED"]
 CANCELLED = STATUS["STATUS_CANCELLED"]
 SEGMENT = 100  # bytes in one data segment from the peer
 WAITS = (sc.KeWaitForSingleObject, sc.ExWaitForRundownProtectionRelease, sc.WskDeregister)
-
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    """One enabled step: its id (used in schedules and links), the actor taking it, and what it will do."""
-
-    id: str
-    actor: str
-    label: str
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Something that happened during a step; ``kind`` is stable (irp_completed, socket_freed, violation, ...)."""
-
-    kind: str
-    actor: str | None = None
-    irp: int | None = None
-    function: str | None = None
-    status: str | None = None
-    socket: str | None = None
-    text: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Violation:
-    """A broken rule, found at a step; ``kind`` is one of rules.VIOLATION_KINDS."""
-
-    kind: str
-    rule: str
-    message: str
-    actor: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StepResult:
-    action: Action
-    enabled_before: tuple[
-        Action, ...
-    ]  # what could have happened instead: tells whether this step was a preemption
-    state: State
-    events: tuple[Event, ...]
-    narration: str
-    violations: tuple[Violation, ...]
-
-
-ENVIRONMENT = ("wsk", "peer")  # actors that act on other processors: their turns are not thread switches
-
-
-def is_preemption(enabled_before: tuple[Action, ...], last_actor: str | None, action: Action) -> bool:
-    """Taking ``action`` switches away from ``last_actor`` (the last application thread, completion routine or
-    callback to move) although it could still have run. WSK and the peer act on other processors, so their
-    actions preempt no one."""
-    if last_actor is None or action.actor in ENVIRONMENT or action.actor == last_actor:
-        return False
-    return any(a.actor == last_actor for a in enabled_before)
-
-
-def next_last_actor(last_actor: str | None, action: Action) -> str | None:
-    """The application-side actor that moved last, after ``action`` (environment actions leave it as it was)."""
-    return last_actor if action.actor in ENVIRONMENT else action.actor
-
-
-class IllegalAction(ValueError):
-    """An action id that is not enabled in the current state; the message lists the legal ones."""
-
-    def __init__(self, action: str, enabled: tuple[Action, ...], step: int | None = None):
-        where = f" at step {step}" if step is not None else ""
-        legal = ", ".join(f"{a.id} ({a.label})" for a in enabled) or "none: the run has ended"
-        super().__init__(f"Action '{action}' is not possible{where}. Possible actions: {legal}.")
-        self.action = action
-        self.enabled = enabled
-        self.step = step
-
-
-@dataclass(frozen=True, slots=True)
-class _Move:
-    action: Action
-    perform: Callable[[_Tx], None]
-
-
-# --------------------------------------------------------------------------------------------------------------
-# A transaction: a mutable view of one step's changes, frozen back into a State at the end.
-# --------------------------------------------------------------------------------------------------------------
-
-
-class _Tx:
-    def __init__(self, engine: Engine, state: State):
-        self.engine = engine
-        self.sc = engine.scenario
-        self.state = state
-        self.events: list[Event] = []
-        self.violations: list[Violation] = []
-        self.sentences: list[str] = []
-
-    # -- reading and writing the world ------------------------------------------------------------------------
-
-    def actor(self, actor_id: str) -> Actor:
-        return self.state.actor(actor_id)
-
-    def put_actor(self, actor: Actor) -> None:
-        actors = tuple(actor if a.id == actor.id else a for a in self.state.actors)
-        if all(a.id != actor.id for a in self.state.actors):
-            actors = (*actors, actor)
-        self.state = replace(self.state, actors=actors)
-
-    def drop_actor(self, actor_id: str) -> None:
-        self.state = replace(self.state, actors=tuple(a for a in self.state.actors if a.id != actor_id))
-
-    def put_frame(self, actor_id: str, frame: Frame) -> None:
-        actor = self.actor(actor_id)
-        self.put_actor(replace(actor, frames=(*actor.frames[:-1], frame)))
-
-    def irp(self, irp_id: int) -> Irp:
-        return self.state.irp(irp_id)
-
-    def put_irp(self, irp: Irp) -> None:
-        irps = list(self.state.irps)
-        if irp.id > len(irps):
-            irps.append(irp)
-        else:
-            irps[irp.id - 1] = irp
-        self.state = replace(self.state, irps=tuple(irps))
-
-    def socket(self, index: int) -> Socket:
-        return self.state.sockets[index]
-
-    def put_socket(self, index: int, **changes: object) -> None:
-        sockets = list(self.state.sockets)
-        sockets[index] = replace(sockets[index], **changes)  # type: ignore[arg-type]
-        self.state = replace(self.state, sockets=tuple(sockets))
-
-    def socket_name(self, index: int) -> str:
-        return self.sc.sockets[index].name
-
-    # -- reporting ---------------------------------------------------------------------------------------------
-
-    def say(self, sentence: str) -> None:
-        self.sentences.append(sentence)
-
-    def emit(self, kind: str, **fields: object) -> None:
-        self.events.append(Event(kind=kind, **fields))  # type: ignore[arg-type]
-
-    def violate(self, kind: str, message: str, actor: str | None) -> None:
-        rule = RULES[kind]
-        self.violations.append(Violation(kind=kind, rule=rule.rule, message=message, actor=actor))
-        self.emit("violation", actor=actor, text=f"{kind}: {message}")
-        if kind not in self.state.violated:
-            self.state = replace(self.state, violated=tuple(sorted((*self.state.violated, kind))))
-
-    def result(self, action: Action, enabled_before: tuple[Action, ...]) -> StepResult:
-        narration = " ".join(self.sentences)
-        for v in self.violations:
-            narration += f" Rule {v.rule} is broken: {v.message}"
-        return StepResult(
-            action, enabled_before, self.state, tuple(self.events), narration.strip(), tuple(self.violations)
-        )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -245,7 +110,7 @@ class Engine:
         moves = self._moves(state)
         for move in moves:
             if move.action.id == action_id:
-                tx = _Tx(self, state)
+                tx = Transaction(self.scenario, state)
                 move.perform(tx)
                 self._settle(tx, move.action.actor)
                 return tx.result(move.action, tuple(m.action for m in moves))
@@ -271,11 +136,11 @@ class Engine:
         waiting = [(a, a.top) for a in state.actors if a.top is not None and a.top.waiting is not None]
         if waiting:
             who = "; ".join(f"{a.id} {self._wait_text(state, f)}" for a, f in waiting if f is not None)
-            return (_violation("deadlock", f"No action is possible while {who}."),)
+            return (violation("deadlock", f"No action is possible while {who}."),)
         found: list[Violation] = []
         for irp in state.irps:
             if irp.state != FREED:
-                found.append(_violation("irp_leak", self._leak_text(irp)))
+                found.append(violation("irp_leak", self._leak_text(irp)))
         leaks = []
         for index, sock in enumerate(state.sockets):
             name = self.scenario.sockets[index].name
@@ -290,7 +155,7 @@ class Engine:
         if state.captures:
             leaks.append(f"{state.captures} provider NPI capture(s) were never released")
         if leaks:
-            found.append(_violation("leak_at_unload", "At the end of the run " + "; ".join(leaks) + "."))
+            found.append(violation("leak_at_unload", "At the end of the run " + "; ".join(leaks) + "."))
         return tuple(found)
 
     def outcome(self, state: State, terminal: tuple[Violation, ...] | None = None) -> str:
@@ -302,7 +167,7 @@ class Engine:
             return "deadlock"
         return "violation" if state.violated or terminal else "ok"
 
-    def _settle(self, tx: _Tx, actor_id: str) -> None:
+    def _settle(self, tx: Transaction, actor_id: str) -> None:
         """A program that ran past its last statement returns in the same step: falling off the end is not an
         action a learner should have to take."""
         while any(a.id == actor_id for a in tx.state.actors):
@@ -316,15 +181,15 @@ class Engine:
 
     # -- enumerating moves ---------------------------------------------------------------------------------------
 
-    def _moves(self, state: State) -> list[_Move]:
-        moves: list[_Move] = []
+    def _moves(self, state: State) -> list[Move]:
+        moves: list[Move] = []
         for actor in state.actors:
             moves += self._actor_moves(state, actor)
         moves += self._wsk_moves(state)
         moves += self._peer_moves(state)
         return moves
 
-    def _actor_moves(self, state: State, actor: Actor) -> list[_Move]:
+    def _actor_moves(self, state: State, actor: Actor) -> list[Move]:
         frame = actor.top
         if frame is None:
             return self._menu_moves(actor)
@@ -333,18 +198,18 @@ class Engine:
                 return []
             stmt = self.program(frame).statements[frame.pc]
             label = f"{actor.id}: wakes up and returns from {stmt.op}"  # type: ignore[attr-defined]
-            return [_Move(Action(actor.id, actor.id, label), lambda tx: self._finish_wait(tx, actor.id))]
+            return [Move(Action(actor.id, actor.id, label), lambda tx: self._finish_wait(tx, actor.id))]
         if frame.call is not None:
             return self._call_moves(state, actor, frame, frame.call)
         program = self.program(frame)
         if frame.pc >= len(program.statements):
             label = f"{actor.id}: reaches the end of {program.title}"
-            return [_Move(Action(actor.id, actor.id, label), lambda tx: self._return(tx, actor.id, None))]
+            return [Move(Action(actor.id, actor.id, label), lambda tx: self._return(tx, actor.id, None))]
         stmt = program.statements[frame.pc]
         label = f"{actor.id}: {self._describe(stmt)}"
-        return [_Move(Action(actor.id, actor.id, label), lambda tx: self._execute(tx, actor.id))]
+        return [Move(Action(actor.id, actor.id, label), lambda tx: self._execute(tx, actor.id))]
 
-    def _menu_moves(self, actor: Actor) -> list[_Move]:
+    def _menu_moves(self, actor: Actor) -> list[Move]:
         thread = next((t for t in self.scenario.threads if t.name == actor.id), None)
         if thread is None or actor.finished:
             return []
@@ -354,23 +219,23 @@ class Engine:
             if times is not None and used.get(op_id, 0) >= times:
                 continue
 
-            def start(tx: _Tx, op_id: str = op_id, key: str = key, label: str = label) -> None:
+            def start(tx: Transaction, op_id: str = op_id, key: str = key, label: str = label) -> None:
                 a = tx.actor(actor.id)
                 counts = dict(a.ops_used)
                 counts[op_id] = counts.get(op_id, 0) + 1
                 tx.put_actor(replace(a, frames=(Frame(program=key),), ops_used=tuple(sorted(counts.items()))))
                 tx.say(f"{actor.id} starts the operation '{label}'.")
-                tx.emit("operation_started", actor=actor.id, text=label)
+                tx.emit(EventKind.OPERATION_STARTED, actor=actor.id, text=label)
 
-            moves.append(_Move(Action(f"{actor.id}-{op_id}", actor.id, f"{actor.id}: {label}"), start))
+            moves.append(Move(Action(f"{actor.id}-{op_id}", actor.id, f"{actor.id}: {label}"), start))
 
-        def stop(tx: _Tx) -> None:
+        def stop(tx: Transaction) -> None:
             tx.put_actor(replace(tx.actor(actor.id), finished=True))
             tx.say(f"{actor.id} stops: it will start no more operations.")
-            tx.emit("thread_finished", actor=actor.id)
+            tx.emit(EventKind.THREAD_FINISHED, actor=actor.id)
 
         moves.append(
-            _Move(Action(f"{actor.id}-stop", actor.id, f"{actor.id}: stop (start no more operations)"), stop)
+            Move(Action(f"{actor.id}-stop", actor.id, f"{actor.id}: stop (start no more operations)"), stop)
         )
         return moves
 
@@ -384,7 +249,7 @@ class Engine:
             return f"test {stmt.cond.text if stmt.cond else 'and jump'}"
         return f"run {op}"
 
-    def _execute(self, tx: _Tx, actor_id: str) -> None:
+    def _execute(self, tx: Transaction, actor_id: str) -> None:
         actor = tx.actor(actor_id)
         frame = actor.top
         assert frame is not None
@@ -397,7 +262,7 @@ class Engine:
                 tx.put_irp(irp)
                 tx.put_frame(who, nxt.with_local(stmt.irp, irp.id))
                 tx.say(f"{who} allocates IRP {irp.id}.")
-                tx.emit("irp_allocated", actor=who, irp=irp.id)
+                tx.emit(EventKind.IRP_ALLOCATED, actor=who, irp=irp.id)
             case sc.IoSetCompletionRoutine():
                 target = self._irp_for_app(tx, who, frame, stmt.irp, "IoSetCompletionRoutine")
                 if target is not None and target.state != FREED:
@@ -405,14 +270,14 @@ class Engine:
                     state = ARMED if target.state != IN_COMPLETION_ROUTINE else target.state
                     tx.put_irp(replace(target, state=state, routine=stmt.routine, invoke=invoke))
                     tx.say(f"{who} arms IRP {target.id} with completion routine {stmt.routine}.")
-                    tx.emit("irp_armed", actor=who, irp=target.id, text=stmt.routine)
+                    tx.emit(EventKind.IRP_ARMED, actor=who, irp=target.id, text=stmt.routine)
                 tx.put_frame(who, nxt)
             case sc.IoReuseIrp():
                 target = self._irp_for_app(tx, who, frame, stmt.irp, "IoReuseIrp")
                 if target is not None:
                     tx.put_irp(Irp(id=target.id, state=ALLOCATED))
                     tx.say(f"{who} reinitialises IRP {target.id} with IoReuseIrp.")
-                    tx.emit("irp_reused", actor=who, irp=target.id)
+                    tx.emit(EventKind.IRP_REUSED, actor=who, irp=target.id)
                 tx.put_frame(who, nxt)
             case sc.IoFreeIrp():
                 self._free_irp(tx, who, frame, stmt.irp)
@@ -454,7 +319,7 @@ class Engine:
                     )
                 tx.put_socket(index, context_freed=True)
                 tx.say(f"{who} frees the socket context {ctx}.")
-                tx.emit("context_freed", actor=who, socket=tx.socket_name(index))
+                tx.emit(EventKind.CONTEXT_FREED, actor=who, socket=tx.socket_name(index))
                 tx.put_frame(who, nxt)
             case sc.WskReleaseProviderNPI():
                 tx.state = replace(tx.state, captures=max(0, tx.state.captures - 1))
@@ -495,14 +360,14 @@ class Engine:
 
     # -- values and memory -----------------------------------------------------------------------------------------
 
-    def _touch(self, tx: _Tx, who: str, index: int, verb: str) -> None:
+    def _touch(self, tx: Transaction, who: str, index: int, verb: str) -> None:
         cell = self.scenario.memory[index]
         if cell.context_socket is not None and tx.socket(cell.context_socket).context_freed:
             tx.violate(
                 "context_use_after_free", f"{who} {verb} {cell.c_name} after the context was freed.", who
             )
 
-    def _value(self, tx: _Tx, who: str, frame: Frame, operand: sc.Operand) -> int:
+    def _value(self, tx: Transaction, who: str, frame: Frame, operand: sc.Operand) -> int:
         if operand.name is None:
             assert operand.value is not None
             return operand.value
@@ -512,7 +377,7 @@ class Engine:
             return tx.state.words[index] + operand.offset
         return (frame.local(operand.name) or 0) + operand.offset
 
-    def _test(self, tx: _Tx, who: str, frame: Frame, cond: sc.Condition) -> bool:
+    def _test(self, tx: Transaction, who: str, frame: Frame, cond: sc.Condition) -> bool:
         left = self._value(tx, who, frame, cond.left)
         if cond.op == "nonzero":
             return left != 0
@@ -525,12 +390,12 @@ class Engine:
             ">": left > right, ">=": left >= right, "&": (left & right) != 0,
         }[cond.op]  # fmt: skip
 
-    def _set_word(self, tx: _Tx, index: int, value: int) -> None:
+    def _set_word(self, tx: Transaction, index: int, value: int) -> None:
         words = list(tx.state.words)
         words[index] = value
         tx.state = replace(tx.state, words=tuple(words))
 
-    def _memory(self, tx: _Tx, who: str, frame: Frame, stmt: sc.MemoryStatement) -> None:
+    def _memory(self, tx: Transaction, who: str, frame: Frame, stmt: sc.MemoryStatement) -> None:
         index = self.scenario.memory_index[stmt.var]
         cell = self.scenario.memory[index]
         self._touch(tx, who, index, "uses")
@@ -591,7 +456,7 @@ class Engine:
                 raise AssertionError(f"unhandled memory statement {stmt!r}")
         tx.put_frame(who, nxt.with_local(into, result) if into else nxt)
 
-    def _set_rundown(self, tx: _Tx, index: int, value: object) -> None:
+    def _set_rundown(self, tx: Transaction, index: int, value: object) -> None:
         rundowns = list(tx.state.rundowns)
         rundowns[index] = value  # type: ignore[call-overload]
         tx.state = replace(tx.state, rundowns=tuple(rundowns))
@@ -605,7 +470,7 @@ class Engine:
                 return f"{'completion routine' if kind == 'completion' else 'event callback'} {self.program(frame).title}"
         return None
 
-    def _begin_wait(self, tx: _Tx, who: str, frame: Frame, stmt: sc.Statement) -> None:
+    def _begin_wait(self, tx: Transaction, who: str, frame: Frame, stmt: sc.Statement) -> None:
         actor = tx.actor(who)
         op: str = stmt.op  # type: ignore[attr-defined]
         routine = self._in_routine(actor)
@@ -632,17 +497,17 @@ class Engine:
             tx.say(
                 f"{who} calls {op} and blocks: it {self._wait_text(tx.state, replace(frame, waiting=waiting))}."
             )
-            tx.emit("wait_started", actor=who, text=op)
+            tx.emit(EventKind.WAIT_STARTED, actor=who, text=op)
 
-    def _finish_wait(self, tx: _Tx, who: str) -> None:
+    def _finish_wait(self, tx: Transaction, who: str) -> None:
         frame = tx.actor(who).top
         assert frame is not None and frame.waiting is not None
         op = self.program(frame).statements[frame.pc].op  # type: ignore[attr-defined]
         tx.say(f"{who} returns from {op}.")
-        tx.emit("wait_ended", actor=who, text=op)
+        tx.emit(EventKind.WAIT_ENDED, actor=who, text=op)
         self._wait_done(tx, who, replace(frame, pc=frame.pc + 1, waiting=None), frame.waiting)
 
-    def _wait_done(self, tx: _Tx, who: str, frame: Frame, waiting: Wait) -> None:
+    def _wait_done(self, tx: Transaction, who: str, frame: Frame, waiting: Wait) -> None:
         if waiting[0] == "deregister":
             tx.state = replace(tx.state, deregistered=True, deregistering=False)
         tx.put_frame(who, frame)
@@ -670,7 +535,7 @@ class Engine:
 
     # -- IRPs ------------------------------------------------------------------------------------------------------
 
-    def _irp_for_app(self, tx: _Tx, who: str, frame: Frame, name: str, verb: str) -> Irp | None:
+    def _irp_for_app(self, tx: Transaction, who: str, frame: Frame, name: str, verb: str) -> Irp | None:
         """The IRP a local names, after checking the application may touch it (IRP-B3, IRP-B5)."""
         irp_id = frame.local(name)
         if irp_id is None:
@@ -688,7 +553,7 @@ class Engine:
             return None
         return irp
 
-    def _free_irp(self, tx: _Tx, who: str, frame: Frame, name: str) -> None:
+    def _free_irp(self, tx: Transaction, who: str, frame: Frame, name: str) -> None:
         irp_id = frame.local(name)
         if irp_id is None:
             return
@@ -711,9 +576,9 @@ class Engine:
             )
         tx.put_irp(replace(irp, state=FREED))
         tx.say(f"{who} frees IRP {irp.id}.")
-        tx.emit("irp_freed", actor=who, irp=irp.id)
+        tx.emit(EventKind.IRP_FREED, actor=who, irp=irp.id)
 
-    def _cancel_irp(self, tx: _Tx, who: str, frame: Frame, name: str) -> None:
+    def _cancel_irp(self, tx: Transaction, who: str, frame: Frame, name: str) -> None:
         irp_id = frame.local(name)
         if irp_id is None:
             return
@@ -736,9 +601,9 @@ class Engine:
             tx.say(f"{who} cancels IRP {irp.id}; WSK will complete it with STATUS_CANCELLED.")
         else:
             tx.say(f"{who} calls IoCancelIrp on IRP {irp.id}, which is not pending: nothing happens.")
-        tx.emit("irp_cancel_requested", actor=who, irp=irp.id)
+        tx.emit(EventKind.IRP_CANCEL_REQUESTED, actor=who, irp=irp.id)
 
-    def _read_io_status(self, tx: _Tx, who: str, frame: Frame, stmt: sc.ReadIoStatus) -> int:
+    def _read_io_status(self, tx: Transaction, who: str, frame: Frame, stmt: sc.ReadIoStatus) -> int:
         irp_id = frame.local(stmt.irp)
         if irp_id is None:
             return 0
@@ -759,7 +624,7 @@ class Engine:
         return value
 
     def _complete_irp(
-        self, tx: _Tx, irp_id: int, status: int, information: int, inline_on: str | None
+        self, tx: Transaction, irp_id: int, status: int, information: int, inline_on: str | None
     ) -> None:
         """WSK completes an IRP: the completion routine runs if armed for this outcome (rule I-1)."""
         irp = tx.irp(irp_id)
@@ -771,7 +636,13 @@ class Engine:
                 pending=tuple(i for i in sock.pending if i != irp_id),
                 doomed=tuple(d for d in sock.doomed if d[0] != irp_id),
             )
-        tx.emit("irp_completed", actor=where, irp=irp_id, function=irp.function, status=status_name(status))
+        tx.emit(
+            EventKind.IRP_COMPLETED,
+            actor=where,
+            irp=irp_id,
+            function=irp.function,
+            status=status_name(status),
+        )
         if irp.state == FREED:
             tx.violate(
                 "irp_use_after_free",
@@ -811,11 +682,11 @@ class Engine:
             irql = self.settings.callback_irql
             tx.put_actor(Actor(id=actor_id, kind="completion", irql=irql, frames=(frame,)))
             tx.say(f"{text}; WSK runs {irp.routine} as {actor_id} at {irql}.")
-        tx.emit("completion_started", actor=where, irp=irp_id, text=irp.routine)
+        tx.emit(EventKind.COMPLETION_STARTED, actor=where, irp=irp_id, text=irp.routine)
 
     # -- socket calls: enter ---------------------------------------------------------------------------------------
 
-    def _enter_call(self, tx: _Tx, who: str, frame: Frame, stmt: sc.SocketCall) -> None:
+    def _enter_call(self, tx: Transaction, who: str, frame: Frame, stmt: sc.SocketCall) -> None:
         fn: str = stmt.op  # type: ignore[attr-defined]
         index = self.scenario.socket_of(stmt)
         name = tx.socket_name(index)
@@ -880,12 +751,14 @@ class Engine:
         call = Call(function=fn, socket=index, irp=irp_id, undefined=undefined)
         with_irp = f" with IRP {irp_id}" if irp_id is not None else ""
         tx.say(f"{who} calls {fn} on socket {name}{with_irp}.")
-        tx.emit("call_entered", actor=who, irp=irp_id, function=fn, socket=name)
+        tx.emit(EventKind.CALL_ENTERED, actor=who, irp=irp_id, function=fn, socket=name)
         if not undefined:
             call = self._call_entry_effects(tx, who, index, stmt, call)
         tx.put_frame(who, replace(frame, call=call))
 
-    def _call_entry_effects(self, tx: _Tx, who: str, index: int, stmt: sc.SocketCall, call: Call) -> Call:
+    def _call_entry_effects(
+        self, tx: Transaction, who: str, index: int, stmt: sc.SocketCall, call: Call
+    ) -> Call:
         """What WSK does as soon as a call enters: close and abort start at once (reference 2.3, 3.2)."""
         sock = tx.socket(index)
         failure = self._call_failure(sock, stmt)
@@ -952,7 +825,7 @@ class Engine:
                     return STATUS["STATUS_INVALID_DEVICE_STATE"]
         return None
 
-    def _abort(self, tx: _Tx, index: int, status: int, sentence: str) -> None:
+    def _abort(self, tx: Transaction, index: int, status: int, sentence: str) -> None:
         """Abortive disconnect: pending IRPs are force-completed with a failure and the peer sees a reset."""
         sock = tx.socket(index)
         name = tx.socket_name(index)
@@ -962,14 +835,14 @@ class Engine:
             peer_data=0, peer_fin=False, peer_rst=False,
         )  # fmt: skip
         tx.say(sentence)
-        tx.emit("abortive_disconnect", socket=name, text=sentence)
+        tx.emit(EventKind.ABORTIVE_DISCONNECT, socket=name, text=sentence)
 
-    def _begin_close(self, tx: _Tx, index: int, call: Call) -> None:
+    def _begin_close(self, tx: Transaction, index: int, call: Call) -> None:
         """WskCloseSocket, reference 3.2 steps 0-3: the handle dies now, the connection is aborted unless fully
         disconnected, and every pending IRP is marked for cancellation."""
         name = tx.socket_name(index)
         tx.put_socket(index, handle=CLOSING, close_irp=call.irp)
-        tx.emit("socket_closing", socket=name)
+        tx.emit(EventKind.SOCKET_CLOSING, socket=name)
         sock = tx.socket(index)
         category = self.scenario.sockets[index].category
         connected = category in ("connection", "stream") and sock.phase == "CONNECTED" and not sock.aborted
@@ -990,30 +863,28 @@ class Engine:
 
     # -- socket calls: return --------------------------------------------------------------------------------------
 
-    def _call_moves(self, state: State, actor: Actor, frame: Frame, call: Call) -> list[_Move]:
+    def _call_moves(self, state: State, actor: Actor, frame: Frame, call: Call) -> list[Move]:
         who = actor.id
         fn = call.function
         sock = state.sockets[call.socket]
         if call.status is not None and (call.completed_inline or call.irp is None):
             label = f"{who}: {fn} returns {status_name(call.status)}"
-            return [_Move(Action(who, who, label), lambda tx: self._finish_call(tx, who, call.status))]  # type: ignore[arg-type]
+            return [Move(Action(who, who, label), lambda tx: self._finish_call(tx, who, call.status))]  # type: ignore[arg-type]
         if call.undefined or (fn != "WskCloseSocket" and sock.handle in (CLOSING, CLOSED)):
             label = f"{who}: {fn} returns STATUS_PENDING; WSK never completes IRP {call.irp}"
-            return [_Move(Action(f"{who}-p", who, label), lambda tx: self._pend(tx, who, lost=True))]
-        moves: list[_Move] = []
+            return [Move(Action(f"{who}-p", who, label), lambda tx: self._pend(tx, who, lost=True))]
+        moves: list[Move] = []
         if call.status is not None:  # a failure decided at entry: completes inline with it
             label = f"{who}: WSK completes IRP {call.irp} inline with {status_name(call.status)}"
             status = call.status
-            return [_Move(Action(f"{who}-i", who, label), lambda tx: self._inline(tx, who, status, 0))]
+            return [Move(Action(f"{who}-i", who, label), lambda tx: self._inline(tx, who, status, 0))]
         inline = self._inline_result(state, call)
         label = f"{who}: {fn} returns STATUS_PENDING (WSK keeps IRP {call.irp})"
-        moves.append(_Move(Action(f"{who}-p", who, label), lambda tx: self._pend(tx, who, lost=False)))
+        moves.append(Move(Action(f"{who}-p", who, label), lambda tx: self._pend(tx, who, lost=False)))
         if inline is not None:
             status, info = inline
             label = f"{who}: WSK completes IRP {call.irp} inline with {status_name(status)}"
-            moves.append(
-                _Move(Action(f"{who}-i", who, label), lambda tx: self._inline(tx, who, status, info))
-            )
+            moves.append(Move(Action(f"{who}-i", who, label), lambda tx: self._inline(tx, who, status, info)))
         return moves
 
     def _inline_result(self, state: State, call: Call) -> tuple[int, int] | None:
@@ -1045,7 +916,7 @@ class Engine:
         cancelled = set(state.sockets[index].cancelled_by_close)
         return any(a.kind == "completion" and a.frames and a.frames[0].irp in cancelled for a in state.actors)
 
-    def _inline(self, tx: _Tx, who: str, status: int, information: int) -> None:
+    def _inline(self, tx: Transaction, who: str, status: int, information: int) -> None:
         frame = tx.actor(who).top
         assert frame is not None and frame.call is not None
         call = frame.call
@@ -1057,7 +928,7 @@ class Engine:
         self._apply_completion(tx, irp_id, status)
         self._complete_irp(tx, irp_id, status, information, inline_on=who)
 
-    def _pend(self, tx: _Tx, who: str, lost: bool) -> None:
+    def _pend(self, tx: Transaction, who: str, lost: bool) -> None:
         frame = tx.actor(who).top
         assert frame is not None and frame.call is not None
         call = frame.call
@@ -1082,7 +953,7 @@ class Engine:
                 tx.put_socket(call.socket, pending=(*tx.socket(call.socket).pending, call.irp))
         self._finish_call(tx, who, PENDING)
 
-    def _finish_call(self, tx: _Tx, who: str, status: int) -> None:
+    def _finish_call(self, tx: Transaction, who: str, status: int) -> None:
         actor = tx.actor(who)
         frame = actor.top
         assert frame is not None and frame.call is not None
@@ -1097,9 +968,15 @@ class Engine:
         nxt = replace(frame, pc=frame.pc + 1, call=None)
         tx.put_frame(who, nxt.with_local(into, status) if into else nxt)
         tx.say(f"{who}'s {call.function} returns {status_name(status)}.")
-        tx.emit("call_returned", actor=who, irp=call.irp, function=call.function, status=status_name(status))
+        tx.emit(
+            EventKind.CALL_RETURNED,
+            actor=who,
+            irp=call.irp,
+            function=call.function,
+            status=status_name(status),
+        )
 
-    def _apply_completion(self, tx: _Tx, irp_id: int, status: int) -> None:
+    def _apply_completion(self, tx: Transaction, irp_id: int, status: int) -> None:
         """Protocol effects of an IRP completing successfully (reference 1.3.2)."""
         irp = tx.irp(irp_id)
         if irp.socket is None or not is_success(status):
@@ -1112,7 +989,7 @@ class Engine:
 
     # -- completion routines and callbacks returning ---------------------------------------------------------------
 
-    def _return(self, tx: _Tx, who: str, value: int | None) -> None:
+    def _return(self, tx: Transaction, who: str, value: int | None) -> None:
         actor = tx.actor(who)
         frame = actor.top
         assert frame is not None
@@ -1134,7 +1011,7 @@ class Engine:
             self._maybe_closed(tx, irp)
             tx.say(f"{program.title} returns{shown}.")
             tx.emit(
-                "completion_returned",
+                EventKind.COMPLETION_RETURNED,
                 actor=who,
                 irp=frame.irp,
                 status=shown.strip() or None,
@@ -1154,11 +1031,11 @@ class Engine:
             finished = not frames and thread is not None and thread.program is not None
             tx.put_actor(replace(actor, frames=frames, finished=finished))
             if finished:
-                tx.emit("thread_finished", actor=who)
+                tx.emit(EventKind.THREAD_FINISHED, actor=who)
         else:
             tx.drop_actor(who)
 
-    def _callback_returned(self, tx: _Tx, who: str, frame: Frame, value: int | None) -> None:
+    def _callback_returned(self, tx: Transaction, who: str, frame: Frame, value: int | None) -> None:
         assert frame.socket is not None
         index = frame.socket
         sock = tx.socket(index)
@@ -1179,7 +1056,7 @@ class Engine:
                 changes["receive_suspended"] = True
         tx.put_socket(index, **changes)
         tx.emit(
-            "callback_returned",
+            EventKind.CALLBACK_RETURNED,
             actor=who,
             socket=tx.socket_name(index),
             status=None if value is None else status_name(value),
@@ -1187,8 +1064,8 @@ class Engine:
 
     # -- WSK's own work ----------------------------------------------------------------------------------------------
 
-    def _wsk_moves(self, state: State) -> list[_Move]:
-        moves: list[_Move] = []
+    def _wsk_moves(self, state: State) -> list[Move]:
+        moves: list[Move] = []
         for index, sock in enumerate(state.sockets):
             name = self.scenario.sockets[index].name
             for irp_id, status in sock.doomed:
@@ -1207,12 +1084,12 @@ class Engine:
             moves += self._callback_moves(state, index, sock, name)
         return moves
 
-    def _wsk_complete(self, irp_id: int, status: int, info: int, label: str) -> _Move:
-        def perform(tx: _Tx) -> None:
+    def _wsk_complete(self, irp_id: int, status: int, info: int, label: str) -> Move:
+        def perform(tx: Transaction) -> None:
             self._apply_completion(tx, irp_id, status)
             self._complete_irp(tx, irp_id, status, info, inline_on=None)
 
-        return _Move(Action(f"wsk-c{irp_id}", "wsk", label), perform)
+        return Move(Action(f"wsk-c{irp_id}", "wsk", label), perform)
 
     def _natural_completion(self, state: State, sock: Socket, index: int, irp: Irp) -> tuple[int, int] | None:
         """When a pending IRP can complete on its own, and how (the peer's behaviour decides)."""
@@ -1232,7 +1109,7 @@ class Engine:
                 return (SUCCESS, 0) if sock.aborted or peer.acks_disconnect else None
         return None
 
-    def _close_moves(self, state: State, index: int, sock: Socket, name: str) -> list[_Move]:
+    def _close_moves(self, state: State, index: int, sock: Socket, name: str) -> list[Move]:
         if sock.handle != CLOSING or not sock.close_returned or sock.close_irp is None:
             return []
         if state.irp(sock.close_irp).lost:
@@ -1241,27 +1118,27 @@ class Engine:
             if sock.doomed or sock.callbacks or self._cancelled_routines_running(state, index):
                 return []
 
-            def free(tx: _Tx) -> None:
+            def free(tx: Transaction) -> None:
                 self._free_socket(tx, index)
 
             label = f"WSK: free socket {name} (nothing pending, no callback running)"
-            return [_Move(Action(f"wsk-free-{name}", "wsk", label), free)]
+            return [Move(Action(f"wsk-free-{name}", "wsk", label), free)]
         close_irp = sock.close_irp
         if state.irp(close_irp).state != OWNED_BY_WSK or state.irp(close_irp).completions:
             return []  # already completed; the socket is closed once its completion routine returns
 
-        def complete(tx: _Tx) -> None:
+        def complete(tx: Transaction) -> None:
             self._complete_irp(tx, close_irp, SUCCESS, 0, inline_on=None)
 
         label = f"WSK: complete close IRP {close_irp} with STATUS_SUCCESS"
-        return [_Move(Action(f"wsk-c{close_irp}", "wsk", label), complete)]
+        return [Move(Action(f"wsk-c{close_irp}", "wsk", label), complete)]
 
-    def _free_socket(self, tx: _Tx, index: int) -> None:
+    def _free_socket(self, tx: Transaction, index: int) -> None:
         """Reference 3.2 step 5: WSK frees the WSK_SOCKET; retained indications are not reclaimed."""
         name = tx.socket_name(index)
         tx.put_socket(index, freed=True)
         tx.say(f"WSK frees socket {name}: from now on any use of it is a use-after-free.")
-        tx.emit("socket_freed", socket=name)
+        tx.emit(EventKind.SOCKET_FREED, socket=name)
         # The close call itself may still be on the stack (inline completion); any other call is UB-5.
         others = [(actor_id, fn) for actor_id, fn in tx.socket(index).calls if fn != "WskCloseSocket"]
         for actor_id, fn in others:
@@ -1281,7 +1158,7 @@ class Engine:
         sock = state.sockets[index]
         return sock.close_irp is not None and sock.freed and state.irp(sock.close_irp).completions > 0
 
-    def _maybe_closed(self, tx: _Tx, irp: Irp) -> None:
+    def _maybe_closed(self, tx: Transaction, irp: Irp) -> None:
         """Reference 3.2 step 7: once the close IRP's completion routine has returned (or was not invoked), the
         socket is closed and no longer counts against WskDeregister."""
         if irp.socket is None or irp.function != "WskCloseSocket":
@@ -1289,9 +1166,9 @@ class Engine:
         sock = tx.socket(irp.socket)
         if sock.close_irp == irp.id and sock.freed and sock.handle == CLOSING:
             tx.put_socket(irp.socket, handle=CLOSED)
-            tx.emit("socket_closed", socket=tx.socket_name(irp.socket))
+            tx.emit(EventKind.SOCKET_CLOSED, socket=tx.socket_name(irp.socket))
 
-    def _callback_moves(self, state: State, index: int, sock: Socket, name: str) -> list[_Move]:
+    def _callback_moves(self, state: State, index: int, sock: Socket, name: str) -> list[Move]:
         if not sock.inbound or sock.freed:
             return []
         if sock.handle == CLOSED or (
@@ -1320,7 +1197,7 @@ class Engine:
         code = "rcv" if event == "receive" else "dsc"
         label = f"WSK: call {routine} ({'WskReceiveEvent' if event == 'receive' else 'WskDisconnectEvent'}) with {what}"
 
-        def deliver(tx: _Tx) -> None:
+        def deliver(tx: Transaction) -> None:
             s = tx.socket(index)
             actor_id = f"cb{tx.state.next_callback}"
             data = head == "data"
@@ -1335,14 +1212,14 @@ class Engine:
             tx.state = replace(tx.state, next_callback=tx.state.next_callback + 1)
             tx.put_socket(index, inbound=s.inbound[1:], callbacks=(*s.callbacks, actor_id))
             tx.say(f"WSK calls {routine} on socket {name} with {what}; it runs as {actor_id}.")
-            tx.emit("callback_started", actor=actor_id, socket=name, text=routine)
+            tx.emit(EventKind.CALLBACK_STARTED, actor=actor_id, socket=name, text=routine)
 
-        return [_Move(Action(f"wsk-{code}-{name}", "wsk", label), deliver)]
+        return [Move(Action(f"wsk-{code}-{name}", "wsk", label), deliver)]
 
     # -- the peer ------------------------------------------------------------------------------------------------------
 
-    def _peer_moves(self, state: State) -> list[_Move]:
-        moves: list[_Move] = []
+    def _peer_moves(self, state: State) -> list[Move]:
+        moves: list[Move] = []
         for index, sock in enumerate(state.sockets):
             name = self.scenario.sockets[index].name
             alive = sock.phase == "CONNECTED" and not sock.aborted and sock.handle not in (CLOSING, CLOSED)
@@ -1369,8 +1246,8 @@ class Engine:
                 )
         return moves
 
-    def _peer_move(self, action_id: str, label: str, index: int, what: str) -> _Move:
-        def perform(tx: _Tx) -> None:
+    def _peer_move(self, action_id: str, label: str, index: int, what: str) -> Move:
+        def perform(tx: Transaction) -> None:
             sock = tx.socket(index)
             name = tx.socket_name(index)
             if what == "data":
@@ -1392,9 +1269,9 @@ class Engine:
                 tx.say(
                     f"The peer resets socket {name} (RST): pending IRPs fail and the socket is no longer functional."
                 )
-            tx.emit(f"peer_{what}", actor="peer", socket=name)
+            tx.emit(EventKind(f"peer_{what}"), actor="peer", socket=name)
 
-        return _Move(Action(action_id, "peer", label), perform)
+        return Move(Action(action_id, "peer", label), perform)
 
     # -- explanations ----------------------------------------------------------------------------------------------------
 
@@ -1469,7 +1346,3 @@ def _invokes_routine(irp: Irp, status: int) -> bool:
     if status == CANCELLED:
         return irp.invoke[2]
     return irp.invoke[0] if is_success(status) else irp.invoke[1]
-
-
-def _violation(kind: str, message: str) -> Violation:
-    return Violation(kind=kind, rule=RULES[kind].rule, message=message)
