@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Literal
 
+from app.sim import memory
 from app.sim import scenario as sc
 from app.sim.model import (
     ALLOCATED,
@@ -44,11 +45,9 @@ from app.sim.model import (
     Irp,
     Socket,
     State,
-    Wait,
-    WaitKind,
     initial_state,
 )
-from app.sim.ntstatus import STATUS, is_success, show_value, status_name
+from app.sim.ntstatus import STATUS, is_success, status_name
 from app.sim.program import CompiledProgram, CompiledScenario
 from app.sim.step import (
     Action,
@@ -79,7 +78,6 @@ PENDING = STATUS["STATUS_PENDING"]
 MORE_PROCESSING = STATUS["STATUS_MORE_PROCESSING_REQUIRED"]
 CANCELLED = STATUS["STATUS_CANCELLED"]
 SEGMENT = 100  # bytes in one data segment from the peer
-WAITS = (sc.KeWaitForSingleObject, sc.ExWaitForRundownProtectionRelease, sc.WskDeregister)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -135,7 +133,9 @@ class Engine:
             return ()
         waiting = [(a, a.top) for a in state.actors if a.top is not None and a.top.waiting is not None]
         if waiting:
-            who = "; ".join(f"{a.id} {self._wait_text(state, f)}" for a, f in waiting if f is not None)
+            who = "; ".join(
+                f"{a.id} {memory.wait_text(self.scenario, state, f)}" for a, f in waiting if f is not None
+            )
             return (violation("deadlock", f"No action is possible while {who}."),)
         found: list[Violation] = []
         for irp in state.irps:
@@ -194,11 +194,11 @@ class Engine:
         if frame is None:
             return self._menu_moves(actor)
         if frame.waiting is not None:
-            if not self._wait_satisfied(state, frame.waiting):
+            if not memory.wait_satisfied(state, frame.waiting):
                 return []
             stmt = self.program(frame).statements[frame.pc]
             label = f"{actor.id}: wakes up and returns from {stmt.op}"  # type: ignore[attr-defined]
-            return [Move(Action(actor.id, actor.id, label), lambda tx: self._finish_wait(tx, actor.id))]
+            return [Move(Action(actor.id, actor.id, label), lambda tx: memory.finish_wait(tx, actor.id))]
         if frame.call is not None:
             return self._call_moves(state, actor, frame, frame.call)
         program = self.program(frame)
@@ -322,24 +322,23 @@ class Engine:
                 tx.emit(EventKind.CONTEXT_FREED, actor=who, socket=tx.socket_name(index))
                 tx.put_frame(who, nxt)
             case sc.WskReleaseProviderNPI():
-                tx.state = replace(tx.state, captures=max(0, tx.state.captures - 1))
-                tx.say(f"{who} releases the provider NPI ({tx.state.captures} capture(s) left).")
+                memory.release_provider_npi(tx, who)
                 tx.put_frame(who, nxt)
             case sc.Return():
                 self._return(
-                    tx, who, None if stmt.status is None else self._value(tx, who, frame, stmt.status)
+                    tx, who, None if stmt.status is None else memory.value(tx, who, frame, stmt.status)
                 )
             case sc.ReturnIf():
-                if self._test(tx, who, frame, stmt.cond):
+                if memory.test(tx, who, frame, stmt.cond):
                     tx.say(f"{who} finds '{stmt.cond.text}' true and returns.")
                     self._return(
-                        tx, who, None if stmt.status is None else self._value(tx, who, frame, stmt.status)
+                        tx, who, None if stmt.status is None else memory.value(tx, who, frame, stmt.status)
                     )
                 else:
                     tx.say(f"{who} finds '{stmt.cond.text}' false and carries on.")
                     tx.put_frame(who, nxt)
             case sc.GotoIf():
-                taken = stmt.cond is None or self._test(tx, who, frame, stmt.cond)
+                taken = stmt.cond is None or memory.test(tx, who, frame, stmt.cond)
                 if taken:
                     tx.put_frame(who, replace(frame, pc=self.program(frame).label_index(stmt.target)))
                     jump_to = self.program(frame).label_index(stmt.target)
@@ -349,189 +348,18 @@ class Engine:
                     tx.put_frame(who, nxt)
                     tx.say(f"{who} does not jump: '{stmt.cond.text if stmt.cond else ''}' is false.")
             case sc.Assign():
-                tx.put_frame(who, nxt.with_local(stmt.into, self._value(tx, who, frame, stmt.value)))
+                tx.put_frame(who, nxt.with_local(stmt.into, memory.value(tx, who, frame, stmt.value)))
                 tx.say(f"{who} sets {stmt.into}.")
-            case _ if isinstance(stmt, WAITS):
-                self._begin_wait(tx, who, frame, stmt)
+            case _ if isinstance(stmt, memory.WAITS):
+                memory.begin_wait(tx, who, frame, stmt)
             case sc.MemoryStatement():
-                self._memory(tx, who, frame, stmt)
+                memory.run_memory_statement(tx, who, frame, stmt)
             case _:
                 raise AssertionError(f"unhandled statement {stmt!r}")
 
     # -- values and memory -----------------------------------------------------------------------------------------
 
-    def _touch(self, tx: Transaction, who: str, index: int, verb: str) -> None:
-        cell = self.scenario.memory[index]
-        if cell.context_socket is not None and tx.socket(cell.context_socket).context_freed:
-            tx.violate(
-                "context_use_after_free", f"{who} {verb} {cell.c_name} after the context was freed.", who
-            )
-
-    def _value(self, tx: Transaction, who: str, frame: Frame, operand: sc.Operand) -> int:
-        if operand.name is None:
-            assert operand.value is not None
-            return operand.value
-        index = self.scenario.memory_index.get(operand.name)
-        if index is not None:
-            self._touch(tx, who, index, "reads")
-            return tx.state.words[index] + operand.offset
-        return (frame.local(operand.name) or 0) + operand.offset
-
-    def _test(self, tx: Transaction, who: str, frame: Frame, cond: sc.Condition) -> bool:
-        left = self._value(tx, who, frame, cond.left)
-        if cond.op == "nonzero":
-            return left != 0
-        if cond.op == "zero":
-            return left == 0
-        assert cond.right is not None
-        right = self._value(tx, who, frame, cond.right)
-        return {
-            "==": left == right, "!=": left != right, "<": left < right, "<=": left <= right,
-            ">": left > right, ">=": left >= right, "&": (left & right) != 0,
-        }[cond.op]  # fmt: skip
-
-    def _set_word(self, tx: Transaction, index: int, value: int) -> None:
-        words = list(tx.state.words)
-        words[index] = value
-        tx.state = replace(tx.state, words=tuple(words))
-
-    def _memory(self, tx: Transaction, who: str, frame: Frame, stmt: sc.MemoryStatement) -> None:
-        index = self.scenario.memory_index[stmt.var]
-        cell = self.scenario.memory[index]
-        self._touch(tx, who, index, "uses")
-        nxt = replace(frame, pc=frame.pc + 1)
-        old = tx.state.words[index]
-        into: str | None = getattr(stmt, "into", None)
-        result = old
-        match stmt:
-            case sc.InterlockedIncrement():
-                result = old + 1
-                self._set_word(tx, index, result)
-                tx.say(f"{who} atomically increments {cell.c_name} to {result}.")
-            case sc.InterlockedDecrement():
-                result = old - 1
-                self._set_word(tx, index, result)
-                tx.say(f"{who} atomically decrements {cell.c_name} to {result}.")
-            case sc.InterlockedExchange():
-                self._set_word(tx, index, self._value(tx, who, frame, stmt.value))
-                tx.say(f"{who} atomically sets {cell.c_name} to {tx.state.words[index]} (it was {old}).")
-            case sc.InterlockedCompareExchange():
-                comparand = self._value(tx, who, frame, stmt.comparand)
-                exchange = self._value(tx, who, frame, stmt.exchange)
-                if old == comparand:
-                    self._set_word(tx, index, exchange)
-                    tx.say(f"{who}'s compare-exchange on {cell.c_name} succeeds: {old} becomes {exchange}.")
-                else:
-                    tx.say(
-                        f"{who}'s compare-exchange on {cell.c_name} fails: it expected {comparand} but found {old}."
-                    )
-            case sc.InterlockedOr():
-                self._set_word(tx, index, old | self._value(tx, who, frame, stmt.value))
-                tx.say(f"{who} atomically ORs into {cell.c_name}: {old} becomes {tx.state.words[index]}.")
-            case sc.Read():
-                tx.say(f"{who} reads {cell.c_name} = {old}.")
-            case sc.Write():
-                self._set_word(tx, index, self._value(tx, who, frame, stmt.value))
-                tx.say(f"{who} writes {show_value(tx.state.words[index])} to {cell.c_name}.")
-            case sc.ExAcquireRundownProtection():
-                rundown = tx.state.rundowns[index]
-                if rundown.active:
-                    result = 0
-                    tx.say(f"{who} fails to acquire run-down protection: the socket is being run down.")
-                else:
-                    result = 1
-                    self._set_rundown(tx, index, replace(rundown, count=rundown.count + 1))
-                    tx.say(f"{who} acquires run-down protection ({rundown.count + 1} reference(s) held).")
-            case sc.ExReleaseRundownProtection():
-                rundown = tx.state.rundowns[index]
-                self._set_rundown(tx, index, replace(rundown, count=rundown.count - 1))
-                woken = " The waiting closer can now go on." if rundown.active and rundown.count == 1 else ""
-                tx.say(f"{who} releases run-down protection ({rundown.count - 1} left).{woken}")
-            case sc.KeSetEvent():
-                events = list(tx.state.events)
-                events[index] = True
-                tx.state = replace(tx.state, events=tuple(events))
-                tx.say(f"{who} signals the event {cell.c_name}.")
-            case _:
-                raise AssertionError(f"unhandled memory statement {stmt!r}")
-        tx.put_frame(who, nxt.with_local(into, result) if into else nxt)
-
-    def _set_rundown(self, tx: Transaction, index: int, value: object) -> None:
-        rundowns = list(tx.state.rundowns)
-        rundowns[index] = value  # type: ignore[call-overload]
-        tx.state = replace(tx.state, rundowns=tuple(rundowns))
-
     # -- waiting ---------------------------------------------------------------------------------------------------
-
-    def _in_routine(self, actor: Actor) -> str | None:
-        for frame in reversed(actor.frames):
-            kind = self.program(frame).kind
-            if kind in ("completion", "callback"):
-                return f"{'completion routine' if kind == 'completion' else 'event callback'} {self.program(frame).title}"
-        return None
-
-    def _begin_wait(self, tx: Transaction, who: str, frame: Frame, stmt: sc.Statement) -> None:
-        actor = tx.actor(who)
-        op: str = stmt.op  # type: ignore[attr-defined]
-        routine = self._in_routine(actor)
-        if routine is not None:
-            tx.violate("wait_in_callback", f"{who} calls {op} inside the {routine}.", who)
-        if actor.irql == "DISPATCH_LEVEL":
-            tx.violate("wait_at_dispatch", f"{who} calls {op} at DISPATCH_LEVEL.", who)
-        if isinstance(stmt, sc.WskDeregister):
-            waiting: Wait = (WaitKind.DEREGISTER, 0)
-            tx.state = replace(tx.state, deregistering=True)
-        else:
-            index = self.scenario.memory_index[stmt.var]  # type: ignore[attr-defined]
-            self._touch(tx, who, index, "waits on")
-            if isinstance(stmt, sc.ExWaitForRundownProtectionRelease):
-                self._set_rundown(tx, index, replace(tx.state.rundowns[index], active=True))
-                waiting = (WaitKind.RUNDOWN, index)
-            else:
-                waiting = (WaitKind.EVENT, index)
-        if self._wait_satisfied(tx.state, waiting):
-            tx.say(f"{who} calls {op}, which returns at once.")
-            self._wait_done(tx, who, replace(frame, pc=frame.pc + 1), waiting)
-        else:
-            tx.put_frame(who, replace(frame, waiting=waiting))
-            tx.say(
-                f"{who} calls {op} and blocks: it {self._wait_text(tx.state, replace(frame, waiting=waiting))}."
-            )
-            tx.emit(EventKind.WAIT_STARTED, actor=who, text=op)
-
-    def _finish_wait(self, tx: Transaction, who: str) -> None:
-        frame = tx.actor(who).top
-        assert frame is not None and frame.waiting is not None
-        op = self.program(frame).statements[frame.pc].op  # type: ignore[attr-defined]
-        tx.say(f"{who} returns from {op}.")
-        tx.emit(EventKind.WAIT_ENDED, actor=who, text=op)
-        self._wait_done(tx, who, replace(frame, pc=frame.pc + 1, waiting=None), frame.waiting)
-
-    def _wait_done(self, tx: Transaction, who: str, frame: Frame, waiting: Wait) -> None:
-        if waiting[0] == "deregister":
-            tx.state = replace(tx.state, deregistered=True, deregistering=False)
-        tx.put_frame(who, frame)
-
-    def _wait_satisfied(self, state: State, waiting: Wait) -> bool:
-        kind, index = waiting
-        if kind == "event":
-            return state.events[index]
-        if kind == "rundown":
-            return state.rundowns[index].count <= 0
-        return state.captures == 0 and state.open_sockets == 0
-
-    def _wait_text(self, state: State, frame: Frame) -> str:
-        assert frame.waiting is not None
-        kind, index = frame.waiting
-        if kind == "event":
-            return f"waits for the event {self.scenario.memory[index].c_name}, which nobody has signalled"
-        if kind == "rundown":
-            count = state.rundowns[index].count
-            return f"waits in ExWaitForRundownProtectionRelease for {count} reference(s) still held"
-        return (
-            f"waits in WskDeregister for {state.open_sockets} open socket(s) and "
-            f"{state.captures} captured NPI(s)"
-        )
 
     # -- IRPs ------------------------------------------------------------------------------------------------------
 
@@ -1284,7 +1112,7 @@ class Engine:
                 else "has used every operation of its menu"
             )
         if frame.waiting is not None:
-            return self._wait_text(state, frame)
+            return memory.wait_text(self.scenario, state, frame)
         return "cannot move"
 
     def _why_wsk_idle(self, state: State) -> str:
