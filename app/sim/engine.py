@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Literal
 
-from app.sim import memory
+from app.sim import close, memory
 from app.sim import scenario as sc
 from app.sim.model import (
     ALLOCATED,
@@ -301,25 +301,7 @@ class Engine:
                 tx.say(f"{who} reads the dispatch table of socket {name}.")
                 tx.put_frame(who, nxt)
             case sc.FreeSocketContext():
-                index = self.scenario.socket_of(stmt)
-                ctx = self.scenario.sockets[index].context
-                sock = tx.socket(index)
-                if sock.context_freed:
-                    tx.violate("context_use_after_free", f"{who} frees {ctx} a second time.", who)
-                elif not self._close_completed(tx.state, index):
-                    still = (
-                        "its close has not completed"
-                        if sock.handle == CLOSING
-                        else "the socket is still open"
-                    )
-                    tx.violate(
-                        "context_use_after_free",
-                        f"{who} frees {ctx} while {still}: completion routines and callbacks may still use it.",
-                        who,
-                    )
-                tx.put_socket(index, context_freed=True)
-                tx.say(f"{who} frees the socket context {ctx}.")
-                tx.emit(EventKind.CONTEXT_FREED, actor=who, socket=tx.socket_name(index))
+                close.free_socket_context(tx, who, stmt)
                 tx.put_frame(who, nxt)
             case sc.WskReleaseProviderNPI():
                 memory.release_provider_npi(tx, who)
@@ -493,7 +475,7 @@ class Engine:
         if not invoked:
             skipped = " (its completion routine is not invoked for this outcome)" if irp.routine else ""
             tx.say(f"{text}{skipped}.")
-            self._maybe_closed(tx, irp)
+            close.finish_close(tx, irp)
             return
         assert irp.routine is not None
         frame = Frame(
@@ -556,16 +538,7 @@ class Engine:
                     who,
                 )
         if fn == "WskCloseSocket" and not undefined:
-            others = sorted({a for a, _ in sock.calls if a != who})
-            if others:
-                inside = ", ".join(f"{a} is still inside {f}" for a, f in sock.calls if a != who)
-                tx.violate("close_with_call_in_progress", f"{who} calls WskCloseSocket while {inside}.", who)
-            if sock.retained:
-                tx.violate(
-                    "close_with_retained_indication",
-                    f"{who} calls WskCloseSocket while holding {sock.retained} retained data indication(s).",
-                    who,
-                )
+            close.check_close_preconditions(tx, who, sock)
         tx.put_socket(index, calls=(*sock.calls, (who, fn)))
         if irp_id is not None and not (undefined and tx.irp(irp_id).state == FREED):
             old = tx.irp(irp_id)
@@ -594,10 +567,10 @@ class Engine:
             return replace(call, status=failure)
         match stmt:
             case sc.WskCloseSocket():
-                self._begin_close(tx, index, call)
+                close.begin_close(tx, index, call.irp)
             case sc.WskDisconnect(abortive=True):
                 name = tx.socket_name(index)
-                self._abort(
+                close.abort(
                     tx,
                     index,
                     self.abort_status,
@@ -653,42 +626,6 @@ class Engine:
                     return STATUS["STATUS_INVALID_DEVICE_STATE"]
         return None
 
-    def _abort(self, tx: Transaction, index: int, status: int, sentence: str) -> None:
-        """Abortive disconnect: pending IRPs are force-completed with a failure and the peer sees a reset."""
-        sock = tx.socket(index)
-        name = tx.socket_name(index)
-        doomed = (*sock.doomed, *((i, status) for i in sock.pending))
-        tx.put_socket(
-            index, aborted=True, pending=(), doomed=doomed, inbound=(), peer_saw="rst",
-            peer_data=0, peer_fin=False, peer_rst=False,
-        )  # fmt: skip
-        tx.say(sentence)
-        tx.emit(EventKind.ABORTIVE_DISCONNECT, socket=name, text=sentence)
-
-    def _begin_close(self, tx: Transaction, index: int, call: Call) -> None:
-        """WskCloseSocket, reference 3.2 steps 0-3: the handle dies now, the connection is aborted unless fully
-        disconnected, and every pending IRP is marked for cancellation."""
-        name = tx.socket_name(index)
-        tx.put_socket(index, handle=CLOSING, close_irp=call.irp)
-        tx.emit(EventKind.SOCKET_CLOSING, socket=name)
-        sock = tx.socket(index)
-        category = self.scenario.sockets[index].category
-        connected = category in ("connection", "stream") and sock.phase == "CONNECTED" and not sock.aborted
-        if connected and sock.protocol != "FULLY_DISCONNECTED":
-            name = tx.socket_name(index)
-            self._abort(
-                tx, index, self.cancel_status,
-                f"Socket {name} is not disconnected in both directions, so WSK aborts the connection: the peer sees a reset (RST).",
-            )  # fmt: skip
-        sock = tx.socket(index)
-        cancelled = tuple(i for i in sock.pending)
-        doomed = (*sock.doomed, *((i, self.cancel_status) for i in sock.pending))
-        every = tuple(i for i, _ in doomed)
-        tx.put_socket(index, pending=(), doomed=doomed, cancelled_by_close=every, inbound=())
-        if cancelled or every:
-            ids = ", ".join(str(i) for i in every)
-            tx.say(f"WSK will cancel and complete IRP(s) {ids} before the close completes.")
-
     # -- socket calls: return --------------------------------------------------------------------------------------
 
     def _call_moves(self, state: State, actor: Actor, frame: Frame, call: Call) -> list[Move]:
@@ -733,16 +670,10 @@ class Engine:
                 graceful = not sock.aborted
                 return (SUCCESS, 0) if (not graceful or peer.acks_disconnect) else None
             case "WskCloseSocket":
-                if sock.doomed or sock.callbacks or self._cancelled_routines_running(state, call.socket):
+                if close.close_must_wait(self.scenario, state, call.socket):
                     return None
                 return SUCCESS, 0
         return None
-
-    def _cancelled_routines_running(self, state: State, index: int) -> bool:
-        if not self.settings.cancelled_before_close:
-            return False
-        cancelled = set(state.sockets[index].cancelled_by_close)
-        return any(a.kind == "completion" and a.frames and a.frames[0].irp in cancelled for a in state.actors)
 
     def _inline(self, tx: Transaction, who: str, status: int, information: int) -> None:
         frame = tx.actor(who).top
@@ -752,7 +683,7 @@ class Engine:
         assert irp_id is not None
         tx.put_frame(who, replace(frame, call=replace(call, completed_inline=True, status=status)))
         if call.function == "WskCloseSocket":
-            self._free_socket(tx, call.socket)
+            close.free_socket(tx, call.socket)
         self._apply_completion(tx, irp_id, status)
         self._complete_irp(tx, irp_id, status, information, inline_on=who)
 
@@ -836,7 +767,7 @@ class Engine:
             irp = tx.irp(frame.irp)
             if irp.state == IN_COMPLETION_ROUTINE:
                 tx.put_irp(replace(irp, state=OWNED_BY_APP))
-            self._maybe_closed(tx, irp)
+            close.finish_close(tx, irp)
             tx.say(f"{program.title} returns{shown}.")
             tx.emit(
                 EventKind.COMPLETION_RETURNED,
@@ -908,9 +839,19 @@ class Engine:
                     detail = f", {info} bytes" if irp.function in ("WskSend", "WskReceive") else ""
                     label = f"WSK: complete IRP {irp_id} ({irp.function}) with {status_name(status)}{detail}"
                     moves.append(self._wsk_complete(irp_id, status, info, label))
-            moves += self._close_moves(state, index, sock, name)
+            moves += close.free_socket_moves(self.scenario, state, index)
+            due = close.close_irp_due(state, index)
+            if due is not None:
+                moves.append(self._complete_close_irp(due))
             moves += self._callback_moves(state, index, sock, name)
         return moves
+
+    def _complete_close_irp(self, close_irp: int) -> Move:
+        def complete(tx: Transaction) -> None:
+            self._complete_irp(tx, close_irp, SUCCESS, 0, inline_on=None)
+
+        label = f"WSK: complete close IRP {close_irp} with STATUS_SUCCESS"
+        return Move(Action(f"wsk-c{close_irp}", "wsk", label), complete)
 
     def _wsk_complete(self, irp_id: int, status: int, info: int, label: str) -> Move:
         def perform(tx: Transaction) -> None:
@@ -936,65 +877,6 @@ class Engine:
             case "WskDisconnect":
                 return (SUCCESS, 0) if sock.aborted or peer.acks_disconnect else None
         return None
-
-    def _close_moves(self, state: State, index: int, sock: Socket, name: str) -> list[Move]:
-        if sock.handle != CLOSING or not sock.close_returned or sock.close_irp is None:
-            return []
-        if state.irp(sock.close_irp).lost:
-            return []
-        if not sock.freed:
-            if sock.doomed or sock.callbacks or self._cancelled_routines_running(state, index):
-                return []
-
-            def free(tx: Transaction) -> None:
-                self._free_socket(tx, index)
-
-            label = f"WSK: free socket {name} (nothing pending, no callback running)"
-            return [Move(Action(f"wsk-free-{name}", "wsk", label), free)]
-        close_irp = sock.close_irp
-        if state.irp(close_irp).state != OWNED_BY_WSK or state.irp(close_irp).completions:
-            return []  # already completed; the socket is closed once its completion routine returns
-
-        def complete(tx: Transaction) -> None:
-            self._complete_irp(tx, close_irp, SUCCESS, 0, inline_on=None)
-
-        label = f"WSK: complete close IRP {close_irp} with STATUS_SUCCESS"
-        return [Move(Action(f"wsk-c{close_irp}", "wsk", label), complete)]
-
-    def _free_socket(self, tx: Transaction, index: int) -> None:
-        """Reference 3.2 step 5: WSK frees the WSK_SOCKET; retained indications are not reclaimed."""
-        name = tx.socket_name(index)
-        tx.put_socket(index, freed=True)
-        tx.say(f"WSK frees socket {name}: from now on any use of it is a use-after-free.")
-        tx.emit(EventKind.SOCKET_FREED, socket=name)
-        # The close call itself may still be on the stack (inline completion); any other call is UB-5.
-        others = [(actor_id, fn) for actor_id, fn in tx.socket(index).calls if fn != "WskCloseSocket"]
-        for actor_id, fn in others:
-            nested = (
-                " (a completion routine ran inline inside that call and closed the socket)"
-                if any(a == actor_id and f == "WskCloseSocket" for a, f in tx.socket(index).calls)
-                else ""
-            )
-            tx.violate(
-                "socket_use_after_free",
-                f"WSK frees socket {tx.socket_name(index)} while {actor_id} is still inside {fn}{nested}; "
-                f"WSK will touch the freed socket when {fn} returns.",
-                actor_id,
-            )
-
-    def _close_completed(self, state: State, index: int) -> bool:
-        sock = state.sockets[index]
-        return sock.close_irp is not None and sock.freed and state.irp(sock.close_irp).completions > 0
-
-    def _maybe_closed(self, tx: Transaction, irp: Irp) -> None:
-        """Reference 3.2 step 7: once the close IRP's completion routine has returned (or was not invoked), the
-        socket is closed and no longer counts against WskDeregister."""
-        if irp.socket is None or irp.function != "WskCloseSocket":
-            return
-        sock = tx.socket(irp.socket)
-        if sock.close_irp == irp.id and sock.freed and sock.handle == CLOSING:
-            tx.put_socket(irp.socket, handle=CLOSED)
-            tx.emit(EventKind.SOCKET_CLOSED, socket=tx.socket_name(irp.socket))
 
     def _callback_moves(self, state: State, index: int, sock: Socket, name: str) -> list[Move]:
         if not sock.inbound or sock.freed:
@@ -1134,7 +1016,7 @@ class Engine:
                     reasons.append(f"the close of {name} waits for {', '.join(sock.callbacks)} to return")
                 elif not sock.close_returned:
                     reasons.append(f"the close of {name} waits for WskCloseSocket to return")
-                elif self._cancelled_routines_running(state, index):
+                elif close.cancelled_routines_running(self.scenario, state, index):
                     reasons.append(f"the close of {name} waits for the completion routines of cancelled IRPs")
             if sock.inbound and sock.handle in (OPEN, NOT_FUNCTIONAL):
                 reasons.append(f"an indication on {name} waits for a WskReceive or an enabled callback")
