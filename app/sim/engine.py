@@ -25,11 +25,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Literal
 
-from app.sim import close, memory
+from app.sim import close, irps, memory
 from app.sim import scenario as sc
 from app.sim.model import (
-    ALLOCATED,
-    ARMED,
     CLOSED,
     CLOSING,
     FREED,
@@ -47,7 +45,7 @@ from app.sim.model import (
     State,
     initial_state,
 )
-from app.sim.ntstatus import STATUS, is_success, status_name
+from app.sim.ntstatus import STATUS, status_name
 from app.sim.program import CompiledProgram, CompiledScenario
 from app.sim.step import (
     Action,
@@ -257,36 +255,15 @@ class Engine:
         nxt = replace(frame, pc=frame.pc + 1)
         who = actor_id
         match stmt:
-            case sc.IoAllocateIrp():
-                irp = Irp(id=len(tx.state.irps) + 1)
-                tx.put_irp(irp)
-                tx.put_frame(who, nxt.with_local(stmt.irp, irp.id))
-                tx.say(f"{who} allocates IRP {irp.id}.")
-                tx.emit(EventKind.IRP_ALLOCATED, actor=who, irp=irp.id)
-            case sc.IoSetCompletionRoutine():
-                target = self._irp_for_app(tx, who, frame, stmt.irp, "IoSetCompletionRoutine")
-                if target is not None and target.state != FREED:
-                    invoke = (stmt.invoke_on_success, stmt.invoke_on_error, stmt.invoke_on_cancel)
-                    state = ARMED if target.state != IN_COMPLETION_ROUTINE else target.state
-                    tx.put_irp(replace(target, state=state, routine=stmt.routine, invoke=invoke))
-                    tx.say(f"{who} arms IRP {target.id} with completion routine {stmt.routine}.")
-                    tx.emit(EventKind.IRP_ARMED, actor=who, irp=target.id, text=stmt.routine)
-                tx.put_frame(who, nxt)
-            case sc.IoReuseIrp():
-                target = self._irp_for_app(tx, who, frame, stmt.irp, "IoReuseIrp")
-                if target is not None:
-                    tx.put_irp(Irp(id=target.id, state=ALLOCATED))
-                    tx.say(f"{who} reinitialises IRP {target.id} with IoReuseIrp.")
-                    tx.emit(EventKind.IRP_REUSED, actor=who, irp=target.id)
-                tx.put_frame(who, nxt)
-            case sc.IoFreeIrp():
-                self._free_irp(tx, who, frame, stmt.irp)
-                tx.put_frame(who, nxt)
-            case sc.IoCancelIrp():
-                self._cancel_irp(tx, who, frame, stmt.irp)
-                tx.put_frame(who, nxt)
-            case sc.ReadIoStatus():
-                tx.put_frame(who, nxt.with_local(stmt.into, self._read_io_status(tx, who, frame, stmt)))
+            case (
+                sc.IoAllocateIrp()
+                | sc.IoSetCompletionRoutine()
+                | sc.IoReuseIrp()
+                | sc.IoFreeIrp()
+                | sc.IoCancelIrp()
+                | sc.ReadIoStatus()
+            ):
+                irps.run_irp_statement(tx, who, frame, stmt)
             case sc.SocketCall():
                 self._enter_call(tx, who, frame, stmt)
             case sc.ReadSocketDispatch():
@@ -344,155 +321,6 @@ class Engine:
     # -- waiting ---------------------------------------------------------------------------------------------------
 
     # -- IRPs ------------------------------------------------------------------------------------------------------
-
-    def _irp_for_app(self, tx: Transaction, who: str, frame: Frame, name: str, verb: str) -> Irp | None:
-        """The IRP a local names, after checking the application may touch it (IRP-B3, IRP-B5)."""
-        irp_id = frame.local(name)
-        if irp_id is None:
-            return None
-        irp = tx.irp(irp_id)
-        if irp.state == FREED:
-            tx.violate(
-                "irp_use_after_free", f"{who} calls {verb} on IRP {irp.id}, which was already freed.", who
-            )
-            return None
-        if irp.state == OWNED_BY_WSK:
-            tx.violate(
-                "irp_reuse_while_pending", f"{who} calls {verb} on IRP {irp.id} while WSK still owns it.", who
-            )
-            return None
-        return irp
-
-    def _free_irp(self, tx: Transaction, who: str, frame: Frame, name: str) -> None:
-        irp_id = frame.local(name)
-        if irp_id is None:
-            return
-        irp = tx.irp(irp_id)
-        if irp.state == FREED:
-            tx.say(f"{who} calls IoFreeIrp on IRP {irp.id} again.")
-            tx.violate("irp_double_free", f"{who} frees IRP {irp.id}, which was already freed.", who)
-            return
-        if irp.state == OWNED_BY_WSK:
-            tx.violate(
-                "irp_free_while_pending",
-                f"{who} frees IRP {irp.id} while WSK still owns it ({irp.function}).",
-                who,
-            )
-        elif irp.state == IN_COMPLETION_ROUTINE and frame.irp != irp.id:
-            tx.violate(
-                "irp_free_while_pending",
-                f"{who} frees IRP {irp.id} while its completion routine is running.",
-                who,
-            )
-        tx.put_irp(replace(irp, state=FREED))
-        tx.say(f"{who} frees IRP {irp.id}.")
-        tx.emit(EventKind.IRP_FREED, actor=who, irp=irp.id)
-
-    def _cancel_irp(self, tx: Transaction, who: str, frame: Frame, name: str) -> None:
-        irp_id = frame.local(name)
-        if irp_id is None:
-            return
-        irp = tx.irp(irp_id)
-        if irp.state == FREED:
-            tx.violate(
-                "irp_use_after_free",
-                f"{who} calls IoCancelIrp on IRP {irp.id}, which was already freed.",
-                who,
-            )
-            return
-        if irp.is_pending and irp.socket is not None and not irp.lost:
-            sock = tx.socket(irp.socket)
-            if all(i != irp.id for i, _ in sock.doomed):
-                tx.put_socket(
-                    irp.socket,
-                    pending=tuple(i for i in sock.pending if i != irp.id),
-                    doomed=(*sock.doomed, (irp.id, CANCELLED)),
-                )
-            tx.say(f"{who} cancels IRP {irp.id}; WSK will complete it with STATUS_CANCELLED.")
-        else:
-            tx.say(f"{who} calls IoCancelIrp on IRP {irp.id}, which is not pending: nothing happens.")
-        tx.emit(EventKind.IRP_CANCEL_REQUESTED, actor=who, irp=irp.id)
-
-    def _read_io_status(self, tx: Transaction, who: str, frame: Frame, stmt: sc.ReadIoStatus) -> int:
-        irp_id = frame.local(stmt.irp)
-        if irp_id is None:
-            return 0
-        irp = tx.irp(irp_id)
-        if irp.state == FREED:
-            tx.violate(
-                "irp_use_after_free", f"{who} reads IoStatus of IRP {irp.id}, which was already freed.", who
-            )
-            tx.say(f"{who} reads garbage from the freed IRP {irp.id}.")
-            return 0xBAADF00D
-        value = (
-            irp.information
-            if stmt.field == "Information"
-            else (PENDING if irp.status is None else irp.status)
-        )
-        shown = str(value) if stmt.field == "Information" else status_name(value)
-        tx.say(f"{who} reads IoStatus.{stmt.field} of IRP {irp.id}: {shown}.")
-        return value
-
-    def _complete_irp(
-        self, tx: Transaction, irp_id: int, status: int, information: int, inline_on: str | None
-    ) -> None:
-        """WSK completes an IRP: the completion routine runs if armed for this outcome (rule I-1)."""
-        irp = tx.irp(irp_id)
-        where = "wsk" if inline_on is None else inline_on
-        if irp.socket is not None:
-            sock = tx.socket(irp.socket)
-            tx.put_socket(
-                irp.socket,
-                pending=tuple(i for i in sock.pending if i != irp_id),
-                doomed=tuple(d for d in sock.doomed if d[0] != irp_id),
-            )
-        tx.emit(
-            EventKind.IRP_COMPLETED,
-            actor=where,
-            irp=irp_id,
-            function=irp.function,
-            status=status_name(status),
-        )
-        if irp.state == FREED:
-            tx.violate(
-                "irp_use_after_free",
-                f"WSK completes IRP {irp_id}, but the application already freed it: WSK writes into freed memory.",
-                where,
-            )
-            return
-        invoked = irp.routine is not None and _invokes_routine(irp, status)
-        irp = replace(
-            irp,
-            status=status,
-            information=information,
-            is_pending=False,
-            needs_reuse=True,
-            completions=irp.completions + 1,
-            state=IN_COMPLETION_ROUTINE if invoked else OWNED_BY_APP,
-        )
-        tx.put_irp(irp)
-        text = f"IRP {irp_id} ({irp.function}) completes with {status_name(status)}"
-        if not invoked:
-            skipped = " (its completion routine is not invoked for this outcome)" if irp.routine else ""
-            tx.say(f"{text}{skipped}.")
-            close.finish_close(tx, irp)
-            return
-        assert irp.routine is not None
-        frame = Frame(
-            program=f"routine:{irp.routine}", locals=(("Irp", irp_id),), irp=irp_id, socket=irp.socket
-        )
-        if inline_on is not None:
-            actor = tx.actor(inline_on)
-            tx.put_actor(replace(actor, frames=(*actor.frames, frame)))
-            tx.say(f"{text} inline: {irp.routine} runs on {inline_on}'s thread before the call returns.")
-        else:
-            actor_id = f"cr{irp_id}"
-            while any(a.id == actor_id for a in tx.state.actors):
-                actor_id += "x"
-            irql = self.settings.callback_irql
-            tx.put_actor(Actor(id=actor_id, kind="completion", irql=irql, frames=(frame,)))
-            tx.say(f"{text}; WSK runs {irp.routine} as {actor_id} at {irql}.")
-        tx.emit(EventKind.COMPLETION_STARTED, actor=where, irp=irp_id, text=irp.routine)
 
     # -- socket calls: enter ---------------------------------------------------------------------------------------
 
@@ -643,7 +471,7 @@ class Engine:
             label = f"{who}: WSK completes IRP {call.irp} inline with {status_name(call.status)}"
             status = call.status
             return [Move(Action(f"{who}-i", who, label), lambda tx: self._inline(tx, who, status, 0))]
-        inline = self._inline_result(state, call)
+        inline = irps.inline_result(self.scenario, state, call)
         label = f"{who}: {fn} returns STATUS_PENDING (WSK keeps IRP {call.irp})"
         moves.append(Move(Action(f"{who}-p", who, label), lambda tx: self._pend(tx, who, lost=False)))
         if inline is not None:
@@ -651,29 +479,6 @@ class Engine:
             label = f"{who}: WSK completes IRP {call.irp} inline with {status_name(status)}"
             moves.append(Move(Action(f"{who}-i", who, label), lambda tx: self._inline(tx, who, status, info)))
         return moves
-
-    def _inline_result(self, state: State, call: Call) -> tuple[int, int] | None:
-        """Whether WSK could complete this call before it returns, and with what (status, information)."""
-        sock = state.sockets[call.socket]
-        peer = self.scenario.sockets[call.socket].peer
-        assert call.irp is not None
-        match call.function:
-            case "WskSend":
-                return (SUCCESS, state.irp(call.irp).information) if peer.accepts_data else None
-            case "WskReceive":
-                if sock.inbound and sock.inbound[0] == "data":
-                    return SUCCESS, SEGMENT
-                if (sock.recv_shut and not sock.inbound) or sock.inbound[:1] == ("fin",):
-                    return SUCCESS, 0
-                return None
-            case "WskDisconnect":
-                graceful = not sock.aborted
-                return (SUCCESS, 0) if (not graceful or peer.acks_disconnect) else None
-            case "WskCloseSocket":
-                if close.close_must_wait(self.scenario, state, call.socket):
-                    return None
-                return SUCCESS, 0
-        return None
 
     def _inline(self, tx: Transaction, who: str, status: int, information: int) -> None:
         frame = tx.actor(who).top
@@ -684,8 +489,8 @@ class Engine:
         tx.put_frame(who, replace(frame, call=replace(call, completed_inline=True, status=status)))
         if call.function == "WskCloseSocket":
             close.free_socket(tx, call.socket)
-        self._apply_completion(tx, irp_id, status)
-        self._complete_irp(tx, irp_id, status, information, inline_on=who)
+        irps.apply_completion(tx, irp_id, status)
+        irps.complete_irp(tx, irp_id, status, information, inline_on=who)
 
     def _pend(self, tx: Transaction, who: str, lost: bool) -> None:
         frame = tx.actor(who).top
@@ -734,17 +539,6 @@ class Engine:
             function=call.function,
             status=status_name(status),
         )
-
-    def _apply_completion(self, tx: Transaction, irp_id: int, status: int) -> None:
-        """Protocol effects of an IRP completing successfully (reference 1.3.2)."""
-        irp = tx.irp(irp_id)
-        if irp.socket is None or not is_success(status):
-            return
-        sock = tx.socket(irp.socket)
-        if irp.function == "WskDisconnect" and not sock.aborted:
-            tx.put_socket(irp.socket, send_shutting=False, send_shut=True)
-        if irp.function == "WskReceive" and sock.inbound:
-            tx.put_socket(irp.socket, inbound=sock.inbound[1:])
 
     # -- completion routines and callbacks returning ---------------------------------------------------------------
 
@@ -827,18 +621,7 @@ class Engine:
         moves: list[Move] = []
         for index, sock in enumerate(state.sockets):
             name = self.scenario.sockets[index].name
-            for irp_id, status in sock.doomed:
-                irp = state.irp(irp_id)
-                label = f"WSK: complete IRP {irp_id} ({irp.function}) with {status_name(status)}"
-                moves.append(self._wsk_complete(irp_id, status, 0, label))
-            for irp_id in sock.pending:
-                natural = self._natural_completion(state, sock, index, state.irp(irp_id))
-                if natural is not None:
-                    status, info = natural
-                    irp = state.irp(irp_id)
-                    detail = f", {info} bytes" if irp.function in ("WskSend", "WskReceive") else ""
-                    label = f"WSK: complete IRP {irp_id} ({irp.function}) with {status_name(status)}{detail}"
-                    moves.append(self._wsk_complete(irp_id, status, info, label))
+            moves += irps.completion_moves(self.scenario, state, index)
             moves += close.free_socket_moves(self.scenario, state, index)
             due = close.close_irp_due(state, index)
             if due is not None:
@@ -848,35 +631,10 @@ class Engine:
 
     def _complete_close_irp(self, close_irp: int) -> Move:
         def complete(tx: Transaction) -> None:
-            self._complete_irp(tx, close_irp, SUCCESS, 0, inline_on=None)
+            irps.complete_irp(tx, close_irp, SUCCESS, 0, inline_on=None)
 
         label = f"WSK: complete close IRP {close_irp} with STATUS_SUCCESS"
         return Move(Action(f"wsk-c{close_irp}", "wsk", label), complete)
-
-    def _wsk_complete(self, irp_id: int, status: int, info: int, label: str) -> Move:
-        def perform(tx: Transaction) -> None:
-            self._apply_completion(tx, irp_id, status)
-            self._complete_irp(tx, irp_id, status, info, inline_on=None)
-
-        return Move(Action(f"wsk-c{irp_id}", "wsk", label), perform)
-
-    def _natural_completion(self, state: State, sock: Socket, index: int, irp: Irp) -> tuple[int, int] | None:
-        """When a pending IRP can complete on its own, and how (the peer's behaviour decides)."""
-        if irp.lost or (irp.state == FREED and irp.function is None):
-            return None
-        peer = self.scenario.sockets[index].peer
-        match irp.function:
-            case "WskSend":
-                return (SUCCESS, irp.information) if peer.accepts_data else None
-            case "WskReceive":
-                if sock.inbound[:1] == ("data",):
-                    return SUCCESS, SEGMENT
-                if sock.inbound[:1] == ("fin",):
-                    return SUCCESS, 0
-                return None
-            case "WskDisconnect":
-                return (SUCCESS, 0) if sock.aborted or peer.acks_disconnect else None
-        return None
 
     def _callback_moves(self, state: State, index: int, sock: Socket, name: str) -> list[Move]:
         if not sock.inbound or sock.freed:
@@ -1038,7 +796,7 @@ class Engine:
         if irp.state == OWNED_BY_WSK:
             return f"IRP {irp.id} ({irp.function}) is still pending inside WSK; nothing will complete it."
         if irp.state == OWNED_BY_APP and irp.routine and irp.status is not None:
-            invoked = _invokes_routine(irp, irp.status)
+            invoked = irps.invokes_routine(irp, irp.status)
             why = (
                 "its completion routine ran but did not free it"
                 if invoked
@@ -1048,11 +806,3 @@ class Engine:
             )
             return f"IRP {irp.id} ({irp.function}) completed with {status_name(irp.status)} but was never freed: {why}."
         return f"IRP {irp.id} was allocated but never freed."
-
-
-def _invokes_routine(irp: Irp, status: int) -> bool:
-    """Whether the IRP's completion routine runs for this outcome: IoSetCompletionRoutine's three flags, for
-    cancel, success and error (rule I-1 asks for all three TRUE)."""
-    if status == CANCELLED:
-        return irp.invoke[2]
-    return irp.invoke[0] if is_success(status) else irp.invoke[1]
