@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Literal
 
-from app.sim import close, irps, memory
+from app.sim import calls, close, irps, memory
 from app.sim import scenario as sc
 from app.sim.model import (
     CLOSED,
@@ -37,7 +37,6 @@ from app.sim.model import (
     OWNED_BY_APP,
     OWNED_BY_WSK,
     Actor,
-    Call,
     EventKind,
     Frame,
     Irp,
@@ -198,7 +197,7 @@ class Engine:
             label = f"{actor.id}: wakes up and returns from {stmt.op}"  # type: ignore[attr-defined]
             return [Move(Action(actor.id, actor.id, label), lambda tx: memory.finish_wait(tx, actor.id))]
         if frame.call is not None:
-            return self._call_moves(state, actor, frame, frame.call)
+            return calls.call_moves(self.scenario, state, actor, frame, frame.call)
         program = self.program(frame)
         if frame.pc >= len(program.statements):
             label = f"{actor.id}: reaches the end of {program.title}"
@@ -265,17 +264,9 @@ class Engine:
             ):
                 irps.run_irp_statement(tx, who, frame, stmt)
             case sc.SocketCall():
-                self._enter_call(tx, who, frame, stmt)
+                calls.enter_call(tx, who, frame, stmt)
             case sc.ReadSocketDispatch():
-                index = self.scenario.socket_of(stmt)
-                name = tx.socket_name(index)
-                if tx.socket(index).freed:
-                    tx.violate(
-                        "socket_use_after_free",
-                        f"{who} reads {name}->Dispatch, but WSK already freed socket {name}.",
-                        who,
-                    )
-                tx.say(f"{who} reads the dispatch table of socket {name}.")
+                calls.read_socket_dispatch(tx, who, stmt)
                 tx.put_frame(who, nxt)
             case sc.FreeSocketContext():
                 close.free_socket_context(tx, who, stmt)
@@ -324,221 +315,7 @@ class Engine:
 
     # -- socket calls: enter ---------------------------------------------------------------------------------------
 
-    def _enter_call(self, tx: Transaction, who: str, frame: Frame, stmt: sc.SocketCall) -> None:
-        fn: str = stmt.op  # type: ignore[attr-defined]
-        index = self.scenario.socket_of(stmt)
-        name = tx.socket_name(index)
-        sock = tx.socket(index)
-        undefined = False
-        if sock.handle in (CLOSING, CLOSED):
-            tx.violate(
-                "call_after_close", f"{who} calls {fn} on socket {name} after WskCloseSocket was called.", who
-            )
-            undefined = True
-            if sock.freed:
-                tx.violate(
-                    "socket_use_after_free",
-                    f"{who} calls through {name}->Dispatch, but socket {name} was freed.",
-                    who,
-                )
-        irp_id: int | None = None
-        irp_name: str | None = getattr(stmt, "irp", None)
-        if irp_name is not None:
-            irp_id = frame.local(irp_name)
-            assert irp_id is not None, "validation guarantees the IRP was allocated"
-            irp = tx.irp(irp_id)
-            if irp.state == FREED:
-                tx.violate(
-                    "irp_use_after_free", f"{who} passes IRP {irp_id} to {fn}, but it was already freed.", who
-                )
-                undefined = True
-            elif irp.state in (OWNED_BY_WSK, IN_COMPLETION_ROUTINE):
-                tx.violate(
-                    "irp_reuse_while_pending",
-                    f"{who} passes IRP {irp_id} to {fn} while it is still in use.",
-                    who,
-                )
-                undefined = True
-            elif irp.needs_reuse:
-                tx.violate(
-                    "irp_reuse_while_pending",
-                    f"{who} passes IRP {irp_id} to {fn} again without calling IoReuseIrp first.",
-                    who,
-                )
-        if fn == "WskCloseSocket" and not undefined:
-            close.check_close_preconditions(tx, who, sock)
-        tx.put_socket(index, calls=(*sock.calls, (who, fn)))
-        if irp_id is not None and not (undefined and tx.irp(irp_id).state == FREED):
-            old = tx.irp(irp_id)
-            tx.put_irp(
-                replace(
-                    old, state=OWNED_BY_WSK, function=fn, socket=index, status=None,
-                    information=getattr(stmt, "bytes", 0), pending_returned=False, is_pending=False,
-                    needs_reuse=False, lost=undefined or old.lost, completions=0,
-                )
-            )  # fmt: skip
-        call = Call(function=fn, socket=index, irp=irp_id, undefined=undefined)
-        with_irp = f" with IRP {irp_id}" if irp_id is not None else ""
-        tx.say(f"{who} calls {fn} on socket {name}{with_irp}.")
-        tx.emit(EventKind.CALL_ENTERED, actor=who, irp=irp_id, function=fn, socket=name)
-        if not undefined:
-            call = self._call_entry_effects(tx, who, index, stmt, call)
-        tx.put_frame(who, replace(frame, call=call))
-
-    def _call_entry_effects(
-        self, tx: Transaction, who: str, index: int, stmt: sc.SocketCall, call: Call
-    ) -> Call:
-        """What WSK does as soon as a call enters: close and abort start at once (reference 2.3, 3.2)."""
-        sock = tx.socket(index)
-        failure = self._call_failure(sock, stmt)
-        if failure is not None:
-            return replace(call, status=failure)
-        match stmt:
-            case sc.WskCloseSocket():
-                close.begin_close(tx, index, call.irp)
-            case sc.WskDisconnect(abortive=True):
-                name = tx.socket_name(index)
-                close.abort(
-                    tx,
-                    index,
-                    self.abort_status,
-                    f"WSK aborts the connection on socket {name}: the peer sees a reset (RST).",
-                )
-            case sc.WskDisconnect():
-                tx.put_socket(index, send_shutting=True, peer_saw="fin")
-                tx.say("The local side sends FIN; the disconnect completes once the peer acknowledges it.")
-            case sc.WskReceive():
-                tx.put_socket(index, receive_suspended=False)
-            case sc.WskControlSocket():
-                events = set(sock.events)
-                events = events | {stmt.event} if stmt.enable else events - {stmt.event}
-                tx.put_socket(index, events=tuple(sorted(events)))
-                running = any(tx.actor(a).top and tx.actor(a).top.event == stmt.event for a in sock.callbacks)  # type: ignore[union-attr]
-                status = STATUS["STATUS_EVENT_PENDING"] if (not stmt.enable and running) else SUCCESS
-                return replace(call, status=status)
-            case sc.WskRelease():
-                if sock.retained == 0:
-                    return replace(call, status=STATUS["STATUS_INVALID_PARAMETER"])
-                tx.put_socket(index, retained=sock.retained - 1)
-                return replace(call, status=SUCCESS)
-        return call
-
-    def _call_failure(self, sock: Socket, stmt: sc.SocketCall) -> int | None:
-        """The failure status WSK completes a call with when the protocol state does not allow it."""
-        connected = sock.phase == "CONNECTED"
-        # A connection the peer reset fails calls with STATUS_CONNECTION_RESET; one we aborted, with abort_status.
-        reset = (
-            STATUS["STATUS_CONNECTION_RESET"]
-            if sock.peer_saw != "rst" and sock.aborted
-            else self.abort_status
-        )
-        match stmt:
-            case sc.WskSend():
-                if not connected:
-                    return STATUS["STATUS_INVALID_DEVICE_STATE"]
-                if sock.aborted:
-                    return reset
-                if sock.send_shutting or sock.send_shut:
-                    return STATUS["STATUS_INVALID_DEVICE_STATE"]
-            case sc.WskReceive():
-                if not connected:
-                    return STATUS["STATUS_INVALID_DEVICE_STATE"]
-                if sock.aborted:
-                    return reset
-            case sc.WskDisconnect():
-                if not connected:
-                    return STATUS["STATUS_INVALID_DEVICE_STATE"]
-                if sock.aborted:
-                    return reset
-                if not stmt.abortive and (sock.send_shutting or sock.send_shut):
-                    return STATUS["STATUS_INVALID_DEVICE_STATE"]
-        return None
-
     # -- socket calls: return --------------------------------------------------------------------------------------
-
-    def _call_moves(self, state: State, actor: Actor, frame: Frame, call: Call) -> list[Move]:
-        who = actor.id
-        fn = call.function
-        sock = state.sockets[call.socket]
-        if call.status is not None and (call.completed_inline or call.irp is None):
-            label = f"{who}: {fn} returns {status_name(call.status)}"
-            return [Move(Action(who, who, label), lambda tx: self._finish_call(tx, who, call.status))]  # type: ignore[arg-type]
-        if call.undefined or (fn != "WskCloseSocket" and sock.handle in (CLOSING, CLOSED)):
-            label = f"{who}: {fn} returns STATUS_PENDING; WSK never completes IRP {call.irp}"
-            return [Move(Action(f"{who}-p", who, label), lambda tx: self._pend(tx, who, lost=True))]
-        moves: list[Move] = []
-        if call.status is not None:  # a failure decided at entry: completes inline with it
-            label = f"{who}: WSK completes IRP {call.irp} inline with {status_name(call.status)}"
-            status = call.status
-            return [Move(Action(f"{who}-i", who, label), lambda tx: self._inline(tx, who, status, 0))]
-        inline = irps.inline_result(self.scenario, state, call)
-        label = f"{who}: {fn} returns STATUS_PENDING (WSK keeps IRP {call.irp})"
-        moves.append(Move(Action(f"{who}-p", who, label), lambda tx: self._pend(tx, who, lost=False)))
-        if inline is not None:
-            status, info = inline
-            label = f"{who}: WSK completes IRP {call.irp} inline with {status_name(status)}"
-            moves.append(Move(Action(f"{who}-i", who, label), lambda tx: self._inline(tx, who, status, info)))
-        return moves
-
-    def _inline(self, tx: Transaction, who: str, status: int, information: int) -> None:
-        frame = tx.actor(who).top
-        assert frame is not None and frame.call is not None
-        call = frame.call
-        irp_id = call.irp
-        assert irp_id is not None
-        tx.put_frame(who, replace(frame, call=replace(call, completed_inline=True, status=status)))
-        if call.function == "WskCloseSocket":
-            close.free_socket(tx, call.socket)
-        irps.apply_completion(tx, irp_id, status)
-        irps.complete_irp(tx, irp_id, status, information, inline_on=who)
-
-    def _pend(self, tx: Transaction, who: str, lost: bool) -> None:
-        frame = tx.actor(who).top
-        assert frame is not None and frame.call is not None
-        call = frame.call
-        sock = tx.socket(call.socket)
-        name = tx.socket_name(call.socket)
-        if lost and sock.freed and not call.undefined:
-            tx.violate(
-                "socket_use_after_free",
-                f"{call.function} was still running inside WSK when socket {name} was freed; WSK now queues "
-                f"IRP {call.irp} on the freed socket.",
-                who,
-            )
-        if call.irp is not None:
-            irp = tx.irp(call.irp)
-            if irp.state != FREED:
-                tx.put_irp(replace(irp, is_pending=True, pending_returned=True, lost=irp.lost or lost))
-            if lost:
-                tx.say(f"IRP {call.irp} is queued where nothing will ever complete it.")
-            elif call.function == "WskCloseSocket":
-                tx.put_socket(call.socket, close_returned=True)
-            else:
-                tx.put_socket(call.socket, pending=(*tx.socket(call.socket).pending, call.irp))
-        self._finish_call(tx, who, PENDING)
-
-    def _finish_call(self, tx: Transaction, who: str, status: int) -> None:
-        actor = tx.actor(who)
-        frame = actor.top
-        assert frame is not None and frame.call is not None
-        call = frame.call
-        sock = tx.socket(call.socket)
-        calls = list(sock.calls)
-        if (who, call.function) in calls:
-            calls.remove((who, call.function))
-        tx.put_socket(call.socket, calls=tuple(calls))
-        stmt = self.program(frame).statements[frame.pc]
-        into: str | None = getattr(stmt, "into", None)
-        nxt = replace(frame, pc=frame.pc + 1, call=None)
-        tx.put_frame(who, nxt.with_local(into, status) if into else nxt)
-        tx.say(f"{who}'s {call.function} returns {status_name(status)}.")
-        tx.emit(
-            EventKind.CALL_RETURNED,
-            actor=who,
-            irp=call.irp,
-            function=call.function,
-            status=status_name(status),
-        )
 
     # -- completion routines and callbacks returning ---------------------------------------------------------------
 
