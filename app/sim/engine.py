@@ -23,15 +23,13 @@ The WSK behaviour follows reference sections 2-4; the ordering of WskCloseSocket
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Literal
 
-from app.sim import calls, close, irps, memory
+from app.sim import callbacks, calls, close, irps, memory
 from app.sim import scenario as sc
 from app.sim.model import (
     CLOSED,
     CLOSING,
     FREED,
-    IN_COMPLETION_ROUTINE,
     NOT_FUNCTIONAL,
     OPEN,
     OWNED_BY_APP,
@@ -40,7 +38,6 @@ from app.sim.model import (
     EventKind,
     Frame,
     Irp,
-    Socket,
     State,
     initial_state,
 )
@@ -171,7 +168,7 @@ class Engine:
             frame = tx.actor(actor_id).top
             if frame is None or frame.call or frame.waiting or frame.pc < len(self.program(frame).statements):
                 return
-            self._return(tx, actor_id, None)
+            callbacks.return_from(tx, actor_id, None)
 
     def program(self, frame: Frame) -> CompiledProgram:
         return self.scenario.programs[frame.program]
@@ -201,7 +198,9 @@ class Engine:
         program = self.program(frame)
         if frame.pc >= len(program.statements):
             label = f"{actor.id}: reaches the end of {program.title}"
-            return [Move(Action(actor.id, actor.id, label), lambda tx: self._return(tx, actor.id, None))]
+            return [
+                Move(Action(actor.id, actor.id, label), lambda tx: callbacks.return_from(tx, actor.id, None))
+            ]
         stmt = program.statements[frame.pc]
         label = f"{actor.id}: {self._describe(stmt)}"
         return [Move(Action(actor.id, actor.id, label), lambda tx: self._execute(tx, actor.id))]
@@ -275,13 +274,13 @@ class Engine:
                 memory.release_provider_npi(tx, who)
                 tx.put_frame(who, nxt)
             case sc.Return():
-                self._return(
+                callbacks.return_from(
                     tx, who, None if stmt.status is None else memory.value(tx, who, frame, stmt.status)
                 )
             case sc.ReturnIf():
                 if memory.test(tx, who, frame, stmt.cond):
                     tx.say(f"{who} finds '{stmt.cond.text}' true and returns.")
-                    self._return(
+                    callbacks.return_from(
                         tx, who, None if stmt.status is None else memory.value(tx, who, frame, stmt.status)
                     )
                 else:
@@ -319,91 +318,17 @@ class Engine:
 
     # -- completion routines and callbacks returning ---------------------------------------------------------------
 
-    def _return(self, tx: Transaction, who: str, value: int | None) -> None:
-        actor = tx.actor(who)
-        frame = actor.top
-        assert frame is not None
-        program = self.program(frame)
-        frames = actor.frames[:-1]
-        shown = "" if value is None else f" {status_name(value)}"
-        if program.kind == "completion":
-            assert frame.irp is not None
-            if value != MORE_PROCESSING:
-                tx.violate(
-                    "completion_wrong_return",
-                    f"{program.title} returns{shown or ' nothing'} for IRP {frame.irp} instead of "
-                    "STATUS_MORE_PROCESSING_REQUIRED.",
-                    who,
-                )
-            irp = tx.irp(frame.irp)
-            if irp.state == IN_COMPLETION_ROUTINE:
-                tx.put_irp(replace(irp, state=OWNED_BY_APP))
-            close.finish_close(tx, irp)
-            tx.say(f"{program.title} returns{shown}.")
-            tx.emit(
-                EventKind.COMPLETION_RETURNED,
-                actor=who,
-                irp=frame.irp,
-                status=shown.strip() or None,
-                text=program.title,
-            )
-        elif program.kind == "callback":
-            self._callback_returned(tx, who, frame, value)
-            tx.say(f"{program.title} returns{shown} to WSK.")
-        elif frames:
-            tx.say(f"{who} returns{shown} from {program.title}.")
-        else:
-            what = f" {program.title.split(': ', 1)[-1]}" if program.key.startswith("menu:") else ""
-            tx.say(f"{who} finishes{what}, returning{shown}." if shown else f"{who} finishes{what}.")
-        actor = tx.actor(who)
-        if frames or actor.kind == "thread":
-            thread = next((t for t in self.scenario.threads if t.name == who), None)
-            finished = not frames and thread is not None and thread.program is not None
-            tx.put_actor(replace(actor, frames=frames, finished=finished))
-            if finished:
-                tx.emit(EventKind.THREAD_FINISHED, actor=who)
-        else:
-            tx.drop_actor(who)
-
-    def _callback_returned(self, tx: Transaction, who: str, frame: Frame, value: int | None) -> None:
-        assert frame.socket is not None
-        index = frame.socket
-        sock = tx.socket(index)
-        changes: dict[str, object] = {"callbacks": tuple(c for c in sock.callbacks if c != who)}
-        if frame.event == "receive" and frame.consumed == "data":
-            if value == PENDING:
-                changes["retained"] = sock.retained + 1
-                tx.say("The application keeps the data indication (it must WskRelease it before closing).")
-                if sock.handle in (CLOSING, CLOSED):
-                    tx.violate(
-                        "close_with_retained_indication",
-                        f"{who} retains a data indication on socket {tx.socket_name(index)} after WskCloseSocket was "
-                        "called: it can never be released legally.",
-                        who,
-                    )
-            elif value == STATUS["STATUS_DATA_NOT_ACCEPTED"]:
-                changes["inbound"] = ("data", *sock.inbound)
-                changes["receive_suspended"] = True
-        tx.put_socket(index, **changes)
-        tx.emit(
-            EventKind.CALLBACK_RETURNED,
-            actor=who,
-            socket=tx.socket_name(index),
-            status=None if value is None else status_name(value),
-        )
-
     # -- WSK's own work ----------------------------------------------------------------------------------------------
 
     def _wsk_moves(self, state: State) -> list[Move]:
         moves: list[Move] = []
-        for index, sock in enumerate(state.sockets):
-            name = self.scenario.sockets[index].name
+        for index in range(len(state.sockets)):
             moves += irps.completion_moves(self.scenario, state, index)
             moves += close.free_socket_moves(self.scenario, state, index)
             due = close.close_irp_due(state, index)
             if due is not None:
                 moves.append(self._complete_close_irp(due))
-            moves += self._callback_moves(state, index, sock, name)
+            moves += callbacks.callback_moves(self.scenario, state, index)
         return moves
 
     def _complete_close_irp(self, close_irp: int) -> Move:
@@ -412,54 +337,6 @@ class Engine:
 
         label = f"WSK: complete close IRP {close_irp} with STATUS_SUCCESS"
         return Move(Action(f"wsk-c{close_irp}", "wsk", label), complete)
-
-    def _callback_moves(self, state: State, index: int, sock: Socket, name: str) -> list[Move]:
-        if not sock.inbound or sock.freed:
-            return []
-        if sock.handle == CLOSED or (
-            sock.handle == CLOSING and not self.settings.callbacks_after_close_starts
-        ):
-            return []
-        if any(state.irp(i).function == "WskReceive" for i in sock.pending):
-            return []  # a pending receive takes precedence over the receive event (rule E-7)
-        head = sock.inbound[0]
-        event: Literal["receive", "disconnect"] = "receive" if head == "data" else "disconnect"
-        if head == "rst" and "disconnect" not in sock.events:
-            event = "receive"
-        if event not in sock.events or (event == "receive" and sock.receive_suspended):
-            return []
-        running = [state.actor(a) for a in sock.callbacks]
-        if any(a.frames and a.frames[0].event == event == "receive" for a in running):
-            return []  # WskReceiveEvent is always called serially (rule E-5)
-        if self.settings.serialize_callbacks and running:
-            return []
-        routine = self.scenario.sockets[index].callbacks[event]
-        what = {"data": f"{SEGMENT} bytes", "fin": "a graceful disconnect", "rst": "an abortive disconnect"}[
-            head
-        ]
-        if head == "rst" and event == "receive":
-            what = "DataIndication == NULL (the socket is no longer functional)"
-        code = "rcv" if event == "receive" else "dsc"
-        label = f"WSK: call {routine} ({'WskReceiveEvent' if event == 'receive' else 'WskDisconnectEvent'}) with {what}"
-
-        def deliver(tx: Transaction) -> None:
-            s = tx.socket(index)
-            actor_id = f"cb{tx.state.next_callback}"
-            data = head == "data"
-            frame = Frame(
-                program=f"routine:{routine}", socket=index, event=event, consumed=head,
-                locals=(("DataIndication", int(data)), ("Flags", int(head == "rst")),
-                        ("BytesIndicated", SEGMENT if data else 0)),
-            )  # fmt: skip
-            tx.put_actor(
-                Actor(id=actor_id, kind="callback", irql=self.settings.callback_irql, frames=(frame,))
-            )
-            tx.state = replace(tx.state, next_callback=tx.state.next_callback + 1)
-            tx.put_socket(index, inbound=s.inbound[1:], callbacks=(*s.callbacks, actor_id))
-            tx.say(f"WSK calls {routine} on socket {name} with {what}; it runs as {actor_id}.")
-            tx.emit(EventKind.CALLBACK_STARTED, actor=actor_id, socket=name, text=routine)
-
-        return [Move(Action(f"wsk-{code}-{name}", "wsk", label), deliver)]
 
     # -- the peer ------------------------------------------------------------------------------------------------------
 
