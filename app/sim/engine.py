@@ -24,24 +24,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from app.sim import callbacks, calls, close, irps, memory
+from app.sim import callbacks, calls, close, explain, irps, memory, peer
 from app.sim import scenario as sc
 from app.sim.model import (
-    CLOSED,
-    CLOSING,
-    FREED,
-    NOT_FUNCTIONAL,
-    OPEN,
-    OWNED_BY_APP,
-    OWNED_BY_WSK,
     Actor,
     EventKind,
     Frame,
-    Irp,
     State,
     initial_state,
 )
-from app.sim.ntstatus import STATUS, status_name
+from app.sim.ntstatus import STATUS
 from app.sim.program import CompiledProgram, CompiledScenario
 from app.sim.step import (
     Action,
@@ -53,7 +45,6 @@ from app.sim.step import (
     Violation,
     is_preemption,
     next_last_actor,
-    violation,
 )
 
 __all__ = [
@@ -114,43 +105,18 @@ class Engine:
         reasons: list[tuple[str, str]] = []
         for actor in state.actors:
             if actor.id not in movers:
-                reasons.append((actor.id, self._why_blocked(state, actor)))
+                reasons.append((actor.id, explain.why_blocked(self.scenario, state, actor)))
         if "wsk" not in movers:
-            reasons.append(("wsk", self._why_wsk_idle(state)))
+            reasons.append(("wsk", explain.why_wsk_idle(self.scenario, state)))
         if "peer" not in movers:
-            reasons.append(("peer", self._why_peer_idle(state)))
+            reasons.append(("peer", explain.why_peer_idle(state)))
         return tuple(reasons)
 
     def terminal_violations(self, state: State) -> tuple[Violation, ...]:
         """What is wrong once nothing can move any more: a deadlock, or leaks at unload."""
         if self._moves(state):
             return ()
-        waiting = [(a, a.top) for a in state.actors if a.top is not None and a.top.waiting is not None]
-        if waiting:
-            who = "; ".join(
-                f"{a.id} {memory.wait_text(self.scenario, state, f)}" for a, f in waiting if f is not None
-            )
-            return (violation("deadlock", f"No action is possible while {who}."),)
-        found: list[Violation] = []
-        for irp in state.irps:
-            if irp.state != FREED:
-                found.append(violation("irp_leak", self._leak_text(irp)))
-        leaks = []
-        for index, sock in enumerate(state.sockets):
-            name = self.scenario.sockets[index].name
-            if sock.handle != CLOSED:
-                leaks.append(f"socket {name} was never closed, so WskDeregister would wait forever")
-            if not sock.context_freed:
-                leaks.append(
-                    f"the context of socket {name} ({self.scenario.sockets[index].context}) was never freed"
-                )
-            if sock.retained:
-                leaks.append(f"{sock.retained} data indication list(s) of socket {name} were never released")
-        if state.captures:
-            leaks.append(f"{state.captures} provider NPI capture(s) were never released")
-        if leaks:
-            found.append(violation("leak_at_unload", "At the end of the run " + "; ".join(leaks) + "."))
-        return tuple(found)
+        return explain.end_of_run_violations(self.scenario, state)
 
     def outcome(self, state: State, terminal: tuple[Violation, ...] | None = None) -> str:
         """running, ok, violation or deadlock."""
@@ -180,7 +146,7 @@ class Engine:
         for actor in state.actors:
             moves += self._actor_moves(state, actor)
         moves += self._wsk_moves(state)
-        moves += self._peer_moves(state)
+        moves += peer.peer_moves(self.scenario, state)
         return moves
 
     def _actor_moves(self, state: State, actor: Actor) -> list[Move]:
@@ -340,123 +306,4 @@ class Engine:
 
     # -- the peer ------------------------------------------------------------------------------------------------------
 
-    def _peer_moves(self, state: State) -> list[Move]:
-        moves: list[Move] = []
-        for index, sock in enumerate(state.sockets):
-            name = self.scenario.sockets[index].name
-            alive = sock.phase == "CONNECTED" and not sock.aborted and sock.handle not in (CLOSING, CLOSED)
-            if not alive:
-                continue
-            can_send = not sock.recv_shut and (self.settings.half_open or not sock.send_shut)
-            if sock.peer_data > 0 and can_send:
-                moves.append(
-                    self._peer_move(
-                        f"peer-data-{name}", f"Peer: send {SEGMENT} bytes on {name}", index, "data"
-                    )
-                )
-            if sock.peer_fin and not sock.recv_shut:
-                moves.append(
-                    self._peer_move(
-                        f"peer-fin-{name}", f"Peer: close its side gracefully (FIN) on {name}", index, "fin"
-                    )
-                )
-            if sock.peer_rst:
-                moves.append(
-                    self._peer_move(
-                        f"peer-rst-{name}", f"Peer: reset the connection (RST) on {name}", index, "rst"
-                    )
-                )
-        return moves
-
-    def _peer_move(self, action_id: str, label: str, index: int, what: str) -> Move:
-        def perform(tx: Transaction) -> None:
-            sock = tx.socket(index)
-            name = tx.socket_name(index)
-            if what == "data":
-                tx.put_socket(index, peer_data=sock.peer_data - 1, inbound=(*sock.inbound, "data"))
-                tx.say(f"The peer sends {SEGMENT} bytes on socket {name}.")
-            elif what == "fin":
-                tx.put_socket(index, peer_fin=False, recv_shut=True, inbound=(*sock.inbound, "fin"))
-                tx.say(
-                    f"The peer closes its side of socket {name} gracefully (FIN): no more data will arrive."
-                )
-            else:
-                reset = STATUS["STATUS_CONNECTION_RESET"]
-                wants_callback = bool(set(sock.events) & {"receive", "disconnect"})
-                tx.put_socket(
-                    index, aborted=True, pending=(), doomed=(*sock.doomed, *((i, reset) for i in sock.pending)),
-                    inbound=("rst",) if wants_callback else (), peer_data=0, peer_fin=False, peer_rst=False,
-                    handle=NOT_FUNCTIONAL if sock.handle == OPEN else sock.handle,
-                )  # fmt: skip
-                tx.say(
-                    f"The peer resets socket {name} (RST): pending IRPs fail and the socket is no longer functional."
-                )
-            tx.emit(EventKind(f"peer_{what}"), actor="peer", socket=name)
-
-        return Move(Action(action_id, "peer", label), perform)
-
     # -- explanations ----------------------------------------------------------------------------------------------------
-
-    def _why_blocked(self, state: State, actor: Actor) -> str:
-        frame = actor.top
-        if frame is None:
-            return (
-                "has finished its program"
-                if actor.finished or actor.kind != "thread"
-                else "has used every operation of its menu"
-            )
-        if frame.waiting is not None:
-            return memory.wait_text(self.scenario, state, frame)
-        return "cannot move"
-
-    def _why_wsk_idle(self, state: State) -> str:
-        reasons: list[str] = []
-        for index, sock in enumerate(state.sockets):
-            name = self.scenario.sockets[index].name
-            for irp_id in sock.pending:
-                irp = state.irp(irp_id)
-                if irp.lost:
-                    reasons.append(f"IRP {irp_id} ({irp.function}) is lost and will never complete")
-                elif irp.function == "WskReceive":
-                    reasons.append(f"IRP {irp_id} (WskReceive) waits for data from the peer")
-                elif irp.function == "WskSend":
-                    reasons.append(f"IRP {irp_id} (WskSend) waits for the peer to accept data")
-                elif irp.function == "WskDisconnect":
-                    reasons.append(f"IRP {irp_id} (WskDisconnect) waits for the peer to acknowledge the FIN")
-            if sock.handle == CLOSING and not sock.freed:
-                if sock.callbacks:
-                    reasons.append(f"the close of {name} waits for {', '.join(sock.callbacks)} to return")
-                elif not sock.close_returned:
-                    reasons.append(f"the close of {name} waits for WskCloseSocket to return")
-                elif close.cancelled_routines_running(self.scenario, state, index):
-                    reasons.append(f"the close of {name} waits for the completion routines of cancelled IRPs")
-            if sock.inbound and sock.handle in (OPEN, NOT_FUNCTIONAL):
-                reasons.append(f"an indication on {name} waits for a WskReceive or an enabled callback")
-        return (
-            "; ".join(reasons) if reasons else "has nothing to do: no IRP can complete and no callback is due"
-        )
-
-    def _why_peer_idle(self, state: State) -> str:
-        for sock in state.sockets:
-            if sock.phase == "CONNECTED" and not sock.aborted and sock.handle not in (CLOSING, CLOSED):
-                return "has nothing more to send"
-        return "can do nothing: the connection is closed or reset"
-
-    def _leak_text(self, irp: Irp) -> str:
-        if irp.lost:
-            return (
-                f"IRP {irp.id} ({irp.function}) was swallowed by a call on a dead socket and never completed."
-            )
-        if irp.state == OWNED_BY_WSK:
-            return f"IRP {irp.id} ({irp.function}) is still pending inside WSK; nothing will complete it."
-        if irp.state == OWNED_BY_APP and irp.routine and irp.status is not None:
-            invoked = irps.invokes_routine(irp, irp.status)
-            why = (
-                "its completion routine ran but did not free it"
-                if invoked
-                else (
-                    "its completion routine was not invoked for that outcome (rule I-1: arm it with TRUE, TRUE, TRUE)"
-                )
-            )
-            return f"IRP {irp.id} ({irp.function}) completed with {status_name(irp.status)} but was never freed: {why}."
-        return f"IRP {irp.id} was allocated but never freed."
