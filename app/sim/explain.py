@@ -9,7 +9,7 @@ waiting or leaks memory ([Unregistering a Winsock Kernel Application](https://le
 
 from __future__ import annotations
 
-from app.sim import close, irps, memory
+from app.sim import close, irps, memory, peer
 from app.sim.model import Actor, Handle, Irp, IrpState, State
 from app.sim.ntstatus import status_name
 from app.sim.program import CompiledScenario
@@ -60,13 +60,8 @@ def why_wsk_idle(scenario: CompiledScenario, state: State) -> str:
 
 def why_peer_idle(state: State) -> str:
     """Why the peer does nothing: it has nothing left to send, or the connection is over."""
-    for sock in state.sockets:
-        if (
-            sock.phase == "CONNECTED"
-            and not sock.aborted
-            and sock.handle not in (Handle.CLOSING, Handle.CLOSED)
-        ):
-            return "has nothing more to send"
+    if any(peer.peer_alive(state, index) for index in range(len(state.sockets))):
+        return "has nothing more to send"
     return "can do nothing: the connection is closed or reset"
 
 
