@@ -167,7 +167,7 @@ def free_socket(tx: Transaction, index: int) -> None:
 
 def close_irp_due(state: State, index: int) -> int | None:
     """Step 6: the close IRP WSK may now complete with STATUS_SUCCESS (the socket is freed and the IRP not yet
-    completed), or None. Completing it is the IRP chapter's ``complete_irp``."""
+    completed), or None. WSK's move that completes it is ``irps.close_completion_move``."""
     sock = state.sockets[index]
     if not _close_pending(state, sock) or not sock.freed:
         return None

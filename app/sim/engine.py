@@ -17,7 +17,18 @@ Action ids:
   ``wsk-rcv-s``     WSK calls the receive event callback of socket s (``wsk-dsc-s``: disconnect)
   ``peer-data-s``   the peer sends data on s (``peer-fin-s``, ``peer-rst-s``)
 
-The WSK behaviour follows reference sections 2-4; the ordering of WskCloseSocket is section 3.2.
+This module only dispatches: it lists the moves of every actor and runs a statement by handing it to the chapter
+that models it. Read the chapters in this order, each top to bottom:
+
+  model.py      the state of the world (actors, sockets, IRPs, memory)
+  step.py       one step: its transaction, actions, events and violations
+  memory.py     interlocked words, run-down protection, events and waits
+  irps.py       the IRP lifecycle, and when WSK completes an IRP
+  close.py      WskCloseSocket, in its documented order
+  calls.py      socket calls, on entry and on return
+  callbacks.py  completion routines and event callbacks
+  peer.py       the remote peer
+  explain.py    why an actor is blocked, and what is wrong at the end of a run
 """
 
 from __future__ import annotations
@@ -26,13 +37,7 @@ from dataclasses import replace
 
 from app.sim import callbacks, calls, close, explain, irps, memory, peer
 from app.sim import scenario as sc
-from app.sim.model import (
-    Actor,
-    EventKind,
-    Frame,
-    State,
-    initial_state,
-)
+from app.sim.model import Actor, EventKind, Frame, State, initial_state
 from app.sim.ntstatus import STATUS
 from app.sim.program import CompiledProgram, CompiledScenario
 from app.sim.step import (
@@ -58,20 +63,10 @@ __all__ = [
     "next_last_actor",
 ]
 
-SUCCESS = STATUS["STATUS_SUCCESS"]
-PENDING = STATUS["STATUS_PENDING"]
-MORE_PROCESSING = STATUS["STATUS_MORE_PROCESSING_REQUIRED"]
-CANCELLED = STATUS["STATUS_CANCELLED"]
-SEGMENT = 100  # bytes in one data segment from the peer
-
-
-# --------------------------------------------------------------------------------------------------------------
-# The engine
-# --------------------------------------------------------------------------------------------------------------
-
 
 class Engine:
-    """Interprets one compiled scenario. Pure: the same state and action always give the same result."""
+    """Interprets one compiled scenario. Pure: the same state and action always give the same result, and
+    nothing but the state remembers anything between steps."""
 
     def __init__(self, scenario: CompiledScenario):
         self.scenario = scenario
@@ -80,6 +75,7 @@ class Engine:
         self.abort_status = STATUS[self.settings.abort_status]
 
     def initial(self) -> State:
+        """The world before the first step."""
         return initial_state(self.scenario)
 
     # -- public queries ----------------------------------------------------------------------------------------
@@ -137,11 +133,14 @@ class Engine:
             callbacks.return_from(tx, actor_id, None)
 
     def program(self, frame: Frame) -> CompiledProgram:
+        """The compiled program a frame runs."""
         return self.scenario.programs[frame.program]
 
     # -- enumerating moves ---------------------------------------------------------------------------------------
 
     def _moves(self, state: State) -> list[Move]:
+        """Every enabled move, in a fixed order: actors (threads in declaration order, then routines and
+        callbacks in the order they started), then WSK socket by socket, then the peer."""
         moves: list[Move] = []
         for actor in state.actors:
             moves += self._actor_moves(state, actor)
@@ -150,6 +149,8 @@ class Engine:
         return moves
 
     def _actor_moves(self, state: State, actor: Actor) -> list[Move]:
+        """One actor's move: start an operation (sandbox), wake from a wait, go on with a call, return at the
+        end of its program, or run its next statement."""
         frame = actor.top
         if frame is None:
             return self._menu_moves(actor)
@@ -172,6 +173,7 @@ class Engine:
         return [Move(Action(actor.id, actor.id, label), lambda tx: self._execute(tx, actor.id))]
 
     def _menu_moves(self, actor: Actor) -> list[Move]:
+        """A sandbox thread between operations: start any operation it has uses left of, or stop."""
         thread = next((t for t in self.scenario.threads if t.name == actor.id), None)
         if thread is None or actor.finished:
             return []
@@ -204,6 +206,7 @@ class Engine:
     # -- statements ------------------------------------------------------------------------------------------------
 
     def _describe(self, stmt: sc.Statement) -> str:
+        """The label of a statement about to run."""
         op: str = stmt.op  # type: ignore[attr-defined]
         if isinstance(stmt, sc.SocketCall):
             return f"enter {op}"
@@ -212,6 +215,7 @@ class Engine:
         return f"run {op}"
 
     def _execute(self, tx: Transaction, actor_id: str) -> None:
+        """Run the actor's next statement: each kind belongs to one chapter."""
         actor = tx.actor(actor_id)
         frame = actor.top
         assert frame is not None
@@ -239,6 +243,19 @@ class Engine:
             case sc.WskReleaseProviderNPI():
                 memory.release_provider_npi(tx, who)
                 tx.put_frame(who, nxt)
+            case sc.Return() | sc.ReturnIf() | sc.GotoIf() | sc.Assign():
+                self._control_flow(tx, who, frame, stmt)
+            case _ if isinstance(stmt, memory.WAITS):
+                memory.begin_wait(tx, who, frame, stmt)
+            case sc.MemoryStatement():
+                memory.run_memory_statement(tx, who, frame, stmt)
+            case _:
+                raise AssertionError(f"unhandled statement {stmt!r}")
+
+    def _control_flow(self, tx: Transaction, who: str, frame: Frame, stmt: sc.Statement) -> None:
+        """The program's own statements: return (a value), return if, jump if, and assign a local."""
+        nxt = replace(frame, pc=frame.pc + 1)
+        match stmt:
             case sc.Return():
                 callbacks.return_from(
                     tx, who, None if stmt.status is None else memory.value(tx, who, frame, stmt.status)
@@ -253,10 +270,9 @@ class Engine:
                     tx.say(f"{who} finds '{stmt.cond.text}' false and carries on.")
                     tx.put_frame(who, nxt)
             case sc.GotoIf():
-                taken = stmt.cond is None or memory.test(tx, who, frame, stmt.cond)
-                if taken:
-                    tx.put_frame(who, replace(frame, pc=self.program(frame).label_index(stmt.target)))
+                if stmt.cond is None or memory.test(tx, who, frame, stmt.cond):
                     jump_to = self.program(frame).label_index(stmt.target)
+                    tx.put_frame(who, replace(frame, pc=jump_to))
                     direction = "back " if jump_to <= frame.pc else ""
                     tx.say(f"{who} jumps {direction}to {stmt.target}.")
                 else:
@@ -265,45 +281,20 @@ class Engine:
             case sc.Assign():
                 tx.put_frame(who, nxt.with_local(stmt.into, memory.value(tx, who, frame, stmt.value)))
                 tx.say(f"{who} sets {stmt.into}.")
-            case _ if isinstance(stmt, memory.WAITS):
-                memory.begin_wait(tx, who, frame, stmt)
-            case sc.MemoryStatement():
-                memory.run_memory_statement(tx, who, frame, stmt)
             case _:
-                raise AssertionError(f"unhandled statement {stmt!r}")
+                raise AssertionError(f"unhandled control statement {stmt!r}")
 
-    # -- values and memory -----------------------------------------------------------------------------------------
-
-    # -- waiting ---------------------------------------------------------------------------------------------------
-
-    # -- IRPs ------------------------------------------------------------------------------------------------------
-
-    # -- socket calls: enter ---------------------------------------------------------------------------------------
-
-    # -- socket calls: return --------------------------------------------------------------------------------------
-
-    # -- completion routines and callbacks returning ---------------------------------------------------------------
-
-    # -- WSK's own work ----------------------------------------------------------------------------------------------
+    # -- WSK's own work ---------------------------------------------------------------------------------------------
 
     def _wsk_moves(self, state: State) -> list[Move]:
+        """WSK's jobs, socket by socket: IRPs to complete, then the close's own steps (free the socket,
+        complete the close IRP), then an event callback to deliver."""
         moves: list[Move] = []
         for index in range(len(state.sockets)):
             moves += irps.completion_moves(self.scenario, state, index)
             moves += close.free_socket_moves(self.scenario, state, index)
             due = close.close_irp_due(state, index)
             if due is not None:
-                moves.append(self._complete_close_irp(due))
+                moves.append(irps.close_completion_move(due))
             moves += callbacks.callback_moves(self.scenario, state, index)
         return moves
-
-    def _complete_close_irp(self, close_irp: int) -> Move:
-        def complete(tx: Transaction) -> None:
-            irps.complete_irp(tx, close_irp, SUCCESS, 0, inline_on=None)
-
-        label = f"WSK: complete close IRP {close_irp} with STATUS_SUCCESS"
-        return Move(Action(f"wsk-c{close_irp}", "wsk", label), complete)
-
-    # -- the peer ------------------------------------------------------------------------------------------------------
-
-    # -- explanations ----------------------------------------------------------------------------------------------------

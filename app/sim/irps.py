@@ -250,6 +250,17 @@ def completion_move(irp_id: int, status: int, info: int, label: str) -> Move:
     return Move(Action(f"wsk-c{irp_id}", "wsk", label), perform)
 
 
+def close_completion_move(close_irp: int) -> Move:
+    """Close step 6 as WSK's move: complete the close IRP with STATUS_SUCCESS (``close.close_irp_due`` says
+    when). A close has no protocol effect to apply."""
+
+    def complete(tx: Transaction) -> None:
+        complete_irp(tx, close_irp, SUCCESS, 0, inline_on=None)
+
+    label = f"WSK: complete close IRP {close_irp} with STATUS_SUCCESS"
+    return Move(Action(f"wsk-c{close_irp}", "wsk", label), complete)
+
+
 def apply_completion(tx: Transaction, irp_id: int, status: int) -> None:
     """What a successful completion means for the connection: a graceful WskDisconnect's FIN is acknowledged
     (the send side is shut), a WskReceive consumes the indication it was given."""

@@ -52,28 +52,34 @@ class Trace:
 
     @property
     def final(self) -> State:
+        """The state after the last action."""
         return self.snapshots[-1].state
 
     @property
     def enabled(self) -> tuple[Action, ...]:
+        """What could happen next."""
         return self.engine.enabled(self.final)
 
     @property
     def blocked(self) -> tuple[tuple[str, str], ...]:
+        """Why each actor that cannot move next cannot, as (actor id, reason)."""
         return self.engine.blocked(self.final)
 
     @property
     def terminal_violations(self) -> tuple[Violation, ...]:
+        """Deadlock or leaks, if the run has ended; empty while something can still move."""
         return self.engine.terminal_violations(self.final)
 
     @property
     def violations(self) -> tuple[tuple[int, Violation], ...]:
+        """Every violation with the step it was found at; end-of-run ones at the last step."""
         found = [(s.index, v) for s in self.snapshots for v in s.violations]
         found += [(len(self.snapshots) - 1, v) for v in self.terminal_violations]
         return tuple(found)
 
     @property
     def outcome(self) -> str:
+        """running, ok, violation or deadlock."""
         return self.engine.outcome(self.final)
 
 
@@ -174,6 +180,7 @@ class TraceCache:
         self._traces: OrderedDict[tuple[str, tuple[str, ...]], Trace] = OrderedDict()
 
     def get(self, scenario: CompiledScenario, schedule: tuple[str, ...]) -> Trace:
+        """The trace of ``schedule``: cached, extended from a cached prefix, or replayed from the start."""
         key = (scenario.fingerprint, schedule)
         hit = self._traces.get(key)
         if hit is not None:
