@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from app.sim.engine import Action, Engine, Event, IllegalAction, StepResult, Violation
+from app.sim.model import State
 from app.sim.program import CompiledScenario, compile_scenario
 from app.sim.replay import Snapshot, Trace, TraceCache, extend, parse_schedule, replay, run_on, start
 from app.sim.rules import RULES, VIOLATION_KINDS
 from app.sim.scenario import Scenario
-from app.sim.state import State
 
 
 def load(data: dict[str, Any] | Scenario) -> CompiledScenario:

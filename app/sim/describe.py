@@ -16,8 +16,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from app.sim.engine import Engine
+from app.sim.model import Actor, Irp, State
 from app.sim.ntstatus import show_value, status_name
-from app.sim.state import Actor, Irp, State
 
 
 def describe_state(engine: Engine, state: State) -> dict[str, Any]:

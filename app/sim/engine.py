@@ -17,211 +17,56 @@ Action ids:
   ``wsk-rcv-s``     WSK calls the receive event callback of socket s (``wsk-dsc-s``: disconnect)
   ``peer-data-s``   the peer sends data on s (``peer-fin-s``, ``peer-rst-s``)
 
-The WSK behaviour follows reference sections 2-4; the ordering of WskCloseSocket is section 3.2.
+This module only dispatches: it lists the moves of every actor and runs a statement by handing it to the chapter
+that models it. Read the chapters in this order, each top to bottom:
+
+  model.py      the state of the world (actors, sockets, IRPs, memory)
+  step.py       one step: its transaction, actions, events and violations
+  memory.py     interlocked words, run-down protection, events and waits
+  irps.py       the IRP lifecycle, and when WSK completes an IRP
+  close.py      WskCloseSocket, in its documented order
+  calls.py      socket calls, on entry and on return
+  callbacks.py  completion routines and event callbacks
+  peer.py       the remote peer
+  explain.py    why an actor is blocked, and what is wrong at the end of a run
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Literal
+from dataclasses import replace
 
+from app.sim import callbacks, calls, close, explain, irps, memory, peer
 from app.sim import scenario as sc
-from app.sim.ntstatus import STATUS, is_success, show_value, status_name
+from app.sim.model import Actor, EventKind, Frame, State, initial_state
+from app.sim.ntstatus import STATUS
 from app.sim.program import CompiledProgram, CompiledScenario
-from app.sim.rules import RULES
-from app.sim.state import (
-    ALLOCATED,
-    ARMED,
-    CLOSED,
-    CLOSING,
-    FREED,
-    IN_COMPLETION_ROUTINE,
-    NOT_FUNCTIONAL,
-    OPEN,
-    OWNED_BY_APP,
-    OWNED_BY_WSK,
-    Actor,
-    Call,
-    Frame,
-    Irp,
-    Socket,
-    State,
-    initial_state,
+from app.sim.step import (
+    Action,
+    Event,
+    IllegalAction,
+    Move,
+    StepResult,
+    Transaction,
+    Violation,
+    is_preemption,
+    next_last_actor,
 )
 
-SUCCESS = STATUS["STATUS_SUCCESS"]
-PENDING = STATUS["STATUS_PENDING"]
-MORE_PROCESSING = STATUS["STATUS_MORE_PROCESSING_REQUIRED"]
-CANCELLED = STATUS["STATUS_CANCELLED"]
-SEGMENT = 100  # bytes in one data segment from the peer
-WAITS = (sc.KeWaitForSingleObject, sc.ExWaitForRundownProtectionRelease, sc.WskDeregister)
-
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    """One enabled step: its id (used in schedules and links), the actor taking it, and what it will do."""
-
-    id: str
-    actor: str
-    label: str
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Something that happened during a step; ``kind`` is stable (irp_completed, socket_freed, violation, ...)."""
-
-    kind: str
-    actor: str | None = None
-    irp: int | None = None
-    function: str | None = None
-    status: str | None = None
-    socket: str | None = None
-    text: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Violation:
-    """A broken rule, found at a step; ``kind`` is one of rules.VIOLATION_KINDS."""
-
-    kind: str
-    rule: str
-    message: str
-    actor: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StepResult:
-    action: Action
-    enabled_before: tuple[
-        Action, ...
-    ]  # what could have happened instead: tells whether this step was a preemption
-    state: State
-    events: tuple[Event, ...]
-    narration: str
-    violations: tuple[Violation, ...]
-
-
-ENVIRONMENT = ("wsk", "peer")  # actors that act on other processors: their turns are not thread switches
-
-
-def is_preemption(enabled_before: tuple[Action, ...], last_actor: str | None, action: Action) -> bool:
-    """Taking ``action`` switches away from ``last_actor`` (the last application thread, completion routine or
-    callback to move) although it could still have run. WSK and the peer act on other processors, so their
-    actions preempt no one."""
-    if last_actor is None or action.actor in ENVIRONMENT or action.actor == last_actor:
-        return False
-    return any(a.actor == last_actor for a in enabled_before)
-
-
-def next_last_actor(last_actor: str | None, action: Action) -> str | None:
-    """The application-side actor that moved last, after ``action`` (environment actions leave it as it was)."""
-    return last_actor if action.actor in ENVIRONMENT else action.actor
-
-
-class IllegalAction(ValueError):
-    """An action id that is not enabled in the current state; the message lists the legal ones."""
-
-    def __init__(self, action: str, enabled: tuple[Action, ...], step: int | None = None):
-        where = f" at step {step}" if step is not None else ""
-        legal = ", ".join(f"{a.id} ({a.label})" for a in enabled) or "none: the run has ended"
-        super().__init__(f"Action '{action}' is not possible{where}. Possible actions: {legal}.")
-        self.action = action
-        self.enabled = enabled
-        self.step = step
-
-
-@dataclass(frozen=True, slots=True)
-class _Move:
-    action: Action
-    perform: Callable[[_Tx], None]
-
-
-# --------------------------------------------------------------------------------------------------------------
-# A transaction: a mutable view of one step's changes, frozen back into a State at the end.
-# --------------------------------------------------------------------------------------------------------------
-
-
-class _Tx:
-    def __init__(self, engine: Engine, state: State):
-        self.engine = engine
-        self.sc = engine.scenario
-        self.state = state
-        self.events: list[Event] = []
-        self.violations: list[Violation] = []
-        self.sentences: list[str] = []
-
-    # -- reading and writing the world ------------------------------------------------------------------------
-
-    def actor(self, actor_id: str) -> Actor:
-        return self.state.actor(actor_id)
-
-    def put_actor(self, actor: Actor) -> None:
-        actors = tuple(actor if a.id == actor.id else a for a in self.state.actors)
-        if all(a.id != actor.id for a in self.state.actors):
-            actors = (*actors, actor)
-        self.state = replace(self.state, actors=actors)
-
-    def drop_actor(self, actor_id: str) -> None:
-        self.state = replace(self.state, actors=tuple(a for a in self.state.actors if a.id != actor_id))
-
-    def put_frame(self, actor_id: str, frame: Frame) -> None:
-        actor = self.actor(actor_id)
-        self.put_actor(replace(actor, frames=(*actor.frames[:-1], frame)))
-
-    def irp(self, irp_id: int) -> Irp:
-        return self.state.irp(irp_id)
-
-    def put_irp(self, irp: Irp) -> None:
-        irps = list(self.state.irps)
-        if irp.id > len(irps):
-            irps.append(irp)
-        else:
-            irps[irp.id - 1] = irp
-        self.state = replace(self.state, irps=tuple(irps))
-
-    def socket(self, index: int) -> Socket:
-        return self.state.sockets[index]
-
-    def put_socket(self, index: int, **changes: object) -> None:
-        sockets = list(self.state.sockets)
-        sockets[index] = replace(sockets[index], **changes)  # type: ignore[arg-type]
-        self.state = replace(self.state, sockets=tuple(sockets))
-
-    def socket_name(self, index: int) -> str:
-        return self.sc.sockets[index].name
-
-    # -- reporting ---------------------------------------------------------------------------------------------
-
-    def say(self, sentence: str) -> None:
-        self.sentences.append(sentence)
-
-    def emit(self, kind: str, **fields: object) -> None:
-        self.events.append(Event(kind=kind, **fields))  # type: ignore[arg-type]
-
-    def violate(self, kind: str, message: str, actor: str | None) -> None:
-        rule = RULES[kind]
-        self.violations.append(Violation(kind=kind, rule=rule.rule, message=message, actor=actor))
-        self.emit("violation", actor=actor, text=f"{kind}: {message}")
-        if kind not in self.state.violated:
-            self.state = replace(self.state, violated=tuple(sorted((*self.state.violated, kind))))
-
-    def result(self, action: Action, enabled_before: tuple[Action, ...]) -> StepResult:
-        narration = " ".join(self.sentences)
-        for v in self.violations:
-            narration += f" Rule {v.rule} is broken: {v.message}"
-        return StepResult(
-            action, enabled_before, self.state, tuple(self.events), narration.strip(), tuple(self.violations)
-        )
-
-
-# --------------------------------------------------------------------------------------------------------------
-# The engine
-# --------------------------------------------------------------------------------------------------------------
+__all__ = [
+    "Action",
+    "Engine",
+    "Event",
+    "IllegalAction",
+    "StepResult",
+    "Violation",
+    "is_preemption",
+    "next_last_actor",
+]
 
 
 class Engine:
-    """Interprets one compiled scenario. Pure: the same state and action always give the same result."""
+    """Interprets one compiled scenario. Pure: the same state and action always give the same result, and
+    nothing but the state remembers anything between steps."""
 
     def __init__(self, scenario: CompiledScenario):
         self.scenario = scenario
@@ -230,6 +75,7 @@ class Engine:
         self.abort_status = STATUS[self.settings.abort_status]
 
     def initial(self) -> State:
+        """The world before the first step."""
         return initial_state(self.scenario)
 
     # -- public queries ----------------------------------------------------------------------------------------
@@ -243,7 +89,7 @@ class Engine:
         moves = self._moves(state)
         for move in moves:
             if move.action.id == action_id:
-                tx = _Tx(self, state)
+                tx = Transaction(self.scenario, state)
                 move.perform(tx)
                 self._settle(tx, move.action.actor)
                 return tx.result(move.action, tuple(m.action for m in moves))
@@ -255,41 +101,18 @@ class Engine:
         reasons: list[tuple[str, str]] = []
         for actor in state.actors:
             if actor.id not in movers:
-                reasons.append((actor.id, self._why_blocked(state, actor)))
+                reasons.append((actor.id, explain.why_blocked(self.scenario, state, actor)))
         if "wsk" not in movers:
-            reasons.append(("wsk", self._why_wsk_idle(state)))
+            reasons.append(("wsk", explain.why_wsk_idle(self.scenario, state)))
         if "peer" not in movers:
-            reasons.append(("peer", self._why_peer_idle(state)))
+            reasons.append(("peer", explain.why_peer_idle(state)))
         return tuple(reasons)
 
     def terminal_violations(self, state: State) -> tuple[Violation, ...]:
         """What is wrong once nothing can move any more: a deadlock, or leaks at unload."""
         if self._moves(state):
             return ()
-        waiting = [(a, a.top) for a in state.actors if a.top is not None and a.top.waiting is not None]
-        if waiting:
-            who = "; ".join(f"{a.id} {self._wait_text(state, f)}" for a, f in waiting if f is not None)
-            return (_violation("deadlock", f"No action is possible while {who}."),)
-        found: list[Violation] = []
-        for irp in state.irps:
-            if irp.state != FREED:
-                found.append(_violation("irp_leak", self._leak_text(irp)))
-        leaks = []
-        for index, sock in enumerate(state.sockets):
-            name = self.scenario.sockets[index].name
-            if sock.handle != CLOSED:
-                leaks.append(f"socket {name} was never closed, so WskDeregister would wait forever")
-            if not sock.context_freed:
-                leaks.append(
-                    f"the context of socket {name} ({self.scenario.sockets[index].context}) was never freed"
-                )
-            if sock.retained:
-                leaks.append(f"{sock.retained} data indication list(s) of socket {name} were never released")
-        if state.captures:
-            leaks.append(f"{state.captures} provider NPI capture(s) were never released")
-        if leaks:
-            found.append(_violation("leak_at_unload", "At the end of the run " + "; ".join(leaks) + "."))
-        return tuple(found)
+        return explain.end_of_run_violations(self.scenario, state)
 
     def outcome(self, state: State, terminal: tuple[Violation, ...] | None = None) -> str:
         """running, ok, violation or deadlock."""
@@ -300,49 +123,57 @@ class Engine:
             return "deadlock"
         return "violation" if state.violated or terminal else "ok"
 
-    def _settle(self, tx: _Tx, actor_id: str) -> None:
+    def _settle(self, tx: Transaction, actor_id: str) -> None:
         """A program that ran past its last statement returns in the same step: falling off the end is not an
         action a learner should have to take."""
         while any(a.id == actor_id for a in tx.state.actors):
             frame = tx.actor(actor_id).top
             if frame is None or frame.call or frame.waiting or frame.pc < len(self.program(frame).statements):
                 return
-            self._return(tx, actor_id, None)
+            callbacks.return_from(tx, actor_id, None)
 
     def program(self, frame: Frame) -> CompiledProgram:
+        """The compiled program a frame runs."""
         return self.scenario.programs[frame.program]
 
     # -- enumerating moves ---------------------------------------------------------------------------------------
 
-    def _moves(self, state: State) -> list[_Move]:
-        moves: list[_Move] = []
+    def _moves(self, state: State) -> list[Move]:
+        """Every enabled move, in a fixed order: actors (threads in declaration order, then routines and
+        callbacks in the order they started), then WSK socket by socket, then the peer."""
+        moves: list[Move] = []
         for actor in state.actors:
             moves += self._actor_moves(state, actor)
         moves += self._wsk_moves(state)
-        moves += self._peer_moves(state)
+        moves += peer.peer_moves(self.scenario, state)
         return moves
 
-    def _actor_moves(self, state: State, actor: Actor) -> list[_Move]:
+    def _actor_moves(self, state: State, actor: Actor) -> list[Move]:
+        """One actor's move: start an operation (sandbox), wake from a wait, go on with a call, return at the
+        end of its program, or run its next statement."""
         frame = actor.top
         if frame is None:
             return self._menu_moves(actor)
         if frame.waiting is not None:
-            if not self._wait_satisfied(state, frame.waiting):
+            if not memory.wait_satisfied(state, frame.waiting):
                 return []
             stmt = self.program(frame).statements[frame.pc]
             label = f"{actor.id}: wakes up and returns from {stmt.op}"  # type: ignore[attr-defined]
-            return [_Move(Action(actor.id, actor.id, label), lambda tx: self._finish_wait(tx, actor.id))]
+            return [Move(Action(actor.id, actor.id, label), lambda tx: memory.finish_wait(tx, actor.id))]
         if frame.call is not None:
-            return self._call_moves(state, actor, frame, frame.call)
+            return calls.call_moves(self.scenario, state, actor, frame, frame.call)
         program = self.program(frame)
         if frame.pc >= len(program.statements):
             label = f"{actor.id}: reaches the end of {program.title}"
-            return [_Move(Action(actor.id, actor.id, label), lambda tx: self._return(tx, actor.id, None))]
+            return [
+                Move(Action(actor.id, actor.id, label), lambda tx: callbacks.return_from(tx, actor.id, None))
+            ]
         stmt = program.statements[frame.pc]
         label = f"{actor.id}: {self._describe(stmt)}"
-        return [_Move(Action(actor.id, actor.id, label), lambda tx: self._execute(tx, actor.id))]
+        return [Move(Action(actor.id, actor.id, label), lambda tx: self._execute(tx, actor.id))]
 
-    def _menu_moves(self, actor: Actor) -> list[_Move]:
+    def _menu_moves(self, actor: Actor) -> list[Move]:
+        """A sandbox thread between operations: start any operation it has uses left of, or stop."""
         thread = next((t for t in self.scenario.threads if t.name == actor.id), None)
         if thread is None or actor.finished:
             return []
@@ -352,29 +183,30 @@ class Engine:
             if times is not None and used.get(op_id, 0) >= times:
                 continue
 
-            def start(tx: _Tx, op_id: str = op_id, key: str = key, label: str = label) -> None:
+            def start(tx: Transaction, op_id: str = op_id, key: str = key, label: str = label) -> None:
                 a = tx.actor(actor.id)
                 counts = dict(a.ops_used)
                 counts[op_id] = counts.get(op_id, 0) + 1
                 tx.put_actor(replace(a, frames=(Frame(program=key),), ops_used=tuple(sorted(counts.items()))))
                 tx.say(f"{actor.id} starts the operation '{label}'.")
-                tx.emit("operation_started", actor=actor.id, text=label)
+                tx.emit(EventKind.OPERATION_STARTED, actor=actor.id, text=label)
 
-            moves.append(_Move(Action(f"{actor.id}-{op_id}", actor.id, f"{actor.id}: {label}"), start))
+            moves.append(Move(Action(f"{actor.id}-{op_id}", actor.id, f"{actor.id}: {label}"), start))
 
-        def stop(tx: _Tx) -> None:
+        def stop(tx: Transaction) -> None:
             tx.put_actor(replace(tx.actor(actor.id), finished=True))
             tx.say(f"{actor.id} stops: it will start no more operations.")
-            tx.emit("thread_finished", actor=actor.id)
+            tx.emit(EventKind.THREAD_FINISHED, actor=actor.id)
 
         moves.append(
-            _Move(Action(f"{actor.id}-stop", actor.id, f"{actor.id}: stop (start no more operations)"), stop)
+            Move(Action(f"{actor.id}-stop", actor.id, f"{actor.id}: stop (start no more operations)"), stop)
         )
         return moves
 
     # -- statements ------------------------------------------------------------------------------------------------
 
     def _describe(self, stmt: sc.Statement) -> str:
+        """The label of a statement about to run."""
         op: str = stmt.op  # type: ignore[attr-defined]
         if isinstance(stmt, sc.SocketCall):
             return f"enter {op}"
@@ -382,7 +214,8 @@ class Engine:
             return f"test {stmt.cond.text if stmt.cond else 'and jump'}"
         return f"run {op}"
 
-    def _execute(self, tx: _Tx, actor_id: str) -> None:
+    def _execute(self, tx: Transaction, actor_id: str) -> None:
+        """Run the actor's next statement: each kind belongs to one chapter."""
         actor = tx.actor(actor_id)
         frame = actor.top
         assert frame is not None
@@ -390,1084 +223,78 @@ class Engine:
         nxt = replace(frame, pc=frame.pc + 1)
         who = actor_id
         match stmt:
-            case sc.IoAllocateIrp():
-                irp = Irp(id=len(tx.state.irps) + 1)
-                tx.put_irp(irp)
-                tx.put_frame(who, nxt.with_local(stmt.irp, irp.id))
-                tx.say(f"{who} allocates IRP {irp.id}.")
-                tx.emit("irp_allocated", actor=who, irp=irp.id)
-            case sc.IoSetCompletionRoutine():
-                target = self._irp_for_app(tx, who, frame, stmt.irp, "IoSetCompletionRoutine")
-                if target is not None and target.state != FREED:
-                    invoke = (stmt.invoke_on_success, stmt.invoke_on_error, stmt.invoke_on_cancel)
-                    state = ARMED if target.state != IN_COMPLETION_ROUTINE else target.state
-                    tx.put_irp(replace(target, state=state, routine=stmt.routine, invoke=invoke))
-                    tx.say(f"{who} arms IRP {target.id} with completion routine {stmt.routine}.")
-                    tx.emit("irp_armed", actor=who, irp=target.id, text=stmt.routine)
-                tx.put_frame(who, nxt)
-            case sc.IoReuseIrp():
-                target = self._irp_for_app(tx, who, frame, stmt.irp, "IoReuseIrp")
-                if target is not None:
-                    tx.put_irp(Irp(id=target.id, state=ALLOCATED))
-                    tx.say(f"{who} reinitialises IRP {target.id} with IoReuseIrp.")
-                    tx.emit("irp_reused", actor=who, irp=target.id)
-                tx.put_frame(who, nxt)
-            case sc.IoFreeIrp():
-                self._free_irp(tx, who, frame, stmt.irp)
-                tx.put_frame(who, nxt)
-            case sc.IoCancelIrp():
-                self._cancel_irp(tx, who, frame, stmt.irp)
-                tx.put_frame(who, nxt)
-            case sc.ReadIoStatus():
-                tx.put_frame(who, nxt.with_local(stmt.into, self._read_io_status(tx, who, frame, stmt)))
+            case (
+                sc.IoAllocateIrp()
+                | sc.IoSetCompletionRoutine()
+                | sc.IoReuseIrp()
+                | sc.IoFreeIrp()
+                | sc.IoCancelIrp()
+                | sc.ReadIoStatus()
+            ):
+                irps.run_irp_statement(tx, who, frame, stmt)
             case sc.SocketCall():
-                self._enter_call(tx, who, frame, stmt)
+                calls.enter_call(tx, who, frame, stmt)
             case sc.ReadSocketDispatch():
-                index = self.scenario.socket_of(stmt)
-                name = tx.socket_name(index)
-                if tx.socket(index).freed:
-                    tx.violate(
-                        "socket_use_after_free",
-                        f"{who} reads {name}->Dispatch, but WSK already freed socket {name}.",
-                        who,
-                    )
-                tx.say(f"{who} reads the dispatch table of socket {name}.")
+                calls.read_socket_dispatch(tx, who, stmt)
                 tx.put_frame(who, nxt)
             case sc.FreeSocketContext():
-                index = self.scenario.socket_of(stmt)
-                ctx = self.scenario.sockets[index].context
-                sock = tx.socket(index)
-                if sock.context_freed:
-                    tx.violate("context_use_after_free", f"{who} frees {ctx} a second time.", who)
-                elif not self._close_completed(tx.state, index):
-                    still = (
-                        "its close has not completed"
-                        if sock.handle == CLOSING
-                        else "the socket is still open"
-                    )
-                    tx.violate(
-                        "context_use_after_free",
-                        f"{who} frees {ctx} while {still}: completion routines and callbacks may still use it.",
-                        who,
-                    )
-                tx.put_socket(index, context_freed=True)
-                tx.say(f"{who} frees the socket context {ctx}.")
-                tx.emit("context_freed", actor=who, socket=tx.socket_name(index))
+                close.free_socket_context(tx, who, stmt)
                 tx.put_frame(who, nxt)
             case sc.WskReleaseProviderNPI():
-                tx.state = replace(tx.state, captures=max(0, tx.state.captures - 1))
-                tx.say(f"{who} releases the provider NPI ({tx.state.captures} capture(s) left).")
+                memory.release_provider_npi(tx, who)
                 tx.put_frame(who, nxt)
+            case sc.Return() | sc.ReturnIf() | sc.GotoIf() | sc.Assign():
+                self._control_flow(tx, who, frame, stmt)
+            case _ if isinstance(stmt, memory.WAITS):
+                memory.begin_wait(tx, who, frame, stmt)
+            case sc.MemoryStatement():
+                memory.run_memory_statement(tx, who, frame, stmt)
+            case _:
+                raise AssertionError(f"unhandled statement {stmt!r}")
+
+    def _control_flow(self, tx: Transaction, who: str, frame: Frame, stmt: sc.Statement) -> None:
+        """The program's own statements: return (a value), return if, jump if, and assign a local."""
+        nxt = replace(frame, pc=frame.pc + 1)
+        match stmt:
             case sc.Return():
-                self._return(
-                    tx, who, None if stmt.status is None else self._value(tx, who, frame, stmt.status)
+                callbacks.return_from(
+                    tx, who, None if stmt.status is None else memory.value(tx, who, frame, stmt.status)
                 )
             case sc.ReturnIf():
-                if self._test(tx, who, frame, stmt.cond):
+                if memory.test(tx, who, frame, stmt.cond):
                     tx.say(f"{who} finds '{stmt.cond.text}' true and returns.")
-                    self._return(
-                        tx, who, None if stmt.status is None else self._value(tx, who, frame, stmt.status)
+                    callbacks.return_from(
+                        tx, who, None if stmt.status is None else memory.value(tx, who, frame, stmt.status)
                     )
                 else:
                     tx.say(f"{who} finds '{stmt.cond.text}' false and carries on.")
                     tx.put_frame(who, nxt)
             case sc.GotoIf():
-                taken = stmt.cond is None or self._test(tx, who, frame, stmt.cond)
-                if taken:
-                    tx.put_frame(who, replace(frame, pc=self.program(frame).label_index(stmt.target)))
+                if stmt.cond is None or memory.test(tx, who, frame, stmt.cond):
                     jump_to = self.program(frame).label_index(stmt.target)
+                    tx.put_frame(who, replace(frame, pc=jump_to))
                     direction = "back " if jump_to <= frame.pc else ""
                     tx.say(f"{who} jumps {direction}to {stmt.target}.")
                 else:
                     tx.put_frame(who, nxt)
                     tx.say(f"{who} does not jump: '{stmt.cond.text if stmt.cond else ''}' is false.")
             case sc.Assign():
-                tx.put_frame(who, nxt.with_local(stmt.into, self._value(tx, who, frame, stmt.value)))
+                tx.put_frame(who, nxt.with_local(stmt.into, memory.value(tx, who, frame, stmt.value)))
                 tx.say(f"{who} sets {stmt.into}.")
-            case _ if isinstance(stmt, WAITS):
-                self._begin_wait(tx, who, frame, stmt)
-            case sc.MemoryStatement():
-                self._memory(tx, who, frame, stmt)
             case _:
-                raise AssertionError(f"unhandled statement {stmt!r}")
+                raise AssertionError(f"unhandled control statement {stmt!r}")
 
-    # -- values and memory -----------------------------------------------------------------------------------------
+    # -- WSK's own work ---------------------------------------------------------------------------------------------
 
-    def _touch(self, tx: _Tx, who: str, index: int, verb: str) -> None:
-        cell = self.scenario.memory[index]
-        if cell.context_socket is not None and tx.socket(cell.context_socket).context_freed:
-            tx.violate(
-                "context_use_after_free", f"{who} {verb} {cell.c_name} after the context was freed.", who
-            )
-
-    def _value(self, tx: _Tx, who: str, frame: Frame, operand: sc.Operand) -> int:
-        if operand.name is None:
-            assert operand.value is not None
-            return operand.value
-        index = self.scenario.memory_index.get(operand.name)
-        if index is not None:
-            self._touch(tx, who, index, "reads")
-            return tx.state.words[index] + operand.offset
-        return (frame.local(operand.name) or 0) + operand.offset
-
-    def _test(self, tx: _Tx, who: str, frame: Frame, cond: sc.Condition) -> bool:
-        left = self._value(tx, who, frame, cond.left)
-        if cond.op == "nonzero":
-            return left != 0
-        if cond.op == "zero":
-            return left == 0
-        assert cond.right is not None
-        right = self._value(tx, who, frame, cond.right)
-        return {
-            "==": left == right, "!=": left != right, "<": left < right, "<=": left <= right,
-            ">": left > right, ">=": left >= right, "&": (left & right) != 0,
-        }[cond.op]  # fmt: skip
-
-    def _set_word(self, tx: _Tx, index: int, value: int) -> None:
-        words = list(tx.state.words)
-        words[index] = value
-        tx.state = replace(tx.state, words=tuple(words))
-
-    def _memory(self, tx: _Tx, who: str, frame: Frame, stmt: sc.MemoryStatement) -> None:
-        index = self.scenario.memory_index[stmt.var]
-        cell = self.scenario.memory[index]
-        self._touch(tx, who, index, "uses")
-        nxt = replace(frame, pc=frame.pc + 1)
-        old = tx.state.words[index]
-        into: str | None = getattr(stmt, "into", None)
-        result = old
-        match stmt:
-            case sc.InterlockedIncrement():
-                result = old + 1
-                self._set_word(tx, index, result)
-                tx.say(f"{who} atomically increments {cell.c_name} to {result}.")
-            case sc.InterlockedDecrement():
-                result = old - 1
-                self._set_word(tx, index, result)
-                tx.say(f"{who} atomically decrements {cell.c_name} to {result}.")
-            case sc.InterlockedExchange():
-                self._set_word(tx, index, self._value(tx, who, frame, stmt.value))
-                tx.say(f"{who} atomically sets {cell.c_name} to {tx.state.words[index]} (it was {old}).")
-            case sc.InterlockedCompareExchange():
-                comparand = self._value(tx, who, frame, stmt.comparand)
-                exchange = self._value(tx, who, frame, stmt.exchange)
-                if old == comparand:
-                    self._set_word(tx, index, exchange)
-                    tx.say(f"{who}'s compare-exchange on {cell.c_name} succeeds: {old} becomes {exchange}.")
-                else:
-                    tx.say(
-                        f"{who}'s compare-exchange on {cell.c_name} fails: it expected {comparand} but found {old}."
-                    )
-            case sc.InterlockedOr():
-                self._set_word(tx, index, old | self._value(tx, who, frame, stmt.value))
-                tx.say(f"{who} atomically ORs into {cell.c_name}: {old} becomes {tx.state.words[index]}.")
-            case sc.Read():
-                tx.say(f"{who} reads {cell.c_name} = {old}.")
-            case sc.Write():
-                self._set_word(tx, index, self._value(tx, who, frame, stmt.value))
-                tx.say(f"{who} writes {show_value(tx.state.words[index])} to {cell.c_name}.")
-            case sc.ExAcquireRundownProtection():
-                rundown = tx.state.rundowns[index]
-                if rundown.active:
-                    result = 0
-                    tx.say(f"{who} fails to acquire run-down protection: the socket is being run down.")
-                else:
-                    result = 1
-                    self._set_rundown(tx, index, replace(rundown, count=rundown.count + 1))
-                    tx.say(f"{who} acquires run-down protection ({rundown.count + 1} reference(s) held).")
-            case sc.ExReleaseRundownProtection():
-                rundown = tx.state.rundowns[index]
-                self._set_rundown(tx, index, replace(rundown, count=rundown.count - 1))
-                woken = " The waiting closer can now go on." if rundown.active and rundown.count == 1 else ""
-                tx.say(f"{who} releases run-down protection ({rundown.count - 1} left).{woken}")
-            case sc.KeSetEvent():
-                events = list(tx.state.events)
-                events[index] = True
-                tx.state = replace(tx.state, events=tuple(events))
-                tx.say(f"{who} signals the event {cell.c_name}.")
-            case _:
-                raise AssertionError(f"unhandled memory statement {stmt!r}")
-        tx.put_frame(who, nxt.with_local(into, result) if into else nxt)
-
-    def _set_rundown(self, tx: _Tx, index: int, value: object) -> None:
-        rundowns = list(tx.state.rundowns)
-        rundowns[index] = value  # type: ignore[call-overload]
-        tx.state = replace(tx.state, rundowns=tuple(rundowns))
-
-    # -- waiting ---------------------------------------------------------------------------------------------------
-
-    def _in_routine(self, actor: Actor) -> str | None:
-        for frame in reversed(actor.frames):
-            kind = self.program(frame).kind
-            if kind in ("completion", "callback"):
-                return f"{'completion routine' if kind == 'completion' else 'event callback'} {self.program(frame).title}"
-        return None
-
-    def _begin_wait(self, tx: _Tx, who: str, frame: Frame, stmt: sc.Statement) -> None:
-        actor = tx.actor(who)
-        op: str = stmt.op  # type: ignore[attr-defined]
-        routine = self._in_routine(actor)
-        if routine is not None:
-            tx.violate("wait_in_callback", f"{who} calls {op} inside the {routine}.", who)
-        if actor.irql == "DISPATCH_LEVEL":
-            tx.violate("wait_at_dispatch", f"{who} calls {op} at DISPATCH_LEVEL.", who)
-        if isinstance(stmt, sc.WskDeregister):
-            waiting = ("deregister", 0)
-            tx.state = replace(tx.state, deregistering=True)
-        else:
-            index = self.scenario.memory_index[stmt.var]  # type: ignore[attr-defined]
-            self._touch(tx, who, index, "waits on")
-            if isinstance(stmt, sc.ExWaitForRundownProtectionRelease):
-                self._set_rundown(tx, index, replace(tx.state.rundowns[index], active=True))
-                waiting = ("rundown", index)
-            else:
-                waiting = ("event", index)
-        if self._wait_satisfied(tx.state, waiting):
-            tx.say(f"{who} calls {op}, which returns at once.")
-            self._wait_done(tx, who, replace(frame, pc=frame.pc + 1), waiting)
-        else:
-            tx.put_frame(who, replace(frame, waiting=waiting))
-            tx.say(
-                f"{who} calls {op} and blocks: it {self._wait_text(tx.state, replace(frame, waiting=waiting))}."
-            )
-            tx.emit("wait_started", actor=who, text=op)
-
-    def _finish_wait(self, tx: _Tx, who: str) -> None:
-        frame = tx.actor(who).top
-        assert frame is not None and frame.waiting is not None
-        op = self.program(frame).statements[frame.pc].op  # type: ignore[attr-defined]
-        tx.say(f"{who} returns from {op}.")
-        tx.emit("wait_ended", actor=who, text=op)
-        self._wait_done(tx, who, replace(frame, pc=frame.pc + 1, waiting=None), frame.waiting)
-
-    def _wait_done(self, tx: _Tx, who: str, frame: Frame, waiting: tuple[str, int]) -> None:
-        if waiting[0] == "deregister":
-            tx.state = replace(tx.state, deregistered=True, deregistering=False)
-        tx.put_frame(who, frame)
-
-    def _wait_satisfied(self, state: State, waiting: tuple[str, int]) -> bool:
-        kind, index = waiting
-        if kind == "event":
-            return state.events[index]
-        if kind == "rundown":
-            return state.rundowns[index].count <= 0
-        return state.captures == 0 and state.open_sockets == 0
-
-    def _wait_text(self, state: State, frame: Frame) -> str:
-        assert frame.waiting is not None
-        kind, index = frame.waiting
-        if kind == "event":
-            return f"waits for the event {self.scenario.memory[index].c_name}, which nobody has signalled"
-        if kind == "rundown":
-            count = state.rundowns[index].count
-            return f"waits in ExWaitForRundownProtectionRelease for {count} reference(s) still held"
-        return (
-            f"waits in WskDeregister for {state.open_sockets} open socket(s) and "
-            f"{state.captures} captured NPI(s)"
-        )
-
-    # -- IRPs ------------------------------------------------------------------------------------------------------
-
-    def _irp_for_app(self, tx: _Tx, who: str, frame: Frame, name: str, verb: str) -> Irp | None:
-        """The IRP a local names, after checking the application may touch it (IRP-B3, IRP-B5)."""
-        irp_id = frame.local(name)
-        if irp_id is None:
-            return None
-        irp = tx.irp(irp_id)
-        if irp.state == FREED:
-            tx.violate(
-                "irp_use_after_free", f"{who} calls {verb} on IRP {irp.id}, which was already freed.", who
-            )
-            return None
-        if irp.state == OWNED_BY_WSK:
-            tx.violate(
-                "irp_reuse_while_pending", f"{who} calls {verb} on IRP {irp.id} while WSK still owns it.", who
-            )
-            return None
-        return irp
-
-    def _free_irp(self, tx: _Tx, who: str, frame: Frame, name: str) -> None:
-        irp_id = frame.local(name)
-        if irp_id is None:
-            return
-        irp = tx.irp(irp_id)
-        if irp.state == FREED:
-            tx.say(f"{who} calls IoFreeIrp on IRP {irp.id} again.")
-            tx.violate("irp_double_free", f"{who} frees IRP {irp.id}, which was already freed.", who)
-            return
-        if irp.state == OWNED_BY_WSK:
-            tx.violate(
-                "irp_free_while_pending",
-                f"{who} frees IRP {irp.id} while WSK still owns it ({irp.function}).",
-                who,
-            )
-        elif irp.state == IN_COMPLETION_ROUTINE and frame.irp != irp.id:
-            tx.violate(
-                "irp_free_while_pending",
-                f"{who} frees IRP {irp.id} while its completion routine is running.",
-                who,
-            )
-        tx.put_irp(replace(irp, state=FREED))
-        tx.say(f"{who} frees IRP {irp.id}.")
-        tx.emit("irp_freed", actor=who, irp=irp.id)
-
-    def _cancel_irp(self, tx: _Tx, who: str, frame: Frame, name: str) -> None:
-        irp_id = frame.local(name)
-        if irp_id is None:
-            return
-        irp = tx.irp(irp_id)
-        if irp.state == FREED:
-            tx.violate(
-                "irp_use_after_free",
-                f"{who} calls IoCancelIrp on IRP {irp.id}, which was already freed.",
-                who,
-            )
-            return
-        if irp.is_pending and irp.socket is not None and not irp.lost:
-            sock = tx.socket(irp.socket)
-            if all(i != irp.id for i, _ in sock.doomed):
-                tx.put_socket(
-                    irp.socket,
-                    pending=tuple(i for i in sock.pending if i != irp.id),
-                    doomed=(*sock.doomed, (irp.id, CANCELLED)),
-                )
-            tx.say(f"{who} cancels IRP {irp.id}; WSK will complete it with STATUS_CANCELLED.")
-        else:
-            tx.say(f"{who} calls IoCancelIrp on IRP {irp.id}, which is not pending: nothing happens.")
-        tx.emit("irp_cancel_requested", actor=who, irp=irp.id)
-
-    def _read_io_status(self, tx: _Tx, who: str, frame: Frame, stmt: sc.ReadIoStatus) -> int:
-        irp_id = frame.local(stmt.irp)
-        if irp_id is None:
-            return 0
-        irp = tx.irp(irp_id)
-        if irp.state == FREED:
-            tx.violate(
-                "irp_use_after_free", f"{who} reads IoStatus of IRP {irp.id}, which was already freed.", who
-            )
-            tx.say(f"{who} reads garbage from the freed IRP {irp.id}.")
-            return 0xBAADF00D
-        value = (
-            irp.information
-            if stmt.field == "Information"
-            else (PENDING if irp.status is None else irp.status)
-        )
-        shown = str(value) if stmt.field == "Information" else status_name(value)
-        tx.say(f"{who} reads IoStatus.{stmt.field} of IRP {irp.id}: {shown}.")
-        return value
-
-    def _complete_irp(
-        self, tx: _Tx, irp_id: int, status: int, information: int, inline_on: str | None
-    ) -> None:
-        """WSK completes an IRP: the completion routine runs if armed for this outcome (rule I-1)."""
-        irp = tx.irp(irp_id)
-        where = "wsk" if inline_on is None else inline_on
-        if irp.socket is not None:
-            sock = tx.socket(irp.socket)
-            tx.put_socket(
-                irp.socket,
-                pending=tuple(i for i in sock.pending if i != irp_id),
-                doomed=tuple(d for d in sock.doomed if d[0] != irp_id),
-            )
-        tx.emit("irp_completed", actor=where, irp=irp_id, function=irp.function, status=status_name(status))
-        if irp.state == FREED:
-            tx.violate(
-                "irp_use_after_free",
-                f"WSK completes IRP {irp_id}, but the application already freed it: WSK writes into freed memory.",
-                where,
-            )
-            return
-        invoked = irp.routine is not None and _invokes_routine(irp, status)
-        irp = replace(
-            irp,
-            status=status,
-            information=information,
-            is_pending=False,
-            needs_reuse=True,
-            completions=irp.completions + 1,
-            state=IN_COMPLETION_ROUTINE if invoked else OWNED_BY_APP,
-        )
-        tx.put_irp(irp)
-        text = f"IRP {irp_id} ({irp.function}) completes with {status_name(status)}"
-        if not invoked:
-            skipped = " (its completion routine is not invoked for this outcome)" if irp.routine else ""
-            tx.say(f"{text}{skipped}.")
-            self._maybe_closed(tx, irp)
-            return
-        assert irp.routine is not None
-        frame = Frame(
-            program=f"routine:{irp.routine}", locals=(("Irp", irp_id),), irp=irp_id, socket=irp.socket
-        )
-        if inline_on is not None:
-            actor = tx.actor(inline_on)
-            tx.put_actor(replace(actor, frames=(*actor.frames, frame)))
-            tx.say(f"{text} inline: {irp.routine} runs on {inline_on}'s thread before the call returns.")
-        else:
-            actor_id = f"cr{irp_id}"
-            while any(a.id == actor_id for a in tx.state.actors):
-                actor_id += "x"
-            irql = self.settings.callback_irql
-            tx.put_actor(Actor(id=actor_id, kind="completion", irql=irql, frames=(frame,)))
-            tx.say(f"{text}; WSK runs {irp.routine} as {actor_id} at {irql}.")
-        tx.emit("completion_started", actor=where, irp=irp_id, text=irp.routine)
-
-    # -- socket calls: enter ---------------------------------------------------------------------------------------
-
-    def _enter_call(self, tx: _Tx, who: str, frame: Frame, stmt: sc.SocketCall) -> None:
-        fn: str = stmt.op  # type: ignore[attr-defined]
-        index = self.scenario.socket_of(stmt)
-        name = tx.socket_name(index)
-        sock = tx.socket(index)
-        undefined = False
-        if sock.handle in (CLOSING, CLOSED):
-            tx.violate(
-                "call_after_close", f"{who} calls {fn} on socket {name} after WskCloseSocket was called.", who
-            )
-            undefined = True
-            if sock.freed:
-                tx.violate(
-                    "socket_use_after_free",
-                    f"{who} calls through {name}->Dispatch, but socket {name} was freed.",
-                    who,
-                )
-        irp_id: int | None = None
-        irp_name: str | None = getattr(stmt, "irp", None)
-        if irp_name is not None:
-            irp_id = frame.local(irp_name)
-            assert irp_id is not None, "validation guarantees the IRP was allocated"
-            irp = tx.irp(irp_id)
-            if irp.state == FREED:
-                tx.violate(
-                    "irp_use_after_free", f"{who} passes IRP {irp_id} to {fn}, but it was already freed.", who
-                )
-                undefined = True
-            elif irp.state in (OWNED_BY_WSK, IN_COMPLETION_ROUTINE):
-                tx.violate(
-                    "irp_reuse_while_pending",
-                    f"{who} passes IRP {irp_id} to {fn} while it is still in use.",
-                    who,
-                )
-                undefined = True
-            elif irp.needs_reuse:
-                tx.violate(
-                    "irp_reuse_while_pending",
-                    f"{who} passes IRP {irp_id} to {fn} again without calling IoReuseIrp first.",
-                    who,
-                )
-        if fn == "WskCloseSocket" and not undefined:
-            others = sorted({a for a, _ in sock.calls if a != who})
-            if others:
-                inside = ", ".join(f"{a} is still inside {f}" for a, f in sock.calls if a != who)
-                tx.violate("close_with_call_in_progress", f"{who} calls WskCloseSocket while {inside}.", who)
-            if sock.retained:
-                tx.violate(
-                    "close_with_retained_indication",
-                    f"{who} calls WskCloseSocket while holding {sock.retained} retained data indication(s).",
-                    who,
-                )
-        tx.put_socket(index, calls=(*sock.calls, (who, fn)))
-        if irp_id is not None and not (undefined and tx.irp(irp_id).state == FREED):
-            old = tx.irp(irp_id)
-            tx.put_irp(
-                replace(
-                    old, state=OWNED_BY_WSK, function=fn, socket=index, status=None,
-                    information=getattr(stmt, "bytes", 0), pending_returned=False, is_pending=False,
-                    needs_reuse=False, lost=undefined or old.lost, completions=0,
-                )
-            )  # fmt: skip
-        call = Call(function=fn, socket=index, irp=irp_id, undefined=undefined)
-        with_irp = f" with IRP {irp_id}" if irp_id is not None else ""
-        tx.say(f"{who} calls {fn} on socket {name}{with_irp}.")
-        tx.emit("call_entered", actor=who, irp=irp_id, function=fn, socket=name)
-        if not undefined:
-            call = self._call_entry_effects(tx, who, index, stmt, call)
-        tx.put_frame(who, replace(frame, call=call))
-
-    def _call_entry_effects(self, tx: _Tx, who: str, index: int, stmt: sc.SocketCall, call: Call) -> Call:
-        """What WSK does as soon as a call enters: close and abort start at once (reference 2.3, 3.2)."""
-        sock = tx.socket(index)
-        failure = self._call_failure(sock, stmt)
-        if failure is not None:
-            return replace(call, status=failure)
-        match stmt:
-            case sc.WskCloseSocket():
-                self._begin_close(tx, index, call)
-            case sc.WskDisconnect(abortive=True):
-                name = tx.socket_name(index)
-                self._abort(
-                    tx,
-                    index,
-                    self.abort_status,
-                    f"WSK aborts the connection on socket {name}: the peer sees a reset (RST).",
-                )
-            case sc.WskDisconnect():
-                tx.put_socket(index, send_shutting=True, peer_saw="fin")
-                tx.say("The local side sends FIN; the disconnect completes once the peer acknowledges it.")
-            case sc.WskReceive():
-                tx.put_socket(index, receive_suspended=False)
-            case sc.WskControlSocket():
-                events = set(sock.events)
-                events = events | {stmt.event} if stmt.enable else events - {stmt.event}
-                tx.put_socket(index, events=tuple(sorted(events)))
-                running = any(tx.actor(a).top and tx.actor(a).top.event == stmt.event for a in sock.callbacks)  # type: ignore[union-attr]
-                status = STATUS["STATUS_EVENT_PENDING"] if (not stmt.enable and running) else SUCCESS
-                return replace(call, status=status)
-            case sc.WskRelease():
-                if sock.retained == 0:
-                    return replace(call, status=STATUS["STATUS_INVALID_PARAMETER"])
-                tx.put_socket(index, retained=sock.retained - 1)
-                return replace(call, status=SUCCESS)
-        return call
-
-    def _call_failure(self, sock: Socket, stmt: sc.SocketCall) -> int | None:
-        """The failure status WSK completes a call with when the protocol state does not allow it."""
-        connected = sock.phase == "CONNECTED"
-        # A connection the peer reset fails calls with STATUS_CONNECTION_RESET; one we aborted, with abort_status.
-        reset = (
-            STATUS["STATUS_CONNECTION_RESET"]
-            if sock.peer_saw != "rst" and sock.aborted
-            else self.abort_status
-        )
-        match stmt:
-            case sc.WskSend():
-                if not connected:
-                    return STATUS["STATUS_INVALID_DEVICE_STATE"]
-                if sock.aborted:
-                    return reset
-                if sock.send_shutting or sock.send_shut:
-                    return STATUS["STATUS_INVALID_DEVICE_STATE"]
-            case sc.WskReceive():
-                if not connected:
-                    return STATUS["STATUS_INVALID_DEVICE_STATE"]
-                if sock.aborted:
-                    return reset
-            case sc.WskDisconnect():
-                if not connected:
-                    return STATUS["STATUS_INVALID_DEVICE_STATE"]
-                if sock.aborted:
-                    return reset
-                if not stmt.abortive and (sock.send_shutting or sock.send_shut):
-                    return STATUS["STATUS_INVALID_DEVICE_STATE"]
-        return None
-
-    def _abort(self, tx: _Tx, index: int, status: int, sentence: str) -> None:
-        """Abortive disconnect: pending IRPs are force-completed with a failure and the peer sees a reset."""
-        sock = tx.socket(index)
-        name = tx.socket_name(index)
-        doomed = (*sock.doomed, *((i, status) for i in sock.pending))
-        tx.put_socket(
-            index, aborted=True, pending=(), doomed=doomed, inbound=(), peer_saw="rst",
-            peer_data=0, peer_fin=False, peer_rst=False,
-        )  # fmt: skip
-        tx.say(sentence)
-        tx.emit("abortive_disconnect", socket=name, text=sentence)
-
-    def _begin_close(self, tx: _Tx, index: int, call: Call) -> None:
-        """WskCloseSocket, reference 3.2 steps 0-3: the handle dies now, the connection is aborted unless fully
-        disconnected, and every pending IRP is marked for cancellation."""
-        name = tx.socket_name(index)
-        tx.put_socket(index, handle=CLOSING, close_irp=call.irp)
-        tx.emit("socket_closing", socket=name)
-        sock = tx.socket(index)
-        category = self.scenario.sockets[index].category
-        connected = category in ("connection", "stream") and sock.phase == "CONNECTED" and not sock.aborted
-        if connected and sock.protocol != "FULLY_DISCONNECTED":
-            name = tx.socket_name(index)
-            self._abort(
-                tx, index, self.cancel_status,
-                f"Socket {name} is not disconnected in both directions, so WSK aborts the connection: the peer sees a reset (RST).",
-            )  # fmt: skip
-        sock = tx.socket(index)
-        cancelled = tuple(i for i in sock.pending)
-        doomed = (*sock.doomed, *((i, self.cancel_status) for i in sock.pending))
-        every = tuple(i for i, _ in doomed)
-        tx.put_socket(index, pending=(), doomed=doomed, cancelled_by_close=every, inbound=())
-        if cancelled or every:
-            ids = ", ".join(str(i) for i in every)
-            tx.say(f"WSK will cancel and complete IRP(s) {ids} before the close completes.")
-
-    # -- socket calls: return --------------------------------------------------------------------------------------
-
-    def _call_moves(self, state: State, actor: Actor, frame: Frame, call: Call) -> list[_Move]:
-        who = actor.id
-        fn = call.function
-        sock = state.sockets[call.socket]
-        if call.status is not None and (call.completed_inline or call.irp is None):
-            label = f"{who}: {fn} returns {status_name(call.status)}"
-            return [_Move(Action(who, who, label), lambda tx: self._finish_call(tx, who, call.status))]  # type: ignore[arg-type]
-        if call.undefined or (fn != "WskCloseSocket" and sock.handle in (CLOSING, CLOSED)):
-            label = f"{who}: {fn} returns STATUS_PENDING; WSK never completes IRP {call.irp}"
-            return [_Move(Action(f"{who}-p", who, label), lambda tx: self._pend(tx, who, lost=True))]
-        moves: list[_Move] = []
-        if call.status is not None:  # a failure decided at entry: completes inline with it
-            label = f"{who}: WSK completes IRP {call.irp} inline with {status_name(call.status)}"
-            status = call.status
-            return [_Move(Action(f"{who}-i", who, label), lambda tx: self._inline(tx, who, status, 0))]
-        inline = self._inline_result(state, call)
-        label = f"{who}: {fn} returns STATUS_PENDING (WSK keeps IRP {call.irp})"
-        moves.append(_Move(Action(f"{who}-p", who, label), lambda tx: self._pend(tx, who, lost=False)))
-        if inline is not None:
-            status, info = inline
-            label = f"{who}: WSK completes IRP {call.irp} inline with {status_name(status)}"
-            moves.append(
-                _Move(Action(f"{who}-i", who, label), lambda tx: self._inline(tx, who, status, info))
-            )
+    def _wsk_moves(self, state: State) -> list[Move]:
+        """WSK's jobs, socket by socket: IRPs to complete, then the close's own steps (free the socket,
+        complete the close IRP), then an event callback to deliver."""
+        moves: list[Move] = []
+        for index in range(len(state.sockets)):
+            moves += irps.completion_moves(self.scenario, state, index)
+            moves += close.free_socket_moves(self.scenario, state, index)
+            due = close.close_irp_due(state, index)
+            if due is not None:
+                moves.append(irps.close_completion_move(due))
+            moves += callbacks.callback_moves(self.scenario, state, index)
         return moves
-
-    def _inline_result(self, state: State, call: Call) -> tuple[int, int] | None:
-        """Whether WSK could complete this call before it returns, and with what (status, information)."""
-        sock = state.sockets[call.socket]
-        peer = self.scenario.sockets[call.socket].peer
-        assert call.irp is not None
-        match call.function:
-            case "WskSend":
-                return (SUCCESS, state.irp(call.irp).information) if peer.accepts_data else None
-            case "WskReceive":
-                if sock.inbound and sock.inbound[0] == "data":
-                    return SUCCESS, SEGMENT
-                if (sock.recv_shut and not sock.inbound) or sock.inbound[:1] == ("fin",):
-                    return SUCCESS, 0
-                return None
-            case "WskDisconnect":
-                graceful = not sock.aborted
-                return (SUCCESS, 0) if (not graceful or peer.acks_disconnect) else None
-            case "WskCloseSocket":
-                if sock.doomed or sock.callbacks or self._cancelled_routines_running(state, call.socket):
-                    return None
-                return SUCCESS, 0
-        return None
-
-    def _cancelled_routines_running(self, state: State, index: int) -> bool:
-        if not self.settings.cancelled_before_close:
-            return False
-        cancelled = set(state.sockets[index].cancelled_by_close)
-        return any(a.kind == "completion" and a.frames and a.frames[0].irp in cancelled for a in state.actors)
-
-    def _inline(self, tx: _Tx, who: str, status: int, information: int) -> None:
-        frame = tx.actor(who).top
-        assert frame is not None and frame.call is not None
-        call = frame.call
-        irp_id = call.irp
-        assert irp_id is not None
-        tx.put_frame(who, replace(frame, call=replace(call, completed_inline=True, status=status)))
-        if call.function == "WskCloseSocket":
-            self._free_socket(tx, call.socket)
-        self._apply_completion(tx, irp_id, status)
-        self._complete_irp(tx, irp_id, status, information, inline_on=who)
-
-    def _pend(self, tx: _Tx, who: str, lost: bool) -> None:
-        frame = tx.actor(who).top
-        assert frame is not None and frame.call is not None
-        call = frame.call
-        sock = tx.socket(call.socket)
-        name = tx.socket_name(call.socket)
-        if lost and sock.freed and not call.undefined:
-            tx.violate(
-                "socket_use_after_free",
-                f"{call.function} was still running inside WSK when socket {name} was freed; WSK now queues "
-                f"IRP {call.irp} on the freed socket.",
-                who,
-            )
-        if call.irp is not None:
-            irp = tx.irp(call.irp)
-            if irp.state != FREED:
-                tx.put_irp(replace(irp, is_pending=True, pending_returned=True, lost=irp.lost or lost))
-            if lost:
-                tx.say(f"IRP {call.irp} is queued where nothing will ever complete it.")
-            elif call.function == "WskCloseSocket":
-                tx.put_socket(call.socket, close_returned=True)
-            else:
-                tx.put_socket(call.socket, pending=(*tx.socket(call.socket).pending, call.irp))
-        self._finish_call(tx, who, PENDING)
-
-    def _finish_call(self, tx: _Tx, who: str, status: int) -> None:
-        actor = tx.actor(who)
-        frame = actor.top
-        assert frame is not None and frame.call is not None
-        call = frame.call
-        sock = tx.socket(call.socket)
-        calls = list(sock.calls)
-        if (who, call.function) in calls:
-            calls.remove((who, call.function))
-        tx.put_socket(call.socket, calls=tuple(calls))
-        stmt = self.program(frame).statements[frame.pc]
-        into: str | None = getattr(stmt, "into", None)
-        nxt = replace(frame, pc=frame.pc + 1, call=None)
-        tx.put_frame(who, nxt.with_local(into, status) if into else nxt)
-        tx.say(f"{who}'s {call.function} returns {status_name(status)}.")
-        tx.emit("call_returned", actor=who, irp=call.irp, function=call.function, status=status_name(status))
-
-    def _apply_completion(self, tx: _Tx, irp_id: int, status: int) -> None:
-        """Protocol effects of an IRP completing successfully (reference 1.3.2)."""
-        irp = tx.irp(irp_id)
-        if irp.socket is None or not is_success(status):
-            return
-        sock = tx.socket(irp.socket)
-        if irp.function == "WskDisconnect" and not sock.aborted:
-            tx.put_socket(irp.socket, send_shutting=False, send_shut=True)
-        if irp.function == "WskReceive" and sock.inbound:
-            tx.put_socket(irp.socket, inbound=sock.inbound[1:])
-
-    # -- completion routines and callbacks returning ---------------------------------------------------------------
-
-    def _return(self, tx: _Tx, who: str, value: int | None) -> None:
-        actor = tx.actor(who)
-        frame = actor.top
-        assert frame is not None
-        program = self.program(frame)
-        frames = actor.frames[:-1]
-        shown = "" if value is None else f" {status_name(value)}"
-        if program.kind == "completion":
-            assert frame.irp is not None
-            if value != MORE_PROCESSING:
-                tx.violate(
-                    "completion_wrong_return",
-                    f"{program.title} returns{shown or ' nothing'} for IRP {frame.irp} instead of "
-                    "STATUS_MORE_PROCESSING_REQUIRED.",
-                    who,
-                )
-            irp = tx.irp(frame.irp)
-            if irp.state == IN_COMPLETION_ROUTINE:
-                tx.put_irp(replace(irp, state=OWNED_BY_APP))
-            self._maybe_closed(tx, irp)
-            tx.say(f"{program.title} returns{shown}.")
-            tx.emit(
-                "completion_returned",
-                actor=who,
-                irp=frame.irp,
-                status=shown.strip() or None,
-                text=program.title,
-            )
-        elif program.kind == "callback":
-            self._callback_returned(tx, who, frame, value)
-            tx.say(f"{program.title} returns{shown} to WSK.")
-        elif frames:
-            tx.say(f"{who} returns{shown} from {program.title}.")
-        else:
-            what = f" {program.title.split(': ', 1)[-1]}" if program.key.startswith("menu:") else ""
-            tx.say(f"{who} finishes{what}, returning{shown}." if shown else f"{who} finishes{what}.")
-        actor = tx.actor(who)
-        if frames or actor.kind == "thread":
-            thread = next((t for t in self.scenario.threads if t.name == who), None)
-            finished = not frames and thread is not None and thread.program is not None
-            tx.put_actor(replace(actor, frames=frames, finished=finished))
-            if finished:
-                tx.emit("thread_finished", actor=who)
-        else:
-            tx.drop_actor(who)
-
-    def _callback_returned(self, tx: _Tx, who: str, frame: Frame, value: int | None) -> None:
-        assert frame.socket is not None
-        index = frame.socket
-        sock = tx.socket(index)
-        changes: dict[str, object] = {"callbacks": tuple(c for c in sock.callbacks if c != who)}
-        if frame.event == "receive" and frame.consumed == "data":
-            if value == PENDING:
-                changes["retained"] = sock.retained + 1
-                tx.say("The application keeps the data indication (it must WskRelease it before closing).")
-                if sock.handle in (CLOSING, CLOSED):
-                    tx.violate(
-                        "close_with_retained_indication",
-                        f"{who} retains a data indication on socket {tx.socket_name(index)} after WskCloseSocket was "
-                        "called: it can never be released legally.",
-                        who,
-                    )
-            elif value == STATUS["STATUS_DATA_NOT_ACCEPTED"]:
-                changes["inbound"] = ("data", *sock.inbound)
-                changes["receive_suspended"] = True
-        tx.put_socket(index, **changes)
-        tx.emit(
-            "callback_returned",
-            actor=who,
-            socket=tx.socket_name(index),
-            status=None if value is None else status_name(value),
-        )
-
-    # -- WSK's own work ----------------------------------------------------------------------------------------------
-
-    def _wsk_moves(self, state: State) -> list[_Move]:
-        moves: list[_Move] = []
-        for index, sock in enumerate(state.sockets):
-            name = self.scenario.sockets[index].name
-            for irp_id, status in sock.doomed:
-                irp = state.irp(irp_id)
-                label = f"WSK: complete IRP {irp_id} ({irp.function}) with {status_name(status)}"
-                moves.append(self._wsk_complete(irp_id, status, 0, label))
-            for irp_id in sock.pending:
-                natural = self._natural_completion(state, sock, index, state.irp(irp_id))
-                if natural is not None:
-                    status, info = natural
-                    irp = state.irp(irp_id)
-                    detail = f", {info} bytes" if irp.function in ("WskSend", "WskReceive") else ""
-                    label = f"WSK: complete IRP {irp_id} ({irp.function}) with {status_name(status)}{detail}"
-                    moves.append(self._wsk_complete(irp_id, status, info, label))
-            moves += self._close_moves(state, index, sock, name)
-            moves += self._callback_moves(state, index, sock, name)
-        return moves
-
-    def _wsk_complete(self, irp_id: int, status: int, info: int, label: str) -> _Move:
-        def perform(tx: _Tx) -> None:
-            self._apply_completion(tx, irp_id, status)
-            self._complete_irp(tx, irp_id, status, info, inline_on=None)
-
-        return _Move(Action(f"wsk-c{irp_id}", "wsk", label), perform)
-
-    def _natural_completion(self, state: State, sock: Socket, index: int, irp: Irp) -> tuple[int, int] | None:
-        """When a pending IRP can complete on its own, and how (the peer's behaviour decides)."""
-        if irp.lost or (irp.state == FREED and irp.function is None):
-            return None
-        peer = self.scenario.sockets[index].peer
-        match irp.function:
-            case "WskSend":
-                return (SUCCESS, irp.information) if peer.accepts_data else None
-            case "WskReceive":
-                if sock.inbound[:1] == ("data",):
-                    return SUCCESS, SEGMENT
-                if sock.inbound[:1] == ("fin",):
-                    return SUCCESS, 0
-                return None
-            case "WskDisconnect":
-                return (SUCCESS, 0) if sock.aborted or peer.acks_disconnect else None
-        return None
-
-    def _close_moves(self, state: State, index: int, sock: Socket, name: str) -> list[_Move]:
-        if sock.handle != CLOSING or not sock.close_returned or sock.close_irp is None:
-            return []
-        if state.irp(sock.close_irp).lost:
-            return []
-        if not sock.freed:
-            if sock.doomed or sock.callbacks or self._cancelled_routines_running(state, index):
-                return []
-
-            def free(tx: _Tx) -> None:
-                self._free_socket(tx, index)
-
-            label = f"WSK: free socket {name} (nothing pending, no callback running)"
-            return [_Move(Action(f"wsk-free-{name}", "wsk", label), free)]
-        close_irp = sock.close_irp
-        if state.irp(close_irp).state != OWNED_BY_WSK or state.irp(close_irp).completions:
-            return []  # already completed; the socket is closed once its completion routine returns
-
-        def complete(tx: _Tx) -> None:
-            self._complete_irp(tx, close_irp, SUCCESS, 0, inline_on=None)
-
-        label = f"WSK: complete close IRP {close_irp} with STATUS_SUCCESS"
-        return [_Move(Action(f"wsk-c{close_irp}", "wsk", label), complete)]
-
-    def _free_socket(self, tx: _Tx, index: int) -> None:
-        """Reference 3.2 step 5: WSK frees the WSK_SOCKET; retained indications are not reclaimed."""
-        name = tx.socket_name(index)
-        tx.put_socket(index, freed=True)
-        tx.say(f"WSK frees socket {name}: from now on any use of it is a use-after-free.")
-        tx.emit("socket_freed", socket=name)
-        # The close call itself may still be on the stack (inline completion); any other call is UB-5.
-        others = [(actor_id, fn) for actor_id, fn in tx.socket(index).calls if fn != "WskCloseSocket"]
-        for actor_id, fn in others:
-            nested = (
-                " (a completion routine ran inline inside that call and closed the socket)"
-                if any(a == actor_id and f == "WskCloseSocket" for a, f in tx.socket(index).calls)
-                else ""
-            )
-            tx.violate(
-                "socket_use_after_free",
-                f"WSK frees socket {tx.socket_name(index)} while {actor_id} is still inside {fn}{nested}; "
-                f"WSK will touch the freed socket when {fn} returns.",
-                actor_id,
-            )
-
-    def _close_completed(self, state: State, index: int) -> bool:
-        sock = state.sockets[index]
-        return sock.close_irp is not None and sock.freed and state.irp(sock.close_irp).completions > 0
-
-    def _maybe_closed(self, tx: _Tx, irp: Irp) -> None:
-        """Reference 3.2 step 7: once the close IRP's completion routine has returned (or was not invoked), the
-        socket is closed and no longer counts against WskDeregister."""
-        if irp.socket is None or irp.function != "WskCloseSocket":
-            return
-        sock = tx.socket(irp.socket)
-        if sock.close_irp == irp.id and sock.freed and sock.handle == CLOSING:
-            tx.put_socket(irp.socket, handle=CLOSED)
-            tx.emit("socket_closed", socket=tx.socket_name(irp.socket))
-
-    def _callback_moves(self, state: State, index: int, sock: Socket, name: str) -> list[_Move]:
-        if not sock.inbound or sock.freed:
-            return []
-        if sock.handle == CLOSED or (
-            sock.handle == CLOSING and not self.settings.callbacks_after_close_starts
-        ):
-            return []
-        if any(state.irp(i).function == "WskReceive" for i in sock.pending):
-            return []  # a pending receive takes precedence over the receive event (rule E-7)
-        head = sock.inbound[0]
-        event: Literal["receive", "disconnect"] = "receive" if head == "data" else "disconnect"
-        if head == "rst" and "disconnect" not in sock.events:
-            event = "receive"
-        if event not in sock.events or (event == "receive" and sock.receive_suspended):
-            return []
-        running = [state.actor(a) for a in sock.callbacks]
-        if any(a.frames and a.frames[0].event == event == "receive" for a in running):
-            return []  # WskReceiveEvent is always called serially (rule E-5)
-        if self.settings.serialize_callbacks and running:
-            return []
-        routine = self.scenario.sockets[index].callbacks[event]
-        what = {"data": f"{SEGMENT} bytes", "fin": "a graceful disconnect", "rst": "an abortive disconnect"}[
-            head
-        ]
-        if head == "rst" and event == "receive":
-            what = "DataIndication == NULL (the socket is no longer functional)"
-        code = "rcv" if event == "receive" else "dsc"
-        label = f"WSK: call {routine} ({'WskReceiveEvent' if event == 'receive' else 'WskDisconnectEvent'}) with {what}"
-
-        def deliver(tx: _Tx) -> None:
-            s = tx.socket(index)
-            actor_id = f"cb{tx.state.next_callback}"
-            data = head == "data"
-            frame = Frame(
-                program=f"routine:{routine}", socket=index, event=event, consumed=head,
-                locals=(("DataIndication", int(data)), ("Flags", int(head == "rst")),
-                        ("BytesIndicated", SEGMENT if data else 0)),
-            )  # fmt: skip
-            tx.put_actor(
-                Actor(id=actor_id, kind="callback", irql=self.settings.callback_irql, frames=(frame,))
-            )
-            tx.state = replace(tx.state, next_callback=tx.state.next_callback + 1)
-            tx.put_socket(index, inbound=s.inbound[1:], callbacks=(*s.callbacks, actor_id))
-            tx.say(f"WSK calls {routine} on socket {name} with {what}; it runs as {actor_id}.")
-            tx.emit("callback_started", actor=actor_id, socket=name, text=routine)
-
-        return [_Move(Action(f"wsk-{code}-{name}", "wsk", label), deliver)]
-
-    # -- the peer ------------------------------------------------------------------------------------------------------
-
-    def _peer_moves(self, state: State) -> list[_Move]:
-        moves: list[_Move] = []
-        for index, sock in enumerate(state.sockets):
-            name = self.scenario.sockets[index].name
-            alive = sock.phase == "CONNECTED" and not sock.aborted and sock.handle not in (CLOSING, CLOSED)
-            if not alive:
-                continue
-            can_send = not sock.recv_shut and (self.settings.half_open or not sock.send_shut)
-            if sock.peer_data > 0 and can_send:
-                moves.append(
-                    self._peer_move(
-                        f"peer-data-{name}", f"Peer: send {SEGMENT} bytes on {name}", index, "data"
-                    )
-                )
-            if sock.peer_fin and not sock.recv_shut:
-                moves.append(
-                    self._peer_move(
-                        f"peer-fin-{name}", f"Peer: close its side gracefully (FIN) on {name}", index, "fin"
-                    )
-                )
-            if sock.peer_rst:
-                moves.append(
-                    self._peer_move(
-                        f"peer-rst-{name}", f"Peer: reset the connection (RST) on {name}", index, "rst"
-                    )
-                )
-        return moves
-
-    def _peer_move(self, action_id: str, label: str, index: int, what: str) -> _Move:
-        def perform(tx: _Tx) -> None:
-            sock = tx.socket(index)
-            name = tx.socket_name(index)
-            if what == "data":
-                tx.put_socket(index, peer_data=sock.peer_data - 1, inbound=(*sock.inbound, "data"))
-                tx.say(f"The peer sends {SEGMENT} bytes on socket {name}.")
-            elif what == "fin":
-                tx.put_socket(index, peer_fin=False, recv_shut=True, inbound=(*sock.inbound, "fin"))
-                tx.say(
-                    f"The peer closes its side of socket {name} gracefully (FIN): no more data will arrive."
-                )
-            else:
-                reset = STATUS["STATUS_CONNECTION_RESET"]
-                wants_callback = bool(set(sock.events) & {"receive", "disconnect"})
-                tx.put_socket(
-                    index, aborted=True, pending=(), doomed=(*sock.doomed, *((i, reset) for i in sock.pending)),
-                    inbound=("rst",) if wants_callback else (), peer_data=0, peer_fin=False, peer_rst=False,
-                    handle=NOT_FUNCTIONAL if sock.handle == OPEN else sock.handle,
-                )  # fmt: skip
-                tx.say(
-                    f"The peer resets socket {name} (RST): pending IRPs fail and the socket is no longer functional."
-                )
-            tx.emit(f"peer_{what}", actor="peer", socket=name)
-
-        return _Move(Action(action_id, "peer", label), perform)
-
-    # -- explanations ----------------------------------------------------------------------------------------------------
-
-    def _why_blocked(self, state: State, actor: Actor) -> str:
-        frame = actor.top
-        if frame is None:
-            return (
-                "has finished its program"
-                if actor.finished or actor.kind != "thread"
-                else "has used every operation of its menu"
-            )
-        if frame.waiting is not None:
-            return self._wait_text(state, frame)
-        return "cannot move"
-
-    def _why_wsk_idle(self, state: State) -> str:
-        reasons: list[str] = []
-        for index, sock in enumerate(state.sockets):
-            name = self.scenario.sockets[index].name
-            for irp_id in sock.pending:
-                irp = state.irp(irp_id)
-                if irp.lost:
-                    reasons.append(f"IRP {irp_id} ({irp.function}) is lost and will never complete")
-                elif irp.function == "WskReceive":
-                    reasons.append(f"IRP {irp_id} (WskReceive) waits for data from the peer")
-                elif irp.function == "WskSend":
-                    reasons.append(f"IRP {irp_id} (WskSend) waits for the peer to accept data")
-                elif irp.function == "WskDisconnect":
-                    reasons.append(f"IRP {irp_id} (WskDisconnect) waits for the peer to acknowledge the FIN")
-            if sock.handle == CLOSING and not sock.freed:
-                if sock.callbacks:
-                    reasons.append(f"the close of {name} waits for {', '.join(sock.callbacks)} to return")
-                elif not sock.close_returned:
-                    reasons.append(f"the close of {name} waits for WskCloseSocket to return")
-                elif self._cancelled_routines_running(state, index):
-                    reasons.append(f"the close of {name} waits for the completion routines of cancelled IRPs")
-            if sock.inbound and sock.handle in (OPEN, NOT_FUNCTIONAL):
-                reasons.append(f"an indication on {name} waits for a WskReceive or an enabled callback")
-        return (
-            "; ".join(reasons) if reasons else "has nothing to do: no IRP can complete and no callback is due"
-        )
-
-    def _why_peer_idle(self, state: State) -> str:
-        for sock in state.sockets:
-            if sock.phase == "CONNECTED" and not sock.aborted and sock.handle not in (CLOSING, CLOSED):
-                return "has nothing more to send"
-        return "can do nothing: the connection is closed or reset"
-
-    def _leak_text(self, irp: Irp) -> str:
-        if irp.lost:
-            return (
-                f"IRP {irp.id} ({irp.function}) was swallowed by a call on a dead socket and never completed."
-            )
-        if irp.state == OWNED_BY_WSK:
-            return f"IRP {irp.id} ({irp.function}) is still pending inside WSK; nothing will complete it."
-        if irp.state == OWNED_BY_APP and irp.routine and irp.status is not None:
-            invoked = _invokes_routine(irp, irp.status)
-            why = (
-                "its completion routine ran but did not free it"
-                if invoked
-                else (
-                    "its completion routine was not invoked for that outcome (rule I-1: arm it with TRUE, TRUE, TRUE)"
-                )
-            )
-            return f"IRP {irp.id} ({irp.function}) completed with {status_name(irp.status)} but was never freed: {why}."
-        return f"IRP {irp.id} was allocated but never freed."
-
-
-def _invokes_routine(irp: Irp, status: int) -> bool:
-    """Whether the IRP's completion routine runs for this outcome: IoSetCompletionRoutine's three flags, for
-    cancel, success and error (rule I-1 asks for all three TRUE)."""
-    if status == CANCELLED:
-        return irp.invoke[2]
-    return irp.invoke[0] if is_success(status) else irp.invoke[1]
-
-
-def _violation(kind: str, message: str) -> Violation:
-    return Violation(kind=kind, rule=RULES[kind].rule, message=message)

@@ -26,8 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.sim.engine import Engine, is_preemption, next_last_actor
+from app.sim.model import State
 from app.sim.program import CompiledScenario
-from app.sim.state import State
 
 CHECK_EVERY = (
     64  # expansions between calls to should_stop: few enough that a time limit or a cancel is prompt

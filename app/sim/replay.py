@@ -5,21 +5,22 @@ ids always give the identical trace. A trace is the list of snapshots (state, th
 of narration) plus, at its end, what could happen next and why the other actors are stuck.
 
 ``TraceCache`` keeps recent traces so that stepping forward one action extends a cached trace instead of
-replaying from the start (DESIGN section 8: step 500 should cost about what step 5 does).
+replaying from the start: step 500 then costs about what step 5 does.
 """
 
 from __future__ import annotations
 
-import random
 import string
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Literal
 
-from app.sim.engine import Action, Engine, Event, IllegalAction, Violation, is_preemption, next_last_actor
+from app.sim import schedulers
+from app.sim.engine import Engine
+from app.sim.model import State
 from app.sim.program import CompiledScenario
 from app.sim.scenario import LIMITS, MAX_ACTION_ID
-from app.sim.state import State
+from app.sim.schedulers import SchedulerName
+from app.sim.step import Action, Event, IllegalAction, Violation, is_preemption, next_last_actor
 
 MAX_SCHEDULE = LIMITS["schedule"]
 ACTION_ID_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-_")
@@ -51,28 +52,34 @@ class Trace:
 
     @property
     def final(self) -> State:
+        """The state after the last action."""
         return self.snapshots[-1].state
 
     @property
     def enabled(self) -> tuple[Action, ...]:
+        """What could happen next."""
         return self.engine.enabled(self.final)
 
     @property
     def blocked(self) -> tuple[tuple[str, str], ...]:
+        """Why each actor that cannot move next cannot, as (actor id, reason)."""
         return self.engine.blocked(self.final)
 
     @property
     def terminal_violations(self) -> tuple[Violation, ...]:
+        """Deadlock or leaks, if the run has ended; empty while something can still move."""
         return self.engine.terminal_violations(self.final)
 
     @property
     def violations(self) -> tuple[tuple[int, Violation], ...]:
+        """Every violation with the step it was found at; end-of-run ones at the last step."""
         found = [(s.index, v) for s in self.snapshots for v in s.violations]
         found += [(len(self.snapshots) - 1, v) for v in self.terminal_violations]
         return tuple(found)
 
     @property
     def outcome(self) -> str:
+        """running, ok, violation or deadlock."""
         return self.engine.outcome(self.final)
 
 
@@ -136,7 +143,7 @@ def replay(scenario: CompiledScenario, schedule: str | list[str] | tuple[str, ..
     return extend(start(scenario), parse_schedule(schedule))
 
 
-Scheduler = Literal["round_robin", "random"]
+Scheduler = SchedulerName  # the name run_on takes; the schedulers themselves are in app.sim.schedulers
 
 
 def run_on(trace: Trace, scheduler: Scheduler, max_steps: int, seed: int = 0) -> Trace:
@@ -148,7 +155,7 @@ def run_on(trace: Trace, scheduler: Scheduler, max_steps: int, seed: int = 0) ->
     """
     if max_steps < 0 or max_steps > MAX_SCHEDULE:
         raise ValueError(f"max_steps must be between 0 and {MAX_SCHEDULE}.")
-    chooser = random.Random(seed)
+    chooser = schedulers.scheduler(scheduler, seed)
     last_actor = trace.snapshots[-1].action.actor if trace.snapshots[-1].action else None
     chosen: list[str] = []
     state = trace.final
@@ -156,20 +163,11 @@ def run_on(trace: Trace, scheduler: Scheduler, max_steps: int, seed: int = 0) ->
         enabled = trace.engine.enabled(state)
         if not enabled:
             break
-        action = chooser.choice(enabled) if scheduler == "random" else _next_in_turn(enabled, last_actor)
+        action = chooser.choose(enabled, last_actor)
         chosen.append(action.id)
         last_actor = action.actor
         state = trace.engine.step(state, action.id).state
     return extend(trace, tuple(chosen))
-
-
-def _next_in_turn(enabled: tuple[Action, ...], last_actor: str | None) -> Action:
-    actors: list[str] = []
-    for a in enabled:
-        if a.actor not in actors:
-            actors.append(a.actor)
-    turn = actors[(actors.index(last_actor) + 1) % len(actors)] if last_actor in actors else actors[0]
-    return next(a for a in enabled if a.actor == turn)
 
 
 class TraceCache:
@@ -182,6 +180,7 @@ class TraceCache:
         self._traces: OrderedDict[tuple[str, tuple[str, ...]], Trace] = OrderedDict()
 
     def get(self, scenario: CompiledScenario, schedule: tuple[str, ...]) -> Trace:
+        """The trace of ``schedule``: cached, extended from a cached prefix, or replayed from the start."""
         key = (scenario.fingerprint, schedule)
         hit = self._traces.get(key)
         if hit is not None:

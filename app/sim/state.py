@@ -1,214 +1,45 @@
-"""The simulated world at one instant: immutable, hashable, and built only from tuples and frozen records.
-
-Equal worlds compare and hash equal, which is what lets the explorer visit each state once. Identifiers come
-from counters in the state itself (IRP 1, 2, ...; callback executions cb1, cb2, ...), never from memory addresses,
-so a replay always names things the same way.
-"""
+"""The state types under their old module name; they live in ``app.sim.model``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from app.sim.model import (
+    ALLOCATED,
+    ARMED,
+    CLOSED,
+    CLOSING,
+    FREED,
+    IN_COMPLETION_ROUTINE,
+    NOT_FUNCTIONAL,
+    OPEN,
+    OWNED_BY_APP,
+    OWNED_BY_WSK,
+    Actor,
+    Call,
+    Frame,
+    Irp,
+    Rundown,
+    Socket,
+    State,
+    initial_state,
+)
 
-from app.sim.program import CompiledScenario
-
-# IRP states, reference section 1.4.
-ALLOCATED = "ALLOCATED"
-ARMED = "ARMED"
-OWNED_BY_WSK = "OWNED_BY_WSK"
-IN_COMPLETION_ROUTINE = "IN_COMPLETION_ROUTINE"
-OWNED_BY_APP = "OWNED_BY_APP"
-FREED = "FREED"
-
-# Socket handle states, reference section 1.3.1 (CREATING is not modelled: scenarios start with a socket).
-OPEN = "OPEN"
-NOT_FUNCTIONAL = "NOT_FUNCTIONAL"
-CLOSING = "CLOSING"
-CLOSED = "CLOSED"
-
-
-@dataclass(frozen=True, slots=True)
-class Irp:
-    """An application-allocated IRP and where it is in its life cycle."""
-
-    id: int
-    state: str = ALLOCATED
-    routine: str | None = None  # completion routine name, once armed
-    invoke: tuple[bool, bool, bool] = (True, True, True)  # on success, on error, on cancel
-    function: str | None = None  # the WSK function it was last passed to
-    socket: int | None = None
-    status: int | None = None  # IoStatus.Status once completed
-    information: int = 0
-    pending_returned: bool = False
-    is_pending: bool = False  # queued inside WSK (after the call returned STATUS_PENDING)
-    needs_reuse: bool = False  # completed once; must pass through IoReuseIrp before the next WSK call
-    lost: bool = False  # swallowed by undefined behaviour: WSK will never complete it
-    completions: int = 0  # completions since it was last (re)initialised
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """A socket function an actor has entered and not yet returned from."""
-
-    function: str
-    socket: int
-    irp: int | None
-    undefined: bool = False  # entered on a closed socket: what WSK does is undefined
-    completed_inline: bool = False
-    status: int | None = None  # the status the call will return, once decided
-
-
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """One activation of a program: a thread's script, a sandbox operation, or a routine WSK runs."""
-
-    program: str
-    pc: int = 0
-    locals: tuple[tuple[str, int], ...] = ()
-    irp: int | None = None  # the IRP a completion routine is completing
-    socket: int | None = None  # the socket an event callback serves
-    event: str | None = None  # which callback: "receive" | "disconnect"
-    consumed: str | None = None  # the indication a callback was given: "data" | "fin" | "rst"
-    call: Call | None = None
-    waiting: tuple[str, int] | None = None  # ("event"|"rundown"|"deregister", memory index)
-
-    def local(self, name: str) -> int | None:
-        for key, value in self.locals:
-            if key == name:
-                return value
-        return None
-
-    def with_local(self, name: str, value: int) -> Frame:
-        kept = tuple((k, v) for k, v in self.locals if k != name)
-        return replace(self, locals=(*kept, (name, value)))
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Something that runs statements: an application thread, or a completion routine or event callback
-    executing in WSK's context."""
-
-    id: str
-    kind: str  # "thread" | "completion" | "callback"
-    irql: str
-    frames: tuple[Frame, ...] = ()
-    finished: bool = False
-    ops_used: tuple[tuple[str, int], ...] = ()  # sandbox: how often each menu operation was started
-
-    @property
-    def top(self) -> Frame | None:
-        return self.frames[-1] if self.frames else None
-
-
-@dataclass(frozen=True, slots=True)
-class Socket:
-    """One WSK_SOCKET: the handle as the application sees it, and WSK's side of the connection."""
-
-    handle: str = OPEN
-    phase: str = "CONNECTED"  # CONNECTED for connection sockets, else BOUND / LISTENING
-    send_shutting: bool = False
-    send_shut: bool = False
-    recv_shut: bool = False
-    aborted: bool = False
-    freed: bool = False  # WSK has freed the WSK_SOCKET memory
-    calls: tuple[tuple[str, str], ...] = ()  # (actor id, function) calls in progress
-    pending: tuple[int, ...] = ()  # IRPs WSK holds, in the order they were queued
-    doomed: tuple[tuple[int, int], ...] = ()  # (IRP, status): must be completed with this failure
-    cancelled_by_close: tuple[int, ...] = ()
-    callbacks: tuple[str, ...] = ()  # actor ids of event callbacks in progress
-    events: tuple[str, ...] = ()  # enabled event callbacks
-    receive_suspended: bool = False  # after STATUS_DATA_NOT_ACCEPTED, until the next WskReceive
-    inbound: tuple[str, ...] = ()  # indications from the peer not yet consumed: "data" | "fin" | "rst"
-    retained: int = 0  # data indication lists the application holds (receive event returned PENDING)
-    close_irp: int | None = None
-    close_returned: bool = False  # the WskCloseSocket call returned STATUS_PENDING
-    context_freed: bool = False
-    peer_data: int = 0
-    peer_fin: bool = False
-    peer_rst: bool = False
-    peer_saw: str = "nothing"  # what the peer observed of our side: "nothing" | "fin" | "rst"
-
-    @property
-    def protocol(self) -> str:
-        """The provider-side protocol state, reference section 1.3.2."""
-        if self.phase != "CONNECTED":
-            return self.phase
-        if self.aborted:
-            return "ABORTED"
-        if self.send_shut and self.recv_shut:
-            return "FULLY_DISCONNECTED"
-        if self.send_shut:
-            return "SEND_SHUT"
-        if self.send_shutting:
-            return "SEND_SHUTTING"
-        if self.recv_shut:
-            return "RECV_SHUT"
-        return "CONNECTED"
-
-
-@dataclass(frozen=True, slots=True)
-class Rundown:
-    """EX_RUNDOWN_REF as {active, count} (reference 6.2)."""
-
-    active: bool = False
-    count: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class State:
-    actors: tuple[Actor, ...]
-    sockets: tuple[Socket, ...]
-    irps: tuple[Irp, ...] = ()
-    words: tuple[int, ...] = ()  # one slot per memory cell; rundown and event cells use their own tuples
-    rundowns: tuple[Rundown, ...] = ()
-    events: tuple[bool, ...] = ()
-    captures: int = 0
-    deregistering: bool = False
-    deregistered: bool = False
-    next_callback: int = 1
-    violated: tuple[str, ...] = ()  # kinds detected so far (sorted), part of the state so outcomes are exact
-
-    def actor(self, actor_id: str) -> Actor:
-        for a in self.actors:
-            if a.id == actor_id:
-                return a
-        raise KeyError(actor_id)
-
-    def irp(self, irp_id: int) -> Irp:
-        return self.irps[irp_id - 1]
-
-    @property
-    def open_sockets(self) -> int:
-        return sum(1 for s in self.sockets if s.handle != CLOSED)
-
-
-def initial_state(scenario: CompiledScenario) -> State:
-    """The world before the first step: threads at their first statement, sockets as declared."""
-    actors = []
-    for t in scenario.threads:
-        frames = (Frame(program=t.program),) if t.program is not None else ()
-        actors.append(Actor(id=t.name, kind="thread", irql=t.irql, frames=frames))
-    sockets = []
-    for decl in scenario.sockets:
-        connected = decl.category in ("connection", "stream") and decl.state not in ("BOUND", "LISTENING")
-        proto = decl.state
-        sockets.append(
-            Socket(
-                phase="CONNECTED" if connected else decl.state,
-                send_shut=proto in ("SEND_SHUT", "FULLY_DISCONNECTED"),
-                recv_shut=proto in ("RECV_SHUT", "FULLY_DISCONNECTED"),
-                aborted=proto == "ABORTED",
-                events=tuple(sorted(decl.events)),
-                peer_data=decl.peer.data if connected else 0,
-                peer_fin=decl.peer.fin and connected,
-                peer_rst=decl.peer.rst and connected,
-            )
-        )
-    memory = scenario.memory
-    return State(
-        actors=tuple(actors),
-        sockets=tuple(sockets),
-        words=tuple(cell.initial if cell.kind == "word" else 0 for cell in memory),
-        rundowns=tuple(Rundown() for _ in memory),
-        events=tuple(cell.kind == "event" and cell.initial != 0 for cell in memory),
-        captures=scenario.source.registration.npi_captured,
-    )
+__all__ = [
+    "ALLOCATED",
+    "ARMED",
+    "CLOSED",
+    "CLOSING",
+    "FREED",
+    "IN_COMPLETION_ROUTINE",
+    "NOT_FUNCTIONAL",
+    "OPEN",
+    "OWNED_BY_APP",
+    "OWNED_BY_WSK",
+    "Actor",
+    "Call",
+    "Frame",
+    "Irp",
+    "Rundown",
+    "Socket",
+    "State",
+    "initial_state",
+]

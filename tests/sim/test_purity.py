@@ -39,3 +39,11 @@ def test_randomness_only_comes_from_a_seeded_generator():
         for line in source.splitlines():
             if "random." in line and "import" not in line:
                 assert "random.Random(" in line, f"{path.name}: global randomness in: {line.strip()}"
+
+
+def test_only_the_schedulers_import_random():
+    """A choice the engine makes must be an action in the schedule, never a draw: only the schedulers, which
+    pick among enabled actions, may use a (seeded) generator."""
+    for path in SIM.glob("*.py"):
+        if path.name != "schedulers.py":
+            assert "random" not in imported_modules(path), f"{path.name} imports random"

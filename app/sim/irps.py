@@ -1,0 +1,348 @@
+"""The IRP lifecycle: what the application does with its IRPs, and how WSK completes them.
+
+[Using IRPs with Winsock Kernel Functions](https://learn.microsoft.com/windows-hardware/drivers/network/using-irps-with-winsock-kernel-functions)
+describes the life of an IRP the application allocates: IoAllocateIrp (ALLOCATED), IoSetCompletionRoutine
+(ARMED), passed to a WSK function (OWNED_BY_WSK: the application must not touch it), completed by WSK (its
+completion routine runs: IN_COMPLETION_ROUTINE), back with the application (OWNED_BY_APP), then IoReuseIrp for
+another call or IoFreeIrp (FREED). Every step out of that order breaks one of the IRP rules in app/sim/rules.py.
+
+WSK completes an IRP either inline, before the call returns, or later, while the call's IRP is pending: the two
+decisions are ``inline_result`` and ``natural_completion`` below, side by side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from app.sim import close
+from app.sim import scenario as sc
+from app.sim.model import SEGMENT, Actor, Call, EventKind, Frame, Irp, IrpState, Socket, State
+from app.sim.ntstatus import GARBAGE, STATUS, is_success, status_name
+from app.sim.program import CompiledScenario
+from app.sim.step import Action, Move, Transaction
+
+SUCCESS = STATUS["STATUS_SUCCESS"]
+PENDING = STATUS["STATUS_PENDING"]
+CANCELLED = STATUS["STATUS_CANCELLED"]
+
+# -- what the application does with its IRPs ---------------------------------------------------------------------------
+
+
+def run_irp_statement(tx: Transaction, who: str, frame: Frame, stmt: sc.Statement) -> None:
+    """One of the application's IRP routines: [IoAllocateIrp](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-ioallocateirp),
+    [IoSetCompletionRoutine](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-iosetcompletionroutine),
+    [IoReuseIrp](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-ioreuseirp),
+    [IoFreeIrp](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-iofreeirp),
+    [IoCancelIrp](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-iocancelirp), or a read of
+    IoStatus; then the frame goes on to its next statement."""
+    nxt = replace(frame, pc=frame.pc + 1)
+    match stmt:
+        case sc.IoAllocateIrp():
+            irp = Irp(id=len(tx.state.irps) + 1)
+            tx.put_irp(irp)
+            tx.put_frame(who, nxt.with_local(stmt.irp, irp.id))
+            tx.say(f"{who} allocates IRP {irp.id}.")
+            tx.emit(EventKind.IRP_ALLOCATED, actor=who, irp=irp.id)
+            return
+        case sc.IoSetCompletionRoutine():
+            target = irp_for_app(tx, who, frame, stmt.irp, "IoSetCompletionRoutine")
+            if target is not None and target.state != IrpState.FREED:
+                invoke = (stmt.invoke_on_success, stmt.invoke_on_error, stmt.invoke_on_cancel)
+                armed = IrpState.ARMED if target.state != IrpState.IN_COMPLETION_ROUTINE else target.state
+                tx.put_irp(replace(target, state=armed, routine=stmt.routine, invoke=invoke))
+                tx.say(f"{who} arms IRP {target.id} with completion routine {stmt.routine}.")
+                tx.emit(EventKind.IRP_ARMED, actor=who, irp=target.id, text=stmt.routine)
+        case sc.IoReuseIrp():
+            target = irp_for_app(tx, who, frame, stmt.irp, "IoReuseIrp")
+            if target is not None:
+                tx.put_irp(Irp(id=target.id, state=IrpState.ALLOCATED))
+                tx.say(f"{who} reinitialises IRP {target.id} with IoReuseIrp.")
+                tx.emit(EventKind.IRP_REUSED, actor=who, irp=target.id)
+        case sc.IoFreeIrp():
+            free_irp(tx, who, frame, stmt.irp)
+        case sc.IoCancelIrp():
+            cancel_irp(tx, who, frame, stmt.irp)
+        case sc.ReadIoStatus():
+            tx.put_frame(who, nxt.with_local(stmt.into, read_io_status(tx, who, frame, stmt)))
+            return
+        case _:
+            raise AssertionError(f"unhandled IRP statement {stmt!r}")
+    tx.put_frame(who, nxt)
+
+
+def irp_for_app(tx: Transaction, who: str, frame: Frame, name: str, verb: str) -> Irp | None:
+    """The IRP a local names, if the application may touch it now: not after IoFreeIrp (rule IRP-B3) and not
+    while WSK owns it (rule IRP-B5). None, after reporting the violation, otherwise."""
+    irp_id = frame.local(name)
+    if irp_id is None:
+        return None
+    irp = tx.irp(irp_id)
+    if irp.state == IrpState.FREED:
+        tx.violate("irp_use_after_free", f"{who} calls {verb} on IRP {irp.id}, which was already freed.", who)
+        return None
+    if irp.state == IrpState.OWNED_BY_WSK:
+        tx.violate(
+            "irp_reuse_while_pending", f"{who} calls {verb} on IRP {irp.id} while WSK still owns it.", who
+        )
+        return None
+    return irp
+
+
+def free_irp(tx: Transaction, who: str, frame: Frame, name: str) -> None:
+    """IoFreeIrp: legal once the IRP is back with the application, or from its own completion routine. A second
+    free is rule IRP-B1; freeing an IRP WSK still owns, or whose routine is running elsewhere, is IRP-B2."""
+    irp_id = frame.local(name)
+    if irp_id is None:
+        return
+    irp = tx.irp(irp_id)
+    if irp.state == IrpState.FREED:
+        tx.say(f"{who} calls IoFreeIrp on IRP {irp.id} again.")
+        tx.violate("irp_double_free", f"{who} frees IRP {irp.id}, which was already freed.", who)
+        return
+    if irp.state == IrpState.OWNED_BY_WSK:
+        tx.violate(
+            "irp_free_while_pending",
+            f"{who} frees IRP {irp.id} while WSK still owns it ({irp.function}).",
+            who,
+        )
+    elif irp.state == IrpState.IN_COMPLETION_ROUTINE and frame.irp != irp.id:
+        tx.violate(
+            "irp_free_while_pending",
+            f"{who} frees IRP {irp.id} while its completion routine is running.",
+            who,
+        )
+    tx.put_irp(replace(irp, state=IrpState.FREED))
+    tx.say(f"{who} frees IRP {irp.id}.")
+    tx.emit(EventKind.IRP_FREED, actor=who, irp=irp.id)
+
+
+def cancel_irp(tx: Transaction, who: str, frame: Frame, name: str) -> None:
+    """IoCancelIrp: a pending IRP will be completed with STATUS_CANCELLED; one that is not pending is left
+    alone. Cancelling an IRP that was already freed is the cancel/completion race of rule IRP-B9."""
+    irp_id = frame.local(name)
+    if irp_id is None:
+        return
+    irp = tx.irp(irp_id)
+    if irp.state == IrpState.FREED:
+        tx.violate(
+            "irp_use_after_free",
+            f"{who} calls IoCancelIrp on IRP {irp.id}, which was already freed.",
+            who,
+        )
+        return
+    if irp.is_pending and irp.socket is not None and not irp.lost:
+        sock = tx.socket(irp.socket)
+        if all(i != irp.id for i, _ in sock.doomed):
+            tx.put_socket(
+                irp.socket,
+                pending=tuple(i for i in sock.pending if i != irp.id),
+                doomed=(*sock.doomed, (irp.id, CANCELLED)),
+            )
+        tx.say(f"{who} cancels IRP {irp.id}; WSK will complete it with STATUS_CANCELLED.")
+    else:
+        tx.say(f"{who} calls IoCancelIrp on IRP {irp.id}, which is not pending: nothing happens.")
+    tx.emit(EventKind.IRP_CANCEL_REQUESTED, actor=who, irp=irp.id)
+
+
+def read_io_status(tx: Transaction, who: str, frame: Frame, stmt: sc.ReadIoStatus) -> int:
+    """The value of Irp->IoStatus.Status or .Information. Reading a freed IRP (rule IRP-B3: its completion
+    routine may have freed it before the call returned) yields garbage."""
+    irp_id = frame.local(stmt.irp)
+    if irp_id is None:
+        return 0
+    irp = tx.irp(irp_id)
+    if irp.state == IrpState.FREED:
+        tx.violate(
+            "irp_use_after_free", f"{who} reads IoStatus of IRP {irp.id}, which was already freed.", who
+        )
+        tx.say(f"{who} reads garbage from the freed IRP {irp.id}.")
+        return GARBAGE
+    value = (
+        irp.information if stmt.field == "Information" else (PENDING if irp.status is None else irp.status)
+    )
+    shown = str(value) if stmt.field == "Information" else status_name(value)
+    tx.say(f"{who} reads IoStatus.{stmt.field} of IRP {irp.id}: {shown}.")
+    return value
+
+
+# -- when WSK completes an IRP ----------------------------------------------------------------------------------------------
+#
+# Two functions decide this today, and they disagree on one case: a WskReceive on a socket whose receive side is
+# shut (the peer's FIN was consumed) with no data waiting completes inline with 0 bytes (``inline_result``), but
+# once pending it never completes on its own (``natural_completion`` only looks at indications still waiting).
+# Later work will make one rule of the two; until then both are kept exactly, so runs replay identically.
+
+
+def inline_result(scenario: CompiledScenario, state: State, call: Call) -> tuple[int, int] | None:
+    """Whether WSK could complete this call's IRP before the call returns, and with what (status,
+    Information); None if it can only pend."""
+    sock = state.sockets[call.socket]
+    peer = scenario.sockets[call.socket].peer
+    assert call.irp is not None
+    match call.function:
+        case "WskSend":
+            return (SUCCESS, state.irp(call.irp).information) if peer.accepts_data else None
+        case "WskReceive":
+            if sock.inbound and sock.inbound[0] == "data":
+                return SUCCESS, SEGMENT
+            if (sock.recv_shut and not sock.inbound) or sock.inbound[:1] == ("fin",):
+                return SUCCESS, 0
+            return None
+        case "WskDisconnect":
+            graceful = not sock.aborted
+            return (SUCCESS, 0) if (not graceful or peer.acks_disconnect) else None
+        case "WskCloseSocket":
+            if close.close_must_wait(scenario, state, call.socket):
+                return None
+            return SUCCESS, 0
+    return None
+
+
+def natural_completion(
+    scenario: CompiledScenario, sock: Socket, index: int, irp: Irp
+) -> tuple[int, int] | None:
+    """When a pending IRP can complete on its own, and how: the peer's behaviour decides (it accepts data, sends
+    a segment or FIN, acknowledges our FIN)."""
+    if irp.lost or (irp.state == IrpState.FREED and irp.function is None):
+        return None
+    peer = scenario.sockets[index].peer
+    match irp.function:
+        case "WskSend":
+            return (SUCCESS, irp.information) if peer.accepts_data else None
+        case "WskReceive":
+            if sock.inbound[:1] == ("data",):
+                return SUCCESS, SEGMENT
+            if sock.inbound[:1] == ("fin",):
+                return SUCCESS, 0
+            return None
+        case "WskDisconnect":
+            return (SUCCESS, 0) if sock.aborted or peer.acks_disconnect else None
+    return None
+
+
+def completion_moves(scenario: CompiledScenario, state: State, index: int) -> list[Move]:
+    """WSK's completions on one socket: first the IRPs it must fail (cancelled, or aborted), then the pending
+    ones that can complete on their own."""
+    sock = state.sockets[index]
+    moves: list[Move] = []
+    for irp_id, status in sock.doomed:
+        irp = state.irp(irp_id)
+        label = f"WSK: complete IRP {irp_id} ({irp.function}) with {status_name(status)}"
+        moves.append(completion_move(irp_id, status, 0, label))
+    for irp_id in sock.pending:
+        natural = natural_completion(scenario, sock, index, state.irp(irp_id))
+        if natural is not None:
+            status, info = natural
+            irp = state.irp(irp_id)
+            detail = f", {info} bytes" if irp.function in ("WskSend", "WskReceive") else ""
+            label = f"WSK: complete IRP {irp_id} ({irp.function}) with {status_name(status)}{detail}"
+            moves.append(completion_move(irp_id, status, info, label))
+    return moves
+
+
+def completion_move(irp_id: int, status: int, info: int, label: str) -> Move:
+    """WSK completes a pending IRP, on its own thread: the protocol effect, then the completion."""
+
+    def perform(tx: Transaction) -> None:
+        apply_completion(tx, irp_id, status)
+        complete_irp(tx, irp_id, status, info, inline_on=None)
+
+    return Move(Action(f"wsk-c{irp_id}", "wsk", label), perform)
+
+
+def close_completion_move(close_irp: int) -> Move:
+    """Close step 6 as WSK's move: complete the close IRP with STATUS_SUCCESS (``close.close_irp_due`` says
+    when). A close has no protocol effect to apply."""
+
+    def complete(tx: Transaction) -> None:
+        complete_irp(tx, close_irp, SUCCESS, 0, inline_on=None)
+
+    label = f"WSK: complete close IRP {close_irp} with STATUS_SUCCESS"
+    return Move(Action(f"wsk-c{close_irp}", "wsk", label), complete)
+
+
+def apply_completion(tx: Transaction, irp_id: int, status: int) -> None:
+    """What a successful completion means for the connection: a graceful WskDisconnect's FIN is acknowledged
+    (the send side is shut), a WskReceive consumes the indication it was given."""
+    irp = tx.irp(irp_id)
+    if irp.socket is None or not is_success(status):
+        return
+    sock = tx.socket(irp.socket)
+    if irp.function == "WskDisconnect" and not sock.aborted:
+        tx.put_socket(irp.socket, send_shutting=False, send_shut=True)
+    if irp.function == "WskReceive" and sock.inbound:
+        tx.put_socket(irp.socket, inbound=sock.inbound[1:])
+
+
+# -- WSK completes an IRP ------------------------------------------------------------------------------------------------------
+
+
+def invokes_routine(irp: Irp, status: int) -> bool:
+    """Whether the IRP's completion routine runs for this outcome: IoSetCompletionRoutine's three flags, for
+    success, error and cancel (rule I-1 asks for all three TRUE, "to ensure that the IoCompletion routine is
+    always called")."""
+    if status == CANCELLED:
+        return irp.invoke[2]
+    return irp.invoke[0] if is_success(status) else irp.invoke[1]
+
+
+def complete_irp(tx: Transaction, irp_id: int, status: int, information: int, inline_on: str | None) -> None:
+    """WSK completes an IRP: it leaves the socket's queues, then its completion routine runs if armed for this
+    outcome (rule I-1), on the caller's thread when ``inline_on`` names it, else as a new actor at the
+    scenario's callback IRQL ([IO_COMPLETION_ROUTINE](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nc-wdm-io_completion_routine)).
+    Completing an IRP the application already freed writes into freed memory (``irp_use_after_free``)."""
+    irp = tx.irp(irp_id)
+    where = "wsk" if inline_on is None else inline_on
+    if irp.socket is not None:
+        sock = tx.socket(irp.socket)
+        tx.put_socket(
+            irp.socket,
+            pending=tuple(i for i in sock.pending if i != irp_id),
+            doomed=tuple(d for d in sock.doomed if d[0] != irp_id),
+        )
+    tx.emit(
+        EventKind.IRP_COMPLETED, actor=where, irp=irp_id, function=irp.function, status=status_name(status)
+    )
+    if irp.state == IrpState.FREED:
+        tx.violate(
+            "irp_use_after_free",
+            f"WSK completes IRP {irp_id}, but the application already freed it: WSK writes into freed memory.",
+            where,
+        )
+        return
+    invoked = irp.routine is not None and invokes_routine(irp, status)
+    irp = replace(
+        irp,
+        status=status,
+        information=information,
+        is_pending=False,
+        needs_reuse=True,
+        completions=irp.completions + 1,
+        state=IrpState.IN_COMPLETION_ROUTINE if invoked else IrpState.OWNED_BY_APP,
+    )
+    tx.put_irp(irp)
+    text = f"IRP {irp_id} ({irp.function}) completes with {status_name(status)}"
+    if not invoked:
+        skipped = " (its completion routine is not invoked for this outcome)" if irp.routine else ""
+        tx.say(f"{text}{skipped}.")
+        close.finish_close(tx, irp)
+        return
+    _start_completion_routine(tx, irp, text, inline_on)
+    tx.emit(EventKind.COMPLETION_STARTED, actor=where, irp=irp_id, text=irp.routine)
+
+
+def _start_completion_routine(tx: Transaction, irp: Irp, text: str, inline_on: str | None) -> None:
+    """The routine runs nested in the caller's call when WSK completes inline, else as actor ``cr<IRP id>``."""
+    assert irp.routine is not None
+    frame = Frame(program=f"routine:{irp.routine}", locals=(("Irp", irp.id),), irp=irp.id, socket=irp.socket)
+    if inline_on is not None:
+        actor = tx.actor(inline_on)
+        tx.put_actor(replace(actor, frames=(*actor.frames, frame)))
+        tx.say(f"{text} inline: {irp.routine} runs on {inline_on}'s thread before the call returns.")
+        return
+    actor_id = f"cr{irp.id}"
+    while any(a.id == actor_id for a in tx.state.actors):
+        actor_id += "x"
+    irql = tx.scenario.settings.callback_irql
+    tx.put_actor(Actor(id=actor_id, kind="completion", irql=irql, frames=(frame,)))
+    tx.say(f"{text}; WSK runs {irp.routine} as {actor_id} at {irql}.")
