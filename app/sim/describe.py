@@ -18,11 +18,18 @@ from typing import Any
 from app.sim.engine import Engine
 from app.sim.model import Actor, Irp, State
 from app.sim.ntstatus import show_value, status_name
+from app.sim.step import Action
 
 
-def describe_state(engine: Engine, state: State) -> dict[str, Any]:
-    """Everything a learner can see at one step, as nested dicts and lists of plain values."""
-    return _sections(engine, state) | {"irps": [_irp(engine, irp) for irp in state.irps]}
+def describe_state(
+    engine: Engine,
+    state: State,
+    enabled: tuple[Action, ...] | None = None,
+    blocked: tuple[tuple[str, str], ...] | None = None,
+) -> dict[str, Any]:
+    """Everything a learner can see at one step, as nested dicts and lists of plain values. A caller that already
+    has the state's enabled actions or blocked reasons passes them, so they are not listed again."""
+    return _sections(engine, state, enabled, blocked) | {"irps": [_irp(engine, irp) for irp in state.irps]}
 
 
 def describe_run(engine: Engine, states: Iterable[State]) -> Iterator[dict[str, Any]]:
@@ -67,11 +74,16 @@ def _irp(engine: Engine, irp: Irp) -> dict[str, Any]:
     }
 
 
-def _sections(engine: Engine, state: State) -> dict[str, Any]:
+def _sections(
+    engine: Engine,
+    state: State,
+    enabled: tuple[Action, ...] | None = None,
+    blocked_reasons: tuple[tuple[str, str], ...] | None = None,
+) -> dict[str, Any]:
     """Everything but the IRPs: each section's size is bounded by the scenario, whatever the run's length."""
     scenario = engine.scenario
-    movers = {a.actor for a in engine.enabled(state)}
-    blocked = dict(engine.blocked(state))
+    movers = {a.actor for a in (engine.enabled(state) if enabled is None else enabled)}
+    blocked = dict(engine.blocked(state) if blocked_reasons is None else blocked_reasons)
     return {
         "actors": [_actor(engine, state, a, a.id in movers, blocked.get(a.id)) for a in state.actors],
         "wsk": {"can_move": "wsk" in movers, "blocked": blocked.get("wsk")},

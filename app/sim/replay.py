@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import string
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 
 from app.sim import schedulers
 from app.sim.engine import Engine
@@ -20,7 +21,7 @@ from app.sim.model import State
 from app.sim.program import CompiledScenario
 from app.sim.scenario import LIMITS, MAX_ACTION_ID
 from app.sim.schedulers import SchedulerName
-from app.sim.step import Action, Event, IllegalAction, Violation, is_preemption, next_last_actor
+from app.sim.step import Action, Event, IllegalAction, StepResult, Violation, is_preemption, next_last_actor
 
 MAX_SCHEDULE = LIMITS["schedule"]
 ACTION_ID_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-_")
@@ -39,6 +40,9 @@ class Snapshot:
     violations: tuple[Violation, ...]
     preemption: bool = False  # this step switched away from a thread that could have gone on
     last_app_actor: str | None = None  # the application-side actor that moved last, up to this step
+    # The actions enabled in ``state``, as the engine listed them when the next step was taken; None for the last
+    # snapshot of a trace, whose options the trace computes once (``Trace.enabled``).
+    options: tuple[Action, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -55,29 +59,42 @@ class Trace:
         """The state after the last action."""
         return self.snapshots[-1].state
 
-    @property
+    # What a view asks of the end of a trace is computed once per trace (a trace is immutable), not once per
+    # question: a player request used to list the enabled actions eleven times.
+    @cached_property
     def enabled(self) -> tuple[Action, ...]:
         """What could happen next."""
         return self.engine.enabled(self.final)
 
-    @property
+    def enabled_at(self, index: int) -> tuple[Action, ...]:
+        """What could happen at step ``index``: recorded when the next step was taken, or the trace's own."""
+        options = self.snapshots[index].options
+        if options is not None:
+            return options
+        return (
+            self.enabled
+            if index == len(self.snapshots) - 1
+            else self.engine.enabled(self.snapshots[index].state)
+        )
+
+    @cached_property
     def blocked(self) -> tuple[tuple[str, str], ...]:
         """Why each actor that cannot move next cannot, as (actor id, reason)."""
         return self.engine.blocked(self.final)
 
-    @property
+    @cached_property
     def terminal_violations(self) -> tuple[Violation, ...]:
         """Deadlock or leaks, if the run has ended; empty while something can still move."""
         return self.engine.terminal_violations(self.final)
 
-    @property
+    @cached_property
     def violations(self) -> tuple[tuple[int, Violation], ...]:
         """Every violation with the step it was found at; end-of-run ones at the last step."""
         found = [(s.index, v) for s in self.snapshots for v in s.violations]
         found += [(len(self.snapshots) - 1, v) for v in self.terminal_violations]
         return tuple(found)
 
-    @property
+    @cached_property
     def outcome(self) -> str:
         """running, ok, violation or deadlock."""
         return self.engine.outcome(self.final)
@@ -112,29 +129,34 @@ def start(scenario: CompiledScenario, engine: Engine | None = None) -> Trace:
     return Trace(scenario, engine, (first,), ())
 
 
+def _append(snapshots: list[Snapshot], result: StepResult) -> None:
+    """Record a step: the new snapshot, and on the previous one the options it had (the engine listed them)."""
+    previous = snapshots[-1]
+    snapshots[-1] = replace(previous, options=result.enabled_before)
+    last = previous.last_app_actor
+    snapshots.append(
+        Snapshot(
+            len(snapshots),
+            result.action,
+            result.state,
+            result.events,
+            result.narration,
+            result.violations,
+            preemption=is_preemption(result.enabled_before, last, result.action),
+            last_app_actor=next_last_actor(last, result.action),
+        )
+    )
+
+
 def extend(trace: Trace, actions: tuple[str, ...]) -> Trace:
     """Apply more actions to a trace; IllegalAction names the step and the legal alternatives."""
     snapshots = list(trace.snapshots)
-    state = snapshots[-1].state
     for action_id in actions:
         try:
-            result = trace.engine.step(state, action_id)
+            result = trace.engine.step(snapshots[-1].state, action_id)
         except IllegalAction as err:
             raise IllegalAction(action_id, err.enabled, step=len(snapshots)) from None
-        state = result.state
-        last = snapshots[-1].last_app_actor
-        snapshots.append(
-            Snapshot(
-                len(snapshots),
-                result.action,
-                state,
-                result.events,
-                result.narration,
-                result.violations,
-                preemption=is_preemption(result.enabled_before, last, result.action),
-                last_app_actor=next_last_actor(last, result.action),
-            )
-        )
+        _append(snapshots, result)
     return Trace(trace.scenario, trace.engine, tuple(snapshots), trace.schedule + actions)
 
 
@@ -157,17 +179,19 @@ def run_on(trace: Trace, scheduler: Scheduler, max_steps: int, seed: int = 0) ->
         raise ValueError(f"max_steps must be between 0 and {MAX_SCHEDULE}.")
     chooser = schedulers.scheduler(scheduler, seed)
     last_actor = trace.snapshots[-1].action.actor if trace.snapshots[-1].action else None
+    snapshots = list(trace.snapshots)
     chosen: list[str] = []
-    state = trace.final
+    enabled = trace.enabled
     for _ in range(min(max_steps, MAX_SCHEDULE - len(trace.schedule))):
-        enabled = trace.engine.enabled(state)
         if not enabled:
             break
         action = chooser.choose(enabled, last_actor)
+        result = trace.engine.step(snapshots[-1].state, action.id)  # each action is stepped once
+        _append(snapshots, result)
         chosen.append(action.id)
         last_actor = action.actor
-        state = trace.engine.step(state, action.id).state
-    return extend(trace, tuple(chosen))
+        enabled = trace.engine.enabled(result.state)
+    return Trace(trace.scenario, trace.engine, tuple(snapshots), trace.schedule + tuple(chosen))
 
 
 class TraceCache:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from app.scenarios import ScenarioError, parse_scenario
-from app.sim import RULES, CompiledScenario, IllegalAction, Trace, parse_schedule, run_on
+from app.sim import RULES, CompiledScenario, IllegalAction, Trace, parse_schedule, schedulers
 from app.sim.describe import describe_state
 from app.sim.engine import Action
 from app.sim.replay import MAX_SCHEDULE
@@ -118,7 +118,12 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
     engine = loc.trace.engine
     source = loc.compiled.source
     snap = loc.trace.snapshots[loc.at]
-    state = describe_state(engine, snap.state)
+    # Listed once for this step and shared by everything below (the trace recorded them, or computes them once).
+    enabled = loc.trace.enabled_at(loc.at)
+    final = loc.at == len(loc.schedule)
+    state = describe_state(
+        engine, snap.state, enabled, loc.trace.blocked if final else engine.blocked(snap.state)
+    )
     if loc.at > 0:  # mark the memory cells this step changed, so a count visibly moves
         before = loc.trace.snapshots[loc.at - 1].state
         for index, cell in enumerate(state["memory"]):
@@ -127,7 +132,6 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
                 snap.state.rundowns[index],
                 snap.state.events[index],
             )
-    enabled = engine.enabled(snap.state)
     last = len(loc.schedule)
 
     def goto(step: int) -> str:
@@ -211,7 +215,7 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         "events": events[-24:],
         "diagram": Markup(picture),  # built from escaped text only (app/web/diagram.py)
         "diagram_summary": summary,
-        "outcome": engine.outcome(snap.state),
+        "outcome": loc.trace.outcome if final else engine.outcome(snap.state),
         "controls": {
             "first": goto(0) if loc.at > 0 else None,
             "back": goto(loc.at - 1) if loc.at > 0 else None,
@@ -279,16 +283,22 @@ def _track(loc: Location, marks: set[int], preempt: set[int], last: int) -> list
 
 
 def _autoplay_links(loc: Location, enabled: tuple[Action, ...], base: str) -> dict[str, str | None]:
-    """Where autoplay goes next: along the schedule while there is one, then as each scheduler would choose."""
+    """Where autoplay goes next: along the schedule while there is one, then as each scheduler would choose.
+
+    The schedulers choose among the actions already listed; nothing is stepped to find out (the next request
+    replays the chosen action, from the cached trace)."""
     if loc.at < len(loc.schedule):
         along = link(loc, loc.schedule, loc.at + 1, base)
         return {"round_robin": along, "random": along}
     if not enabled:
         return {"round_robin": None, "random": None}
+    last_action = loc.trace.snapshots[-1].action
+    last_actor = last_action.actor if last_action else None
     result: dict[str, str | None] = {}
-    for scheduler in ("round_robin", "random"):
-        trace = run_on(loc.trace, scheduler, 1, seed=len(loc.schedule))  # type: ignore[arg-type]
-        result[scheduler] = link(loc, trace.schedule, len(trace.schedule), base)
+    for name in ("round_robin", "random"):
+        # The same choice run_on(trace, name, 1, seed=len(schedule)) makes, as the API's continue_with does.
+        action = schedulers.scheduler(name, seed=len(loc.schedule)).choose(enabled, last_actor)  # type: ignore[arg-type]
+        result[name] = link(loc, (*loc.schedule, action.id), len(loc.schedule) + 1, base)
     return result
 
 
