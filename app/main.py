@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from app.scenarios import Library, load_library
 from app.sim import CompiledScenario, Trace, TraceCache
-from app.web import api, docs, explore, pages, player, shared
+from app.web import api, docs, explore, glossary, pages, player, shared
 from app.web.caching import StepCache
 from app.web.errors import Guard, install_error_handlers
 from app.web.searches import Searches
@@ -53,6 +53,9 @@ def create_app(library: Library | None = None) -> FastAPI:
     app.state.searches = Searches(shared=app.state.shared)
     templates = Jinja2Templates(directory=str(ROOT / "templates"))
     app.state.templates = templates
+    templates.env.globals["glossary"] = (
+        glossary.lookup
+    )  # for the term() macro: explains a word where it is shown
     # The last added is the outermost: the security headers wrap the guard's 413 and 500 answers too.
     app.add_middleware(Guard, templates=templates)
     app.add_middleware(SecurityHeaders)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from app.sim import RULES, run_on
+from app.web import glossary
 from app.web.errors import PAGE_ERRORS
 from app.web.params import ScenarioId
 
@@ -119,3 +120,10 @@ def scenario_page(request: Request, scenario_id: ScenarioId) -> HTMLResponse:
     """A plain ``def``: the first view of a scenario replays it, which is CPU work for the thread pool."""
     view = scenario_view(request.app.state.library, request.app.state.traces, scenario_id)
     return request.app.state.templates.TemplateResponse(request, "pages/scenario.html", view)
+
+
+@router.get("/glossary", response_class=HTMLResponse)
+async def glossary_page(request: Request) -> HTMLResponse:
+    """Every word and rule id the stage explains, with the documentation page that defines it."""
+    view = {"entries": glossary.entries()}
+    return request.app.state.templates.TemplateResponse(request, "pages/glossary.html", view)

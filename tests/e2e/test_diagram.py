@@ -31,3 +31,17 @@ def test_the_diagram_exports_are_offered_for_download(page: Page, live_server: s
     with page.expect_download() as download:
         page.get_by_role("link", name="SVG").click()
     assert download.value.suggested_filename.endswith(".svg")
+
+
+def test_a_rule_id_explains_itself_on_keyboard_focus(
+    page: Page, live_server: str, artifacts_dir: Path
+) -> None:
+    page.goto(f"{live_server}/play/close-during-send?v=1&s={DEMO}&at=6")
+    word = page.locator(".banner a.term")
+    word.focus()
+    shown = word.evaluate("el => getComputedStyle(el, '::after').content")
+    assert "WskCloseSocket was called while another call was in progress" in shown
+    page.screenshot(path=str(artifacts_dir / "term-on-focus.png"))
+    word.click()
+    expect(page).to_have_url(re.compile(r"/glossary#term-ub-2-p1$"))
+    expect(page.locator("#term-ub-2-p1")).to_be_visible()

@@ -62,7 +62,7 @@ def test_controls_are_links_to_neighbouring_steps(client: TestClient) -> None:
 
 def test_the_violation_banner_names_the_rule_and_links_the_documentation(client: TestClient) -> None:
     html = client.get(f"/play/close-during-send?v=1&s={'.'.join(DEMO)}").text
-    assert 'class="banner"' in html and "Rule UB-2 / P1 broken" in html
+    assert 'class="banner"' in html and re.search(r"Rule <a class=\"term\"[^>]*>UB-2 / P1</a> broken", html)
     assert "https://learn.microsoft.com/windows-hardware/drivers/network/closing-a-socket" in html
     before = client.get(f"/play/close-during-send?v=1&s={'.'.join(DEMO)}&at=1").text
     assert 'class="banner"' not in before, "no banner before the rule is broken"
@@ -130,3 +130,12 @@ def test_sandbox_menus_are_offered_as_actions(client: TestClient) -> None:
     for thread in sandbox.threads:
         for op in thread.menu or []:
             assert f"{thread.name}: {op.label}" in unescape(html)
+
+
+def test_domain_words_and_rule_ids_explain_themselves_and_link_the_glossary(client: TestClient) -> None:
+    html = client.get(f"/play/close-during-send?v=1&s={'.'.join(DEMO)}").text
+    for anchor in ("term-passive-level", "term-wsk-subsystem", "term-peer", "term-irp"):
+        assert f'href="/glossary#{anchor}"' in html, anchor
+    assert 'data-tip="WskCloseSocket was called while another call was in progress.' in html
+    glossary = client.get("/glossary").text
+    assert 'id="term-status-more-processing-required"' in glossary and 'id="term-ub-2-p1"' in glossary
