@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Literal
 
 from app.sim.program import CompiledScenario
+from app.sim.scenario import CONNECTED_STATES
 
 
 class IrpState(StrEnum):
@@ -195,7 +196,7 @@ class Socket:
     """One WSK_SOCKET: the handle as the application sees it, and WSK's side of the connection."""
 
     handle: Handle = Handle.OPEN
-    phase: str = "CONNECTED"  # CONNECTED for connection sockets, else BOUND / LISTENING
+    phase: str = "CONNECTED"  # CONNECTED for connected sockets, else CREATED / BOUND / LISTENING
     send_shutting: bool = False
     send_shut: bool = False
     recv_shut: bool = False
@@ -291,7 +292,7 @@ def initial_state(scenario: CompiledScenario) -> State:
         actors.append(Actor(id=t.name, kind="thread", irql=t.irql, frames=frames))
     sockets = []
     for decl in scenario.sockets:
-        connected = decl.category in ("connection", "stream") and decl.state not in ("BOUND", "LISTENING")
+        connected = decl.category in ("connection", "stream") and decl.state in CONNECTED_STATES
         proto = decl.state
         sockets.append(
             Socket(
