@@ -185,3 +185,18 @@ def test_reusing_a_close_irp_for_another_socket_keeps_each_close_whole():
     assert [s.handle for s in trace.final.sockets] == ["CLOSED", "CLOSED"]
     assert trace.outcome == "ok"
     assert kinds(trace) == []
+
+
+def test_the_built_in_caller_frees_scenario_reuses_and_frees_before_the_routines_return():
+    """The gallery's caller-frees scenario: App reuses the IRP while SendDone's return has yet to run, and frees
+    it while CloseDone's has yet to run; both are legal, and the run ends cleanly."""
+    from app.scenarios import load_library
+
+    sc = load_library().scenarios["caller-frees-irp"]
+    # Send pends and completes, SendDone signals; App wakes, reads, writes, reuses, arms, closes (pending);
+    # SendDone returns; WSK frees s and completes the close, CloseDone signals; App wakes and frees IRP 1.
+    schedule = "App.App.App.App-p.wsk-c1.cr1.App.App.App.App.App.App.App-p.cr1.wsk-free-s.wsk-c1.cr1.App.App"
+    trace = replay(sc, schedule)
+    assert kinds(trace) == []
+    assert trace.final.irp(1).state == "FREED" and [a.id for a in trace.enabled] == ["App", "cr1"]
+    assert run_on(trace, "round_robin", 50).outcome == "ok"
