@@ -117,7 +117,8 @@ def handed_over(tx: Transaction, who: str, frame: Frame, irp: Irp, doing: str) -
 
 
 def routine_running(state: State, irp: Irp) -> str | None:
-    """The actor whose completion routine for the IRP's current use is still on the stack, if any."""
+    """The actor whose completion routine for the IRP's current use is still on the stack, if any: in the
+    caller-frees model (rule I-10) that routine may have handed the IRP over already."""
     for actor in state.actors:
         if any(f.irp == irp.id and f.irp_use == irp.use for f in actor.frames):
             return actor.id
