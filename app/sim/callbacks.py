@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Literal
 
-from app.sim import close
-from app.sim.model import SEGMENT, Actor, EventKind, Frame, Handle, IrpState, State
+from app.sim import irps
+from app.sim.model import SEGMENT, Actor, EventKind, Frame, Handle, State
 from app.sim.ntstatus import STATUS, status_name
 from app.sim.program import CompiledScenario
 from app.sim.step import Action, Move, Transaction
@@ -28,7 +28,7 @@ MORE_PROCESSING = STATUS["STATUS_MORE_PROCESSING_REQUIRED"]
 def return_from(tx: Transaction, who: str, value: int | None) -> None:
     """The actor's innermost program returns ``value``. A completion routine must return
     STATUS_MORE_PROCESSING_REQUIRED (rule IRP-B4 / I-2) and gives its IRP back to the application, which may end
-    a close (close step 7); an event callback returns to WSK; a function returns to its caller; a thread that
+    a close (close step 7; the IRP chapter's ``routine_returned``); an event callback returns to WSK; a function returns to its caller; a thread that
     runs off its program finishes. A routine or callback that returned is no longer an actor."""
     actor = tx.actor(who)
     frame = actor.top
@@ -45,10 +45,7 @@ def return_from(tx: Transaction, who: str, value: int | None) -> None:
                 "STATUS_MORE_PROCESSING_REQUIRED.",
                 who,
             )
-        irp = tx.irp(frame.irp)
-        if irp.state == IrpState.IN_COMPLETION_ROUTINE:
-            tx.put_irp(replace(irp, state=IrpState.OWNED_BY_APP))
-        close.finish_close(tx, irp)
+        irps.routine_returned(tx, who, frame, value)
         tx.say(f"{program.title} returns{shown}.")
         tx.emit(
             EventKind.COMPLETION_RETURNED,

@@ -43,7 +43,7 @@ def read_socket_dispatch(tx: Transaction, who: str, stmt: sc.ReadSocketDispatch)
 def enter_call(tx: Transaction, who: str, frame: Frame, stmt: sc.SocketCall) -> None:
     """An actor enters a socket function. Calling it after WskCloseSocket is rule UB-1 (and UB-5 once the socket
     is freed); passing an IRP that is freed, still in use, or not reinitialised is IRP-B3 or IRP-B5. Such a call
-    is undefined: its IRP is lost to WSK. A defined call takes the IRP (OWNED_BY_WSK) and has its entry effects;
+    is undefined: its IRP is lost to WSK. A completion routine must not pass on an IRP it handed over. A defined call takes the IRP (OWNED_BY_WSK) and has its entry effects;
     a close first checks the caller's obligations."""
     fn: str = stmt.op  # type: ignore[attr-defined]
     index = tx.scenario.socket_of(stmt)
@@ -72,6 +72,8 @@ def enter_call(tx: Transaction, who: str, frame: Frame, stmt: sc.SocketCall) -> 
                 "irp_use_after_free", f"{who} passes IRP {irp_id} to {fn}, but it was already freed.", who
             )
             undefined = True
+        elif irps.handed_over(tx, who, frame, irp, f"calls {fn} with"):
+            pass
         elif irp.state in (IrpState.OWNED_BY_WSK, IrpState.IN_COMPLETION_ROUTINE):
             tx.violate(
                 "irp_reuse_while_pending",

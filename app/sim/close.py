@@ -19,14 +19,18 @@ close does; read top to bottom, this module does it in that order:
 
 Steps 0-3 happen when the call enters (``begin_close``); steps 5 and 6 are WSK's own moves, possibly inline
 before the call returns (the IRP chapter decides whether the close may complete inline); step 7 follows the
-close IRP back to the application. The socket context belongs to the application: freeing it is safe only
-once the close has completed (``free_socket_context``).
+close IRP's completion routine back to the application. The socket context belongs to the application: freeing
+it is safe only once the close has completed (``free_socket_context``).
+
+The socket keeps its own record of steps 6 and 7, tied to the use of the IRP that carried its close, not to the
+IRP's number: once its completion routine has signalled, the application may reuse the close IRP at once, even
+to close another socket, and that must neither complete this close again nor undo it.
 """
 
 from __future__ import annotations
 
 from app.sim import scenario as sc
-from app.sim.model import EventKind, Handle, Irp, IrpState, Socket, State
+from app.sim.model import EventKind, Handle, IrpState, Socket, State
 from app.sim.ntstatus import STATUS
 from app.sim.program import CompiledScenario
 from app.sim.step import Action, Move, Transaction
@@ -172,31 +176,37 @@ def close_irp_due(state: State, index: int) -> int | None:
     if not _close_pending(state, sock) or not sock.freed:
         return None
     assert sock.close_irp is not None
-    irp = state.irp(sock.close_irp)
-    if irp.state != IrpState.OWNED_BY_WSK or irp.completions:
+    if sock.close_irp_completed:
         return None  # already completed; the socket is closed once its completion routine returns
+    if state.irp(sock.close_irp).state != IrpState.OWNED_BY_WSK:
+        return None  # the application freed the IRP under WSK (rule IRP-B2): nothing completes it
     return sock.close_irp
+
+
+def close_irp_completed(tx: Transaction, index: int, irp_id: int) -> None:
+    """Step 6 has happened: WSK completed the close IRP. The socket remembers it, so that the close is never
+    completed twice and its context may be freed, whatever becomes of the IRP afterwards."""
+    sock = tx.socket(index)
+    if sock.close_irp == irp_id and sock.handle == Handle.CLOSING and not sock.close_irp_completed:
+        tx.put_socket(index, close_irp_completed=True)
 
 
 # -- step 7: the socket is closed -------------------------------------------------------------------------------------------
 
 
-def finish_close(tx: Transaction, irp: Irp) -> None:
+def finish_close(tx: Transaction, index: int) -> None:
     """Step 7: once the close IRP's completion routine has returned (or was not invoked), the socket is CLOSED
-    and no longer counts against WskDeregister. Called for every IRP that returns to the application; only a
-    close IRP of a freed, closing socket does anything."""
-    if irp.socket is None or irp.function != "WskCloseSocket":
-        return
-    sock = tx.socket(irp.socket)
-    if sock.close_irp == irp.id and sock.freed and sock.handle == Handle.CLOSING:
-        tx.put_socket(irp.socket, handle=Handle.CLOSED)
-        tx.emit(EventKind.SOCKET_CLOSED, socket=tx.socket_name(irp.socket))
+    and no longer counts against WskDeregister. The IRP chapter calls it for the completion of a close IRP, with
+    the socket that close was for."""
+    sock = tx.socket(index)
+    if sock.close_irp_completed and sock.freed and sock.handle == Handle.CLOSING:
+        tx.put_socket(index, handle=Handle.CLOSED)
+        tx.emit(EventKind.SOCKET_CLOSED, socket=tx.socket_name(index))
 
 
 def close_completed(state: State, index: int) -> bool:
     """Whether the socket's close IRP has completed: from then on no routine or callback can use its context."""
-    sock = state.sockets[index]
-    return sock.close_irp is not None and sock.freed and state.irp(sock.close_irp).completions > 0
+    return state.sockets[index].close_irp_completed
 
 
 # -- after the close: the socket context ------------------------------------------------------------------------------------

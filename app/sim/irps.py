@@ -6,6 +6,15 @@ describes the life of an IRP the application allocates: IoAllocateIrp (ALLOCATED
 completion routine runs: IN_COMPLETION_ROUTINE), back with the application (OWNED_BY_APP), then IoReuseIrp for
 another call or IoFreeIrp (FREED). Every step out of that order breaks one of the IRP rules in app/sim/rules.py.
 
+Who frees the IRP is the application's choice, one owner per IRP: the completion routine (the documentation's
+model), or the caller. In the caller-frees model the routine only signals an event and returns
+STATUS_MORE_PROCESSING_REQUIRED; the caller waits, reads IoStatus, then frees or reuses the IRP. The caller may
+well do that before the routine's ``return`` has run: once a routine returns STATUS_MORE_PROCESSING_REQUIRED the
+I/O manager no longer touches the IRP, so a routine that touches it no more after signalling has handed it over.
+What is wrong is touching the IRP after it was freed or reused: the routine itself (a later read, a second
+free), or the I/O manager, when the routine returns any other status and completion goes on. Each use of an IRP
+has its own number (``Irp.use``), so a routine still on the stack for one use is told apart from the next use.
+
 WSK completes an IRP either inline, before the call returns, or later, while the call's IRP is pending: the two
 decisions are ``inline_result`` and ``natural_completion`` below, side by side.
 """
@@ -24,6 +33,7 @@ from app.sim.step import Action, Move, Transaction
 SUCCESS = STATUS["STATUS_SUCCESS"]
 PENDING = STATUS["STATUS_PENDING"]
 CANCELLED = STATUS["STATUS_CANCELLED"]
+MORE_PROCESSING = STATUS["STATUS_MORE_PROCESSING_REQUIRED"]
 
 # -- what the application does with its IRPs ---------------------------------------------------------------------------
 
@@ -55,9 +65,9 @@ def run_irp_statement(tx: Transaction, who: str, frame: Frame, stmt: sc.Statemen
         case sc.IoReuseIrp():
             target = irp_for_app(tx, who, frame, stmt.irp, "IoReuseIrp")
             if target is not None:
-                tx.put_irp(Irp(id=target.id, state=IrpState.ALLOCATED))
-                tx.say(f"{who} reinitialises IRP {target.id} with IoReuseIrp.")
-                tx.emit(EventKind.IRP_REUSED, actor=who, irp=target.id)
+                reuse_irp(tx, who, target)
+                if frame.irp == target.id:  # a routine that reuses its own IRP owns the new use too
+                    nxt = replace(nxt, irp_use=target.use + 1)
         case sc.IoFreeIrp():
             free_irp(tx, who, frame, stmt.irp)
         case sc.IoCancelIrp():
@@ -71,14 +81,17 @@ def run_irp_statement(tx: Transaction, who: str, frame: Frame, stmt: sc.Statemen
 
 
 def irp_for_app(tx: Transaction, who: str, frame: Frame, name: str, verb: str) -> Irp | None:
-    """The IRP a local names, if the application may touch it now: not after IoFreeIrp (rule IRP-B3) and not
-    while WSK owns it (rule IRP-B5). None, after reporting the violation, otherwise."""
+    """The IRP a local names, if the application may touch it now: not after IoFreeIrp (rule IRP-B3), not while
+    WSK owns it (rule IRP-B5), and not from a completion routine that handed it over (``handed_over``). None,
+    after reporting the violation, otherwise."""
     irp_id = frame.local(name)
     if irp_id is None:
         return None
     irp = tx.irp(irp_id)
     if irp.state == IrpState.FREED:
         tx.violate("irp_use_after_free", f"{who} calls {verb} on IRP {irp.id}, which was already freed.", who)
+        return None
+    if handed_over(tx, who, frame, irp, f"calls {verb} on"):
         return None
     if irp.state == IrpState.OWNED_BY_WSK:
         tx.violate(
@@ -88,9 +101,49 @@ def irp_for_app(tx: Transaction, who: str, frame: Frame, name: str, verb: str) -
     return irp
 
 
+def handed_over(tx: Transaction, who: str, frame: Frame, irp: Irp, doing: str) -> bool:
+    """Whether a completion routine touches its IRP after handing it over: someone reinitialised it with IoReuseIrp
+    while the routine was still on the stack (legal at that moment, see the module docstring), so the IRP now
+    carries another operation, which the routine corrupts (rule IRP-B5). Reports the violation."""
+    if frame.irp != irp.id or irp.use == frame.irp_use or irp.state == IrpState.FREED:
+        return False
+    tx.violate(
+        "irp_reuse_while_pending",
+        f"{who} {doing} IRP {irp.id} after handing it over: it was reinitialised with IoReuseIrp and now carries "
+        "another operation.",
+        who,
+    )
+    return True
+
+
+def routine_running(state: State, irp: Irp) -> str | None:
+    """The actor whose completion routine for the IRP's current use is still on the stack, if any: in the
+    caller-frees model (rule I-10) that routine may have handed the IRP over already."""
+    for actor in state.actors:
+        if any(f.irp == irp.id and f.irp_use == irp.use for f in actor.frames):
+            return actor.id
+    return None
+
+
+def reuse_irp(tx: Transaction, who: str, irp: Irp) -> None:
+    """[IoReuseIrp](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-ioreuseirp): the IRP is
+    reinitialised for a new use. Legal while its completion routine has yet to return, in the caller-frees model
+    (rule I-10): the routine has handed the IRP over, and must not touch it again."""
+    routine = routine_running(tx.state, irp)
+    tx.put_irp(Irp(id=irp.id, state=IrpState.ALLOCATED, use=irp.use + 1))
+    if routine is not None and routine != who:
+        tx.say(
+            f"{who} reinitialises IRP {irp.id} with IoReuseIrp; {routine} has handed it over and must not touch it."
+        )
+    else:
+        tx.say(f"{who} reinitialises IRP {irp.id} with IoReuseIrp.")
+    tx.emit(EventKind.IRP_REUSED, actor=who, irp=irp.id)
+
+
 def free_irp(tx: Transaction, who: str, frame: Frame, name: str) -> None:
-    """IoFreeIrp: legal once the IRP is back with the application, or from its own completion routine. A second
-    free is rule IRP-B1; freeing an IRP WSK still owns, or whose routine is running elsewhere, is IRP-B2."""
+    """IoFreeIrp: legal once the IRP is back with the application, from its own completion routine, or from the
+    caller once the routine has signalled it (the caller-frees model: the routine must then touch it no more).
+    A second free is rule IRP-B1; freeing an IRP WSK still owns is IRP-B2."""
     irp_id = frame.local(name)
     if irp_id is None:
         return
@@ -99,20 +152,18 @@ def free_irp(tx: Transaction, who: str, frame: Frame, name: str) -> None:
         tx.say(f"{who} calls IoFreeIrp on IRP {irp.id} again.")
         tx.violate("irp_double_free", f"{who} frees IRP {irp.id}, which was already freed.", who)
         return
-    if irp.state == IrpState.OWNED_BY_WSK:
+    if not handed_over(tx, who, frame, irp, "frees") and irp.state == IrpState.OWNED_BY_WSK:
         tx.violate(
             "irp_free_while_pending",
             f"{who} frees IRP {irp.id} while WSK still owns it ({irp.function}).",
             who,
         )
-    elif irp.state == IrpState.IN_COMPLETION_ROUTINE and frame.irp != irp.id:
-        tx.violate(
-            "irp_free_while_pending",
-            f"{who} frees IRP {irp.id} while its completion routine is running.",
-            who,
-        )
+    routine = routine_running(tx.state, irp)
     tx.put_irp(replace(irp, state=IrpState.FREED))
-    tx.say(f"{who} frees IRP {irp.id}.")
+    if routine is not None and routine != who and irp.state == IrpState.IN_COMPLETION_ROUTINE:
+        tx.say(f"{who} frees IRP {irp.id}; {routine} has handed it over and must not touch it again.")
+    else:
+        tx.say(f"{who} frees IRP {irp.id}.")
     tx.emit(EventKind.IRP_FREED, actor=who, irp=irp.id)
 
 
@@ -130,6 +181,7 @@ def cancel_irp(tx: Transaction, who: str, frame: Frame, name: str) -> None:
             who,
         )
         return
+    handed_over(tx, who, frame, irp, "cancels")
     if irp.is_pending and irp.socket is not None and not irp.lost:
         sock = tx.socket(irp.socket)
         if all(i != irp.id for i, _ in sock.doomed):
@@ -157,6 +209,7 @@ def read_io_status(tx: Transaction, who: str, frame: Frame, stmt: sc.ReadIoStatu
         )
         tx.say(f"{who} reads garbage from the freed IRP {irp.id}.")
         return GARBAGE
+    handed_over(tx, who, frame, irp, "reads IoStatus of")
     value = (
         irp.information if stmt.field == "Information" else (PENDING if irp.status is None else irp.status)
     )
@@ -310,6 +363,8 @@ def complete_irp(tx: Transaction, irp_id: int, status: int, information: int, in
             where,
         )
         return
+    if irp.function == "WskCloseSocket" and irp.socket is not None:
+        close.close_irp_completed(tx, irp.socket, irp_id)
     invoked = irp.routine is not None and invokes_routine(irp, status)
     irp = replace(
         irp,
@@ -325,7 +380,8 @@ def complete_irp(tx: Transaction, irp_id: int, status: int, information: int, in
     if not invoked:
         skipped = " (its completion routine is not invoked for this outcome)" if irp.routine else ""
         tx.say(f"{text}{skipped}.")
-        close.finish_close(tx, irp)
+        if irp.function == "WskCloseSocket" and irp.socket is not None:
+            close.finish_close(tx, irp.socket)
         return
     _start_completion_routine(tx, irp, text, inline_on)
     tx.emit(EventKind.COMPLETION_STARTED, actor=where, irp=irp_id, text=irp.routine)
@@ -334,7 +390,10 @@ def complete_irp(tx: Transaction, irp_id: int, status: int, information: int, in
 def _start_completion_routine(tx: Transaction, irp: Irp, text: str, inline_on: str | None) -> None:
     """The routine runs nested in the caller's call when WSK completes inline, else as actor ``cr<IRP id>``."""
     assert irp.routine is not None
-    frame = Frame(program=f"routine:{irp.routine}", locals=(("Irp", irp.id),), irp=irp.id, socket=irp.socket)
+    frame = Frame(
+        program=f"routine:{irp.routine}", locals=(("Irp", irp.id),), irp=irp.id, socket=irp.socket,
+        irp_use=irp.use, closes=irp.function == "WskCloseSocket",
+    )  # fmt: skip
     if inline_on is not None:
         actor = tx.actor(inline_on)
         tx.put_actor(replace(actor, frames=(*actor.frames, frame)))
@@ -346,3 +405,36 @@ def _start_completion_routine(tx: Transaction, irp: Irp, text: str, inline_on: s
     irql = tx.scenario.settings.callback_irql
     tx.put_actor(Actor(id=actor_id, kind="completion", irql=irql, frames=(frame,)))
     tx.say(f"{text}; WSK runs {irp.routine} as {actor_id} at {irql}.")
+
+
+# -- the completion routine returns -------------------------------------------------------------------------------------
+
+
+def routine_returned(tx: Transaction, who: str, frame: Frame, value: int | None) -> None:
+    """The IRP's side of a completion routine's return. STATUS_MORE_PROCESSING_REQUIRED ends completion: the I/O
+    manager touches the IRP no more, so whatever the caller did with it meanwhile (freed or reused it, in the
+    caller-frees model) is safe, and an IRP still in its routine is back with the application. Any other status
+    lets the I/O manager go on completing the IRP: if it was freed meanwhile, it writes into freed memory
+    (IRP-B3); if it was reused, it completes someone else's operation (IRP-B5). A close IRP's routine that
+    returns ends the close it completed (close step 7), even if its IRP already carries another close."""
+    assert frame.irp is not None
+    irp = tx.irp(frame.irp)
+    if value != MORE_PROCESSING:
+        if irp.state == IrpState.FREED:
+            tx.violate(
+                "irp_use_after_free",
+                f"The I/O manager goes on completing IRP {irp.id}, which was already freed: it reads and writes "
+                "freed memory.",
+                who,
+            )
+        elif irp.use != frame.irp_use:
+            tx.violate(
+                "irp_reuse_while_pending",
+                f"The I/O manager goes on completing IRP {irp.id}, which was reinitialised with IoReuseIrp and "
+                "now carries another operation.",
+                who,
+            )
+    if irp.state == IrpState.IN_COMPLETION_ROUTINE and irp.use == frame.irp_use:
+        tx.put_irp(replace(irp, state=IrpState.OWNED_BY_APP))
+    if frame.closes and frame.socket is not None:
+        close.finish_close(tx, frame.socket)

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Literal
 
 from app.sim.program import CompiledScenario
+from app.sim.scenario import CONNECTED_STATES
 
 
 class IrpState(StrEnum):
@@ -126,6 +127,9 @@ class Irp:
     needs_reuse: bool = False  # completed once; must pass through IoReuseIrp before the next WSK call
     lost: bool = False  # swallowed by undefined behaviour: WSK will never complete it
     completions: int = 0  # completions since it was last (re)initialised
+    # Each use of the IRP (from IoAllocateIrp or IoReuseIrp to its completion) has its own number, so that what
+    # is known about one use (whose close it completes, which routine owns it) never applies to the next.
+    use: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +152,8 @@ class Frame:
     pc: int = 0
     locals: tuple[tuple[str, int], ...] = ()
     irp: int | None = None  # the IRP a completion routine is completing
+    irp_use: int = 0  # which use of that IRP the routine owns (``Irp.use``): it may be reused under it
+    closes: bool = False  # the routine completes a close IRP: its return ends the close (close step 7)
     socket: int | None = None  # the socket an event callback serves
     event: Literal["receive", "disconnect"] | None = None  # which callback
     consumed: Indication | None = None  # the indication a callback was given
@@ -190,7 +196,7 @@ class Socket:
     """One WSK_SOCKET: the handle as the application sees it, and WSK's side of the connection."""
 
     handle: Handle = Handle.OPEN
-    phase: str = "CONNECTED"  # CONNECTED for connection sockets, else BOUND / LISTENING
+    phase: str = "CONNECTED"  # CONNECTED for connected sockets, else CREATED / BOUND / LISTENING
     send_shutting: bool = False
     send_shut: bool = False
     recv_shut: bool = False
@@ -207,6 +213,9 @@ class Socket:
     retained: int = 0  # data indication lists the application holds (receive event returned PENDING)
     close_irp: int | None = None
     close_returned: bool = False  # the WskCloseSocket call returned STATUS_PENDING
+    close_irp_completed: bool = (
+        False  # WSK completed the close IRP (close step 6), whatever became of it since
+    )
     context_freed: bool = False
     peer_data: int = 0
     peer_fin: bool = False
@@ -283,7 +292,7 @@ def initial_state(scenario: CompiledScenario) -> State:
         actors.append(Actor(id=t.name, kind="thread", irql=t.irql, frames=frames))
     sockets = []
     for decl in scenario.sockets:
-        connected = decl.category in ("connection", "stream") and decl.state not in ("BOUND", "LISTENING")
+        connected = decl.category in ("connection", "stream") and decl.state in CONNECTED_STATES
         proto = decl.state
         sockets.append(
             Socket(

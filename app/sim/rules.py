@@ -72,7 +72,8 @@ _RULES = (
     Rule(
         "irp_use_after_free", "IRP-B3 / IRP-B9", "An IRP was used after it was freed",
         "The completion routine can run, and free the IRP, before the call returns; code that touches the IRP "
-        "afterwards reads garbage or corrupts whatever now occupies that memory.",
+        "afterwards reads garbage or corrupts whatever now occupies that memory. So does the I/O manager when a "
+        "completion routine returns anything but STATUS_MORE_PROCESSING_REQUIRED for an IRP already freed.",
         "Using IRPs with Winsock Kernel Functions", f"{LEARN}/network/using-irps-with-winsock-kernel-functions",
     ),
     Rule(

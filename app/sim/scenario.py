@@ -664,13 +664,53 @@ class Peer(Model):
 
 
 SocketState = Literal[
-    "CONNECTED", "RECV_SHUT", "SEND_SHUT", "FULLY_DISCONNECTED", "ABORTED", "BOUND", "LISTENING"
+    "CONNECTED", "RECV_SHUT", "SEND_SHUT", "FULLY_DISCONNECTED", "ABORTED", "CREATED", "BOUND", "LISTENING"
 ]
+SocketCategory = Literal["connection", "stream", "listen", "datagram", "basic"]
+#: The states of a connected socket (connection or stream); the others are CREATED (not bound), BOUND, LISTENING.
+CONNECTED_STATES = ("CONNECTED", "RECV_SHUT", "SEND_SHUT", "FULLY_DISCONNECTED", "ABORTED")
+
+# Each socket category has its own provider dispatch table: Socket->Dispatch points at a
+# [WSK_PROVIDER_BASIC_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_provider_basic_dispatch)
+# (WskControlSocket, WskCloseSocket), which every other table starts with, or at a
+# [WSK_PROVIDER_LISTEN_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_provider_listen_dispatch)
+# (no data transfer: it accepts), a
+# [WSK_PROVIDER_DATAGRAM_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_provider_datagram_dispatch)
+# (WskSendTo and WskReceiveFrom, and WskRelease), a
+# [WSK_PROVIDER_CONNECTION_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_provider_connection_dispatch)
+# or a [WSK_PROVIDER_STREAM_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_provider_stream_dispatch)
+# (WskSend, WskReceive, WskDisconnect, WskRelease). A call that is not in its socket's table has no function
+# pointer to go through, so a program that makes one is refused before it runs. Below: the calls the simulator
+# models that each table has.
+_BASIC_CALLS = ("WskControlSocket", "WskCloseSocket")
+_CONNECTED_CALLS = (*_BASIC_CALLS, "WskSend", "WskReceive", "WskDisconnect", "WskRelease")
+DISPATCH: dict[str, tuple[str, tuple[str, ...]]] = {
+    "basic": ("WSK_PROVIDER_BASIC_DISPATCH", _BASIC_CALLS),
+    "listen": ("WSK_PROVIDER_LISTEN_DISPATCH", _BASIC_CALLS),
+    "datagram": ("WSK_PROVIDER_DATAGRAM_DISPATCH", (*_BASIC_CALLS, "WskRelease")),
+    "connection": ("WSK_PROVIDER_CONNECTION_DISPATCH", _CONNECTED_CALLS),
+    "stream": ("WSK_PROVIDER_STREAM_DISPATCH", _CONNECTED_CALLS),
+}
+# The states each category may start in, with the reason for the others
+# ([Winsock Kernel Socket Categories](https://learn.microsoft.com/windows-hardware/drivers/network/winsock-kernel-socket-categories)):
+# a basic socket cannot be bound at all; a listening socket listens as soon as it is bound; a datagram socket is
+# never connected; a connection socket never listens; a stream socket may do either.
+START_STATES: dict[str, tuple[tuple[str, ...], str]] = {
+    "basic": (("CREATED",), "a basic socket has no WskBind: it can only be controlled and closed"),
+    "listen": (("CREATED", "LISTENING"), "a listening socket starts listening when it is bound"),
+    "datagram": (("CREATED", "BOUND"), "a datagram socket is never connected nor listening"),
+    "connection": (("CREATED", "BOUND", *CONNECTED_STATES), "a connection socket connects, it never listens"),
+    "stream": (("CREATED", "BOUND", "LISTENING", *CONNECTED_STATES), ""),
+}
+# WskReceiveEvent and WskDisconnectEvent belong to the client's connection dispatch table
+# ([WSK_CLIENT_CONNECTION_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_client_connection_dispatch)):
+# only connection and stream sockets have them.
+EVENT_CATEGORIES = ("connection", "stream")
 
 
 class SocketDecl(Model):
     name: str = Field(default="s", max_length=12, json_schema_extra={"pattern": SOCKET_NAME.pattern})
-    category: Literal["connection", "stream", "listen", "datagram", "basic"] = "connection"
+    category: SocketCategory = "connection"
     state: SocketState = "CONNECTED"
     context: Identifier = Field(default="ctx", description="The C name of this socket's context in programs.")
     events: list[Literal["receive", "disconnect"]] = Field(
@@ -884,10 +924,7 @@ def _cross_check(sc: Scenario) -> list[str]:
                 problems.append(
                     f"socket '{s.name}': event '{event}' is enabled but has no routine in 'callbacks'"
                 )
-        if s.category not in ("connection", "stream") and s.state not in ("BOUND", "LISTENING"):
-            problems.append(
-                f"socket '{s.name}': a {s.category} socket starts BOUND or LISTENING, not {s.state}"
-            )
+        problems += _check_category(s)
     programs: list[tuple[str, list[Statement], str]] = []
     for t in sc.threads:
         if t.program is not None:
@@ -899,8 +936,54 @@ def _cross_check(sc: Scenario) -> list[str]:
     for name, routine in sc.routines.items():
         programs.append((f"routine '{name}'", list(routine.program), routine.kind))
     for where, program, kind in programs:
-        problems += _check_program(sc, where, program, kind, sockets, memory)
+        problems += _check_program(sc, where, program, kind, memory)
     return problems
+
+
+def _check_category(s: SocketDecl) -> list[str]:
+    """What a socket's category allows it (``START_STATES``, ``EVENT_CATEGORIES``): its starting state, and the
+    event callbacks it may have."""
+    problems: list[str] = []
+    states, why = START_STATES[s.category]
+    if s.state not in states:
+        because = f" ({why})" if why else ""
+        problems.append(
+            f"socket '{s.name}': a {s.category} socket cannot start {s.state}{because}; "
+            f"set state to one of {', '.join(states)}"
+        )
+    if s.category not in EVENT_CATEGORIES and (s.events or s.callbacks):
+        problems.append(
+            f"socket '{s.name}': a {s.category} socket has no receive or disconnect event callbacks "
+            "(only connection and stream sockets do); remove 'events' and 'callbacks'"
+        )
+    return problems
+
+
+def _check_socket_use(sc: Scenario, at: str, stmt: Statement) -> list[str]:
+    """A statement that names a socket: the socket must exist (and be named when there are several), and a
+    socket call must be in the dispatch table of the socket's category (``DISPATCH``)."""
+    socket: str | None = getattr(stmt, "socket", None)
+    if socket is None:
+        return []
+    decls = {s.name: s for s in sc.sockets}
+    if socket == "" and len(decls) > 1:
+        return [f"{at}: name the socket ('socket: ...'); this scenario has several"]
+    if socket and socket not in decls:
+        return [f"{at}: socket '{socket}' does not exist (have: {sorted(decls)})"]
+    decl = decls[socket] if socket else sc.sockets[0]
+    table, calls = DISPATCH[decl.category]
+    op: str = stmt.op  # type: ignore[attr-defined]
+    if isinstance(stmt, SocketCall) and op not in calls:
+        return [
+            f"{at}: {op} is not in the dispatch table of {decl.category} socket '{decl.name}' "
+            f"({table} has, of the calls simulated, {', '.join(calls)})"
+        ]
+    if isinstance(stmt, WskControlSocket) and decl.category not in EVENT_CATEGORIES:
+        return [
+            f"{at}: {decl.category} socket '{decl.name}' has no {stmt.event} event callback to enable or disable "
+            "(only connection and stream sockets do)"
+        ]
+    return []
 
 
 _MEMORY_KIND = {
@@ -917,7 +1000,6 @@ def _check_program(
     where: str,
     program: list[Statement],
     kind: str,
-    sockets: set[str],
     memory: dict[str, MemoryDecl],
 ) -> list[str]:
     problems: list[str] = []
@@ -929,12 +1011,7 @@ def _check_program(
     )
     for index, stmt in enumerate(program, start=1):
         at = f"{where}, statement {index} ({stmt.op})"  # type: ignore[attr-defined]
-        socket = getattr(stmt, "socket", None)
-        if socket is not None:
-            if socket == "" and len(sockets) > 1:
-                problems.append(f"{at}: name the socket ('socket: ...'); this scenario has several")
-            elif socket and socket not in sockets:
-                problems.append(f"{at}: socket '{socket}' does not exist (have: {sorted(sockets)})")
+        problems += _check_socket_use(sc, at, stmt)
         var = getattr(stmt, "var", None)
         if var is not None:
             want = _MEMORY_KIND.get(stmt.op, "word")  # type: ignore[attr-defined]

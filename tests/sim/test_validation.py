@@ -203,3 +203,105 @@ def test_names_ending_in_a_newline_are_refused(changes: dict[str, Any], field: s
 def test_every_list_and_string_is_bounded(changes: dict[str, Any], where: str) -> None:
     with pytest.raises(ScenarioError, match=where):
         parse_scenario(variant(**changes))
+
+
+# -- each socket category has its own dispatch table -----------------------------------------------------------------
+
+
+def on_socket(socket: dict[str, Any], *program: dict[str, Any]) -> dict[str, Any]:
+    """One thread running ``program`` on the only socket, declared as ``socket``."""
+    return variant(sockets=[{"name": "s", **socket}], threads=[{"name": "W", "program": list(program)}])
+
+
+ALLOCATE = {"op": "IoAllocateIrp", "irp": "i"}
+LISTENING = {"category": "listen", "state": "LISTENING"}
+DATAGRAM = {"category": "datagram", "state": "BOUND"}
+BASIC = {"category": "basic", "state": "CREATED"}
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            on_socket(LISTENING, ALLOCATE, {"op": "WskSend", "irp": "i"}),
+            "WskSend is not in the dispatch table of listen socket 's' (WSK_PROVIDER_LISTEN_DISPATCH has",
+        ),
+        (
+            on_socket(DATAGRAM, ALLOCATE, {"op": "WskSend", "irp": "i"}),
+            "WskSend is not in the dispatch table of datagram socket 's' (WSK_PROVIDER_DATAGRAM_DISPATCH",
+        ),
+        (
+            on_socket(DATAGRAM, ALLOCATE, {"op": "WskReceive", "irp": "i"}),
+            "WskReceive is not in the dispatch table of datagram socket",
+        ),
+        (
+            on_socket(BASIC, ALLOCATE, {"op": "WskSend", "irp": "i"}),
+            "WskSend is not in the dispatch table of basic socket 's' (WSK_PROVIDER_BASIC_DISPATCH has, of the "
+            "calls simulated, WskControlSocket, WskCloseSocket)",
+        ),
+        (
+            on_socket(BASIC, ALLOCATE, {"op": "WskDisconnect", "irp": "i"}),
+            "WskDisconnect is not in the dispatch table of basic socket",
+        ),
+        (on_socket(BASIC, {"op": "WskRelease"}), "WskRelease is not in the dispatch table of basic socket"),
+        (
+            on_socket(LISTENING, {"op": "WskRelease"}),
+            "WskRelease is not in the dispatch table of listen socket",
+        ),
+        (
+            on_socket(LISTENING, {"op": "WskControlSocket", "event": "receive", "enable": True}),
+            "listen socket 's' has no receive event callback to enable or disable",
+        ),
+        (
+            on_socket({"category": "basic", "state": "BOUND"}, ALLOCATE),
+            "a basic socket cannot start BOUND (a basic socket has no WskBind",
+        ),
+        (
+            on_socket({"category": "basic", "state": "LISTENING"}, ALLOCATE),
+            "a basic socket cannot start LISTENING",
+        ),
+        (on_socket({"category": "basic"}, ALLOCATE), "a basic socket cannot start CONNECTED"),
+        (on_socket({"category": "listen", "state": "BOUND"}, ALLOCATE), "a listen socket cannot start BOUND"),
+        (on_socket({"category": "connection", "state": "LISTENING"}, ALLOCATE), "it never listens"),
+        (
+            on_socket({**DATAGRAM, "events": ["receive"], "callbacks": {"receive": "OnReceive"}}, ALLOCATE)
+            | {"routines": {"OnReceive": {"kind": "callback", "program": [{"op": "Return"}]}}},
+            "a datagram socket has no receive or disconnect event callbacks",
+        ),
+    ],
+)
+def test_a_call_outside_the_socket_categorys_dispatch_table_is_refused(
+    data: dict[str, Any], expected: str
+) -> None:
+    """A call that is not in the dispatch table of its socket's category, or a starting state or event callback
+    the category does not have, is refused at validation with the reason."""
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(data)
+    assert expected in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "socket",
+    [
+        BASIC,
+        LISTENING,
+        {"category": "listen", "state": "CREATED"},
+        DATAGRAM,
+        {"category": "stream", "state": "LISTENING"},
+    ],
+)
+def test_every_category_may_be_closed(socket: dict[str, Any]) -> None:
+    """WskCloseSocket is in every dispatch table (WSK_PROVIDER_BASIC_DISPATCH): closing any category runs cleanly."""
+    from app.sim import run_on, start
+
+    program = [
+        ALLOCATE,
+        {"op": "IoSetCompletionRoutine", "irp": "i", "routine": "Closed"},
+        {"op": "WskCloseSocket", "irp": "i"},
+    ]
+    done = [{"op": "FreeSocketContext"}, {"op": "IoFreeIrp", "irp": "Irp"},
+            {"op": "Return", "status": "STATUS_MORE_PROCESSING_REQUIRED"}]  # fmt: skip
+    data = on_socket(socket, *program) | {"routines": {"Closed": {"kind": "completion", "program": done}}}
+    trace = run_on(start(parse_scenario(data)), "round_robin", 50)
+    assert trace.outcome == "ok"
+    assert "abortive_disconnect" not in [e.kind for s in trace.snapshots for e in s.events]
