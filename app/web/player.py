@@ -25,7 +25,7 @@ from app.sim.describe import describe_state
 from app.sim.engine import Action
 from app.sim.replay import MAX_SCHEDULE
 from app.web import diagram
-from app.web.api import RunResponse, run_response
+from app.web.api import run_response
 from app.web.caching import CACHE_CONTROL, StepCache, StepKey, matches
 from app.web.errors import PAGE_ERRORS
 from app.web.links import LINK_VERSION, MAX_DEF_CHARS, LinkError, decode_definition, play_link
@@ -446,14 +446,28 @@ EXPORTS = {
 }
 
 
+# What /export answers with, by format: the JSON trace, Chrome trace events, an SVG picture or Mermaid text.
+CHROME_TRACE_SCHEMA = {
+    "type": "object",
+    "required": ["traceEvents"],
+    "properties": {"traceEvents": {"type": "array", "items": {"type": "object"}}},
+}
+
+
 @router.get(
     "/export/{scenario_id}",
-    response_model=RunResponse,
+    response_class=Response,
     responses={
         **PAGE_ERRORS,
         200: {
             "description": "The run as a download, in the format asked for.",
-            "content": {"image/svg+xml": {}, "text/plain": {}},
+            "content": {
+                "application/json": {
+                    "schema": {"anyOf": [{"$ref": "#/components/schemas/RunResponse"}, CHROME_TRACE_SCHEMA]}
+                },
+                "image/svg+xml": {"schema": {"type": "string"}},
+                "text/plain": {"schema": {"type": "string"}},
+            },
         },
     },
 )
