@@ -86,6 +86,18 @@ def test_an_inline_scenario_runs_exactly_like_the_built_in_one(client: TestClien
     assert posted["link"].startswith("/play/custom?v=1&def=")
 
 
+def test_a_posted_scenario_without_expect_demo_or_bugs_runs(client: TestClient) -> None:
+    """expect, demo and bugs describe the built-in library; a scenario of one's own may leave them out."""
+    inline = client.get("/api/scenarios/close-during-send").json()
+    for field in ("expect", "demo", "bugs"):
+        inline.pop(field)
+    response = client.post("/api/run", json={"scenario": inline, "continue_with": {"max_steps": 100}})
+    assert response.status_code == 200, response.text
+    assert response.json()["outcome"] in ("ok", "violation")
+    refused = client.post("/api/run", json={"scenario": {**inline, "expect": "buggy"}})
+    assert refused.status_code == 422 and "needs a 'demo' schedule" in refused.json()["detail"]
+
+
 def test_an_illegal_action_is_a_422_listing_the_legal_ones(client: TestClient) -> None:
     response = client.post("/api/run", json={"scenario": "seed-close-socket", "schedule": "App.Closer"})
     assert response.status_code == 422
