@@ -30,7 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         path = Path(args.scenario)
-        scenario = load_file(path) if path.suffix in (".yaml", ".yml") else load_library().get(args.scenario)
+        scenario = (
+            load_file(path, built_in=False)
+            if path.suffix in (".yaml", ".yml")
+            else load_library().get(args.scenario)
+        )
         if scenario is None:
             print(f"No built-in scenario '{args.scenario}'.", file=sys.stderr)
             return 2

@@ -39,9 +39,7 @@ def describe_errors(errors: Sequence[Any], skip: tuple[str, ...] = (), top: str 
 def parse_scenario(data: Any) -> CompiledScenario:
     """Validate and compile one scenario given as parsed JSON or YAML."""
     if not isinstance(data, dict):
-        raise ScenarioError(
-            "A scenario must be an object with at least id, title, summary, expect and threads."
-        )
+        raise ScenarioError("A scenario must be an object with at least id, title, summary and threads.")
     try:
         # Through JSON so that YAML and API input are validated by exactly the same strict JSON-mode rules.
         scenario = Scenario.model_validate_json(json.dumps(data))
@@ -50,7 +48,10 @@ def parse_scenario(data: Any) -> CompiledScenario:
     return compile_scenario(scenario)
 
 
-def load_file(path: Path) -> CompiledScenario:
+def load_file(path: Path, *, built_in: bool = True) -> CompiledScenario:
+    """Read, validate and compile one scenario file. A built-in one must also say what it promises (``expect``):
+    the gallery shows it and the tests hold it to it. ``built_in=False`` reads an author's own file (the command
+    line), for which ``expect`` is optional as it is in the API."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
@@ -62,6 +63,11 @@ def load_file(path: Path) -> CompiledScenario:
     if compiled.source.id != path.stem:
         raise ScenarioError(
             f"{path.name}: the id '{compiled.source.id}' must match the file name '{path.stem}'."
+        )
+    if built_in and compiled.source.expect is None:
+        raise ScenarioError(
+            f"{path.name}: a built-in scenario must say what it shows: add 'expect: safe' (safe in every "
+            "interleaving) or 'expect: buggy' (with a 'demo' schedule and the 'bugs' it shows)."
         )
     return compiled
 
@@ -77,6 +83,7 @@ class Library:
 
 
 def load_library(directory: Path = SCENARIO_DIR) -> Library:
+    """Every ``*.yaml`` in ``directory``, each held to the built-in rules of ``load_file``."""
     compiled = [load_file(path) for path in sorted(directory.glob("*.yaml"))]
     compiled.sort(key=lambda c: (c.source.level, c.source.order, c.source.id))
     return Library({c.source.id: c for c in compiled})

@@ -195,7 +195,8 @@ def call_moves(
         label = f"{who}: {fn} returns {status_name(call.status)}"
         return [Move(Action(who, who, label), lambda tx: finish_call(tx, who, call.status))]  # type: ignore[arg-type]
     if call.undefined or (fn != "WskCloseSocket" and sock.handle in (Handle.CLOSING, Handle.CLOSED)):
-        label = f"{who}: {fn} returns STATUS_PENDING; WSK never completes IRP {call.irp}"
+        never = f"WSK never completes IRP {call.irp}" if call.irp is not None else "the socket is closing"
+        label = f"{who}: {fn} returns STATUS_PENDING; {never}"
         return [Move(Action(f"{who}-p", who, label), lambda tx: pend(tx, who, lost=True))]
     moves: list[Move] = []
     if call.status is not None:  # a failure decided at entry: completes inline with it

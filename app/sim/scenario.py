@@ -825,7 +825,11 @@ class Scenario(Model):
     rules: list[RuleId] = Field(
         default_factory=list, max_length=12, description="Reference rule ids it teaches."
     )
-    expect: Literal["safe", "buggy"]
+    expect: Literal["safe", "buggy"] | None = Field(
+        default=None,
+        description="What the built-in library promises: safe in every interleaving, or buggy (with a demo and "
+        "the bugs it shows). Optional in a scenario of your own; the library requires it.",
+    )
     demo: list[ActionId] | None = Field(
         default=None,
         max_length=LIMITS["schedule"],

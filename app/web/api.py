@@ -57,6 +57,9 @@ class Input(BaseModel):
 
 
 class ScenarioSummary(BaseModel):
+    """A built-in scenario in the list. Only built-ins are listed, and the library requires their ``expect``, so
+    it is never null here (it may be in a scenario of one's own)."""
+
     id: str
     title: str
     summary: str

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+from app.scenarios import Library, load_library
 from app.sim import CompiledScenario, load
+from app.sim.explore import Report, explore
 
 FREE_AND_MPR = [
     {"op": "IoFreeIrp", "irp": "Irp"},
@@ -45,3 +48,16 @@ def scenario(threads: dict[str, list[dict[str, Any]]], **extra: Any) -> Compiled
     }
     data.update(extra)
     return load(data)
+
+
+@functools.cache
+def built_ins() -> Library:
+    """The built-in library, loaded once per test process."""
+    return load_library()
+
+
+@functools.cache
+def explored(scenario_id: str) -> Report:
+    """The explorer's complete report on a built-in scenario, searched once per test process (the searches of
+    every built-in take several seconds, and several test modules ask for them)."""
+    return explore(built_ins().scenarios[scenario_id])

@@ -7,7 +7,7 @@ import pytest
 
 from app.scenarios import load_library
 from app.sim import Engine, replay
-from app.sim.explore import explore
+from tests.sim.helpers import explored
 
 LIBRARY = load_library()
 REQUIRED = [
@@ -29,7 +29,7 @@ def test_every_required_scenario_is_built_in():
 
 @pytest.mark.parametrize("scenario_id", SAFE)
 def test_safe_scenarios_are_safe_in_every_interleaving(scenario_id: str) -> None:
-    report = explore(LIBRARY.scenarios[scenario_id])
+    report = explored(scenario_id)
     assert report.complete, f"search stopped by {report.stopped_by}"
     assert set(report.outcomes) == {"ok"}, dict(report.outcomes)
     assert not report.witnesses
@@ -46,7 +46,7 @@ def test_buggy_scenarios_show_their_bugs_in_the_demo(scenario_id: str) -> None:
 @pytest.mark.parametrize("scenario_id", BUGGY)
 def test_the_search_finds_each_bug_and_its_witness_replays_to_it(scenario_id: str) -> None:
     compiled = LIBRARY.scenarios[scenario_id]
-    report = explore(compiled)
+    report = explored(scenario_id)
     for kind in compiled.source.bugs:
         assert kind in report.witnesses, f"the search did not find {kind}"
         witness = report.witnesses[kind]

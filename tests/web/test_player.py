@@ -106,6 +106,16 @@ def test_a_custom_scenario_travels_in_its_link(client: TestClient) -> None:
     assert "My own close" in html and 'Step <strong class="at">1</strong> of 1' in html
 
 
+def test_a_custom_scenario_without_expect_shows_no_safe_or_buggy_badge(client: TestClient) -> None:
+    inline = client.get("/api/scenarios/seed-close-socket").json()
+    assert 'class="badge safe"' in client.get("/play/seed-close-socket?v=1&s=App").text
+    del inline["expect"]
+    link = client.post("/api/run", json={"scenario": inline, "schedule": "App"}).json()["link"]
+    html = client.get(link).text
+    assert 'Step <strong class="at">1</strong> of 1' in html
+    assert 'class="badge' not in html
+
+
 def test_embed_may_be_framed_and_the_player_may_not(client: TestClient) -> None:
     embed = client.get("/embed/seed-close-socket?v=1&s=App")
     assert (

@@ -1,0 +1,109 @@
+"""The trace cache is invisible: whatever was asked before and in whatever order, ``TraceCache.get`` gives exactly the
+trace a cold ``replay`` gives, and an illegal schedule fails with exactly the same message.
+
+The cache extends a cached prefix instead of replaying from the start, evicts the least recently used trace, and
+keys traces by the scenario's fingerprint; a small capacity and lookback make every one of those paths run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.sim import CompiledScenario, Engine, IllegalAction, Trace, TraceCache, replay
+from tests.sim.helpers import built_ins
+
+LIBRARY = built_ins()
+IDS = sorted(LIBRARY.scenarios)
+
+Request = tuple[str, tuple[str, ...]]
+
+
+def walk(compiled: CompiledScenario, choices: list[int]) -> tuple[str, ...]:
+    """The schedule of a run that takes, at each step, the enabled action a choice points at."""
+    engine = Engine(compiled)
+    state = engine.initial()
+    schedule: list[str] = []
+    for choice in choices:
+        enabled = engine.enabled(state)
+        if not enabled:
+            break
+        action = enabled[choice % len(enabled)]
+        schedule.append(action.id)
+        state = engine.step(state, action.id).state
+    return tuple(schedule)
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> list[Request]:
+    """A few random runs of one or two scenarios (often of one family, so that their schedules look alike), and
+    a random sequence of requests for their prefixes, some of them ending in an action that is not enabled."""
+    scenario_ids = draw(st.lists(st.sampled_from(IDS), min_size=1, max_size=2, unique=True))
+    runs: list[Request] = []
+    for scenario_id in scenario_ids:
+        for _ in range(draw(st.integers(1, 3))):
+            choices = draw(st.lists(st.integers(0, 1_000), max_size=40))
+            runs.append((scenario_id, walk(LIBRARY.scenarios[scenario_id], choices)))
+    asked = draw(
+        st.lists(
+            st.tuples(st.integers(0, len(runs) - 1), st.integers(0, 40), st.integers(0, 9)),
+            min_size=1,
+            max_size=30,
+        )
+    )
+    chosen: list[Request] = []
+    for run, length, illegal in asked:
+        scenario_id, schedule = runs[run]
+        prefix = schedule[: min(length, len(schedule))]
+        chosen.append((scenario_id, (*prefix, "Nobody") if illegal == 0 else prefix))
+    return chosen
+
+
+def outcome_of(
+    get: Callable[[CompiledScenario, tuple[str, ...]], Trace],
+    compiled: CompiledScenario,
+    schedule: tuple[str, ...],
+) -> Trace | str:
+    """The trace, or the message of the IllegalAction it raised."""
+    try:
+        return get(compiled, schedule)
+    except IllegalAction as err:
+        return f"IllegalAction: {err} (step {err.step})"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(asked=requests(), capacity=st.integers(1, 6), lookback=st.integers(1, 4))
+def test_the_cache_gives_the_same_trace_as_a_cold_replay(
+    asked: list[Request], capacity: int, lookback: int
+) -> None:
+    cache = TraceCache(capacity=capacity, lookback=lookback)
+    for scenario_id, schedule in asked:
+        compiled = LIBRARY.scenarios[scenario_id]
+        warm = outcome_of(cache.get, compiled, schedule)
+        cold = outcome_of(replay, compiled, schedule)
+        where = f"{scenario_id} {'.'.join(schedule)}"
+        if isinstance(cold, str):
+            assert warm == cold, where
+            continue
+        assert isinstance(warm, Trace), where
+        assert warm.schedule == cold.schedule == schedule, where
+        assert warm.snapshots == cold.snapshots, where
+        assert warm.scenario.fingerprint == compiled.fingerprint, where
+        assert (warm.enabled, warm.outcome, warm.violations) == (
+            cold.enabled,
+            cold.outcome,
+            cold.violations,
+        ), where
+
+
+def test_a_step_forward_extends_the_cached_trace_instead_of_replaying() -> None:
+    """What the cache is for: the trace one action longer shares every earlier snapshot with the cached one."""
+    compiled = LIBRARY.scenarios["close-during-send"]
+    demo = tuple(compiled.source.demo or ())
+    cache = TraceCache()
+    shorter = cache.get(compiled, demo[:-1])
+    longer = cache.get(compiled, demo)
+    assert all(a is b for a, b in zip(shorter.snapshots, longer.snapshots, strict=False))
+    assert longer.snapshots == replay(compiled, demo).snapshots
