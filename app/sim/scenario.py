@@ -987,6 +987,12 @@ def _check_socket_use(sc: Scenario, at: str, stmt: Statement) -> list[str]:
             f"{at}: {decl.category} socket '{decl.name}' has no {stmt.event} event callback to enable or disable "
             "(only connection and stream sockets do)"
         ]
+    if isinstance(stmt, WskControlSocket) and stmt.enable and stmt.event not in decl.callbacks:
+        # WSK would call the client's callback for this event: enabling it without one is enabling nothing.
+        return [
+            f"{at}: socket '{decl.name}' has no routine for its {stmt.event} event; name one in the socket's "
+            f"'callbacks' (a routine of kind callback) before enabling the event"
+        ]
     return []
 
 

@@ -99,11 +99,15 @@ def test_the_cache_gives_the_same_trace_as_a_cold_replay(
 
 
 def test_a_step_forward_extends_the_cached_trace_instead_of_replaying() -> None:
-    """What the cache is for: the trace one action longer shares every earlier snapshot with the cached one."""
+    """What the cache is for: the trace one action longer shares every earlier snapshot with the cached one (the
+    last of them gains the options its next step found, around the same state)."""
     compiled = LIBRARY.scenarios["close-during-send"]
     demo = tuple(compiled.source.demo or ())
     cache = TraceCache()
     shorter = cache.get(compiled, demo[:-1])
     longer = cache.get(compiled, demo)
-    assert all(a is b for a, b in zip(shorter.snapshots, longer.snapshots, strict=False))
+    assert all(a is b for a, b in zip(shorter.snapshots[:-1], longer.snapshots, strict=False))
+    joint = len(shorter.snapshots) - 1
+    assert longer.snapshots[joint].state is shorter.snapshots[joint].state
+    assert longer.snapshots[joint].options == shorter.enabled
     assert longer.snapshots == replay(compiled, demo).snapshots
