@@ -16,7 +16,7 @@ import logging
 import uuid
 from typing import Any
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -84,7 +84,7 @@ def error_response(
     return HTMLResponse(html, status_code=status, headers=headers)
 
 
-def install_error_handlers(app: Any, templates: Jinja2Templates) -> None:
+def install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
     """Answer HTTP errors and invalid requests as JSON for the API and as a page for people."""
 
     @app.exception_handler(StarletteHTTPException)
@@ -145,8 +145,8 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        receive = await self._bounded(scope, receive, send)
-        if receive is None:
+        bounded = await self._bounded(scope, receive, send)
+        if bounded is None:
             return
         started = False
 
@@ -157,7 +157,7 @@ class Guard:
             await send(message)
 
         try:
-            await self.app(scope, receive, tracking)
+            await self.app(scope, bounded, tracking)
         except Exception:
             error_id = uuid.uuid4().hex[:8]
             log.exception("Unexpected error %s answering %s %s", error_id, scope["method"], scope["path"])

@@ -15,12 +15,13 @@ from starlette.concurrency import run_in_threadpool
 from app.scenarios import ScenarioError, parse_scenario
 from app.sim import RULES, CompiledScenario
 from app.sim.explore import Bounds
+from app.web import render
 from app.web.api import Input, ScenarioRef, resolve_scenario
 from app.web.errors import API_ERRORS, PAGE_ERRORS, SCENARIO_ERRORS, ErrorOut
 from app.web.links import MAX_DEF_CHARS, LinkError, decode_definition, play_link
 from app.web.params import ScenarioId
 from app.web.player import locate
-from app.web.searches import Busy, Search, SearchKey, Target, Unavailable
+from app.web.searches import Busy, Search, Searches, SearchKey, Target, Unavailable
 
 api = APIRouter(prefix="/api/explore", tags=["explore"])
 pages = APIRouter()
@@ -204,7 +205,8 @@ async def registry(request: Request, call: Callable[..., T], *args: Any) -> T:
 async def wait(request: Request, search: Search, timeout: float | None) -> Search:
     """The search once ended, or as it stands after ``timeout`` seconds; it never blocks the event loop."""
     try:
-        waited = await request.app.state.searches.wait(search.id, timeout)
+        searches: Searches = request.app.state.searches
+        waited = await searches.wait(search.id, timeout)
     except Unavailable as err:
         raise HTTPException(503, str(err), headers={"Retry-After": str(Unavailable.retry_after)}) from None
     if waited is None:
@@ -266,7 +268,7 @@ def target_of(request: Request, search_id: str, definition: str | None) -> Targe
 async def find(request: Request, search_id: str, definition: str | None) -> Search:
     """The search with this id. One this server no longer holds (after a restart, or once its report was evicted)
     runs again from what its id names, so its address gives the same answer; that takes a free slot."""
-    searches = request.app.state.searches
+    searches: Searches = request.app.state.searches
     search = await registry(request, searches.get, search_id)
     if search is None:
         search = await registry(request, searches.start, target_of(request, search_id, definition))
@@ -346,7 +348,7 @@ def _panel(request: Request, search: Search) -> Response:
         "rules": RULES,
         "max_states": search.key.bounds.max_states,
     }
-    return request.app.state.templates.TemplateResponse(request, "partials/search.html", view)
+    return render.page(request, "partials/search.html", view)
 
 
 @pages.post("/search/{scenario_id}", response_class=HTMLResponse, responses=PANEL_ERRORS)
@@ -391,11 +393,11 @@ def family_view(request: Request, family: str) -> dict[str, Any]:
 @pages.get("/families/{family}", response_class=HTMLResponse, responses=FAMILY_ERRORS)
 async def family_page(request: Request, family: str) -> Response:
     view = await registry(request, family_view, request, family)
-    return request.app.state.templates.TemplateResponse(request, "pages/family.html", view)
+    return render.page(request, "pages/family.html", view)
 
 
 @pages.get("/families/{family}/verdicts", response_class=HTMLResponse, responses=FAMILY_ERRORS)
 async def family_verdicts(request: Request, family: str) -> Response:
     """The verdict table alone: what the family page polls while verdicts are being computed."""
     view = await registry(request, family_view, request, family)
-    return request.app.state.templates.TemplateResponse(request, "partials/family-verdicts.html", view)
+    return render.page(request, "partials/family-verdicts.html", view)

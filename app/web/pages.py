@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from app.sim import RULES, run_on
-from app.web import glossary
+from app.web import glossary, render
 from app.web.errors import PAGE_ERRORS
 from app.web.params import ScenarioId
 
@@ -54,11 +54,10 @@ def gallery_view(library: Any) -> list[dict[str, Any]]:
 
 @router.get("/", response_class=HTMLResponse)
 async def gallery(request: Request) -> HTMLResponse:
-    templates = request.app.state.templates
     library = request.app.state.library
     families = sorted({c.source.family for c in library.scenarios.values() if c.source.family})
     view = {"groups": gallery_view(library), "families": families}
-    return templates.TemplateResponse(request, "pages/gallery.html", view)
+    return render.page(request, "pages/gallery.html", view)
 
 
 def scenario_view(library: Any, traces: Any, scenario_id: str) -> dict[str, Any]:
@@ -119,11 +118,11 @@ def scenario_view(library: Any, traces: Any, scenario_id: str) -> dict[str, Any]
 def scenario_page(request: Request, scenario_id: ScenarioId) -> HTMLResponse:
     """A plain ``def``: the first view of a scenario replays it, which is CPU work for the thread pool."""
     view = scenario_view(request.app.state.library, request.app.state.traces, scenario_id)
-    return request.app.state.templates.TemplateResponse(request, "pages/scenario.html", view)
+    return render.page(request, "pages/scenario.html", view)
 
 
 @router.get("/glossary", response_class=HTMLResponse)
 async def glossary_page(request: Request) -> HTMLResponse:
     """Every word and rule id the stage explains, with the documentation page that defines it."""
     view = {"entries": glossary.entries()}
-    return request.app.state.templates.TemplateResponse(request, "pages/glossary.html", view)
+    return render.page(request, "pages/glossary.html", view)

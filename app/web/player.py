@@ -295,15 +295,17 @@ def _autoplay_links(loc: Location, enabled: tuple[Action, ...], base: str) -> di
     last_action = loc.trace.snapshots[-1].action
     last_actor = last_action.actor if last_action else None
     result: dict[str, str | None] = {}
-    for name in ("round_robin", "random"):
+    names: tuple[schedulers.SchedulerName, ...] = ("round_robin", "random")
+    for name in names:
         # The same choice run_on(trace, name, 1, seed=len(schedule)) makes, as the API's continue_with does.
-        action = schedulers.scheduler(name, seed=len(loc.schedule)).choose(enabled, last_actor)  # type: ignore[arg-type]
+        action = schedulers.scheduler(name, seed=len(loc.schedule)).choose(enabled, last_actor)
         result[name] = link(loc, (*loc.schedule, action.id), len(loc.schedule) + 1, base)
     return result
 
 
 def _lanes(state: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    threads, routines = [], []
+    threads: list[dict[str, Any]] = []
+    routines: list[dict[str, Any]] = []
     for index, actor in enumerate(state["actors"]):
         lane = dict(actor)
         lane["vt"] = index
