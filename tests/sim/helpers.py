@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from app.scenarios import Library, load_library
-from app.sim import CompiledScenario, load
+from app.sim import CompiledScenario, Engine, load
 from app.sim.explore import Report, explore
+from app.sim.model import State
+from app.sim.step import StepResult
 
 FREE_AND_MPR = [
     {"op": "IoFreeIrp", "irp": "Irp"},
@@ -61,3 +64,26 @@ def explored(scenario_id: str) -> Report:
     """The explorer's complete report on a built-in scenario, searched once per test process (the searches of
     every built-in take several seconds, and several test modules ask for them)."""
     return explore(built_ins().scenarios[scenario_id])
+
+
+def walk(
+    compiled: CompiledScenario,
+    choices: list[int],
+    each_step: Callable[[Engine, State, StepResult], None] | None = None,
+) -> tuple[tuple[str, ...], Engine, State]:
+    """A run that takes, at each step, the enabled action a choice points at (modulo how many there are), until
+    the choices or the run end. ``each_step`` sees every step. Returns the schedule, the engine and the last state."""
+    engine = Engine(compiled)
+    state = engine.initial()
+    schedule: list[str] = []
+    for choice in choices:
+        enabled = engine.enabled(state)
+        if not enabled:
+            break
+        action = enabled[choice % len(enabled)]
+        schedule.append(action.id)
+        result = engine.step(state, action.id)
+        if each_step is not None:
+            each_step(engine, state, result)
+        state = result.state
+    return tuple(schedule), engine, state

@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 from app.sim import Engine
 from app.sim.model import State
+from app.sim.step import StepResult
 from app.web.links import play_link
-from tests.sim.helpers import built_ins, explored
+from tests.sim.helpers import built_ins, explored, walk
 from tests.sim.invariants import check_moves, check_state, check_step
 
 LIBRARY = built_ins()
@@ -38,19 +39,12 @@ def test_a_random_run_keeps_the_invariants_and_ends_as_the_explorer_says_runs_ca
     scenario_id: str, choices: list[int]
 ) -> None:
     compiled = LIBRARY.scenarios[scenario_id]
-    engine = Engine(compiled)
-    state = engine.initial()
-    schedule: list[str] = []
-    for choice in choices:
-        enabled = engine.enabled(state)
-        if not enabled:
-            break
-        action = enabled[choice % len(enabled)]
-        schedule.append(action.id)
-        result = engine.step(state, action.id)
-        check_step(engine, state, result)
-        state = result.state
-        check_state(engine, state)
+
+    def checked(engine: Engine, before: State, result: StepResult) -> None:
+        check_step(engine, before, result)
+        check_state(engine, result.state)
+
+    schedule, engine, state = walk(compiled, choices, checked)
     check_moves(engine, state)
     outcome = engine.outcome(state)
     if outcome == "running":

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.sim import CompiledScenario, Engine, IllegalAction, Trace, TraceCache, replay
+from app.sim import CompiledScenario, IllegalAction, Trace, TraceCache, replay
+from tests.sim import helpers
 from tests.sim.helpers import built_ins
 
 LIBRARY = built_ins()
@@ -23,17 +24,7 @@ Request = tuple[str, tuple[str, ...]]
 
 def walk(compiled: CompiledScenario, choices: list[int]) -> tuple[str, ...]:
     """The schedule of a run that takes, at each step, the enabled action a choice points at."""
-    engine = Engine(compiled)
-    state = engine.initial()
-    schedule: list[str] = []
-    for choice in choices:
-        enabled = engine.enabled(state)
-        if not enabled:
-            break
-        action = enabled[choice % len(enabled)]
-        schedule.append(action.id)
-        state = engine.step(state, action.id).state
-    return tuple(schedule)
+    return helpers.walk(compiled, choices)[0]
 
 
 @st.composite
