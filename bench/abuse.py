@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app.web.explore import MAX_STATES
 from app.web.links import encode_definition
 from tests.bombs import ENDLESS, IRP_LOOP, slow_condition
 from tests.live import live_server
@@ -149,7 +150,7 @@ def bombs(server: Server) -> list[tuple[str, Callable[[], Any]]]:
         accepted, statuses = [], []
         for n in range(10):
             connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
-            body = {"scenario": ENDLESS, "bounds": {"max_states": 100_000 - n, "time_limit_ms": 60_000}}
+            body = {"scenario": ENDLESS, "bounds": {"max_states": MAX_STATES - n, "time_limit_ms": 60_000}}
             connection.request(
                 "POST",
                 "/api/explore/searches",

@@ -30,11 +30,11 @@ CANCEL_WAIT_S = 5.0  # a cancelled search stops at its next progress report, wel
 T = TypeVar("T")
 
 
-MAX_STATES = 100_000
+MAX_STATES = 80_000
 
 
 class ExploreBounds(Input):
-    # A state costs about 1.8 KB while searching, and two searches may run at once: 100,000 states each keeps
+    # A state costs about 1.8 KB while searching, and two searches may run at once: 80,000 states each keeps
     # the server under its 500 MB budget (DESIGN section 8). Raise it when states get cheaper.
     max_states: int = Field(default=MAX_STATES, ge=1, le=MAX_STATES)
     max_depth: int = Field(default=400, ge=1, le=2000)

@@ -114,13 +114,13 @@ def test_a_custom_scenario_search_address_carries_its_scenario_across_a_restart(
 def test_an_address_that_names_no_search_here_is_a_404_that_says_what_to_do(make_client: Any) -> None:
     client = make_client()
     scenario = LIBRARY.scenarios["close-during-send"]
-    key = SearchKey.parse(f"close-during-send.{scenario.fingerprint}.100000.400.any.10000")
-    assert key is not None and key.id == f"close-during-send.{scenario.fingerprint}.100000.400.any.10000"
+    key = SearchKey.parse(f"close-during-send.{scenario.fingerprint}.80000.400.any.10000")
+    assert key is not None and key.id == f"close-during-send.{scenario.fingerprint}.80000.400.any.10000"
     cases = {
         "does-not-exist": "POST /api/explore/searches",
-        f"close-during-send.{'0' * 16}.100000.400.any.10000": "another version",
+        f"close-during-send.{'0' * 16}.80000.400.any.10000": "another version",
         f"close-during-send.{scenario.fingerprint}.999999999.400.any.10000": "POST /api/explore/searches",
-        f"no-such-scenario.{scenario.fingerprint}.100000.400.any.10000": "does not have",
+        f"no-such-scenario.{scenario.fingerprint}.80000.400.any.10000": "does not have",
     }
     for search_id, says in cases.items():
         for url in (f"/api/explore/searches/{search_id}", f"/search/progress/{search_id}"):
