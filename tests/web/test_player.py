@@ -149,3 +149,9 @@ def test_domain_words_and_rule_ids_explain_themselves_and_link_the_glossary(clie
     assert 'data-tip="WskCloseSocket was called while another call was in progress.' in html
     glossary = client.get("/glossary").text
     assert 'id="term-status-more-processing-required"' in glossary and 'id="term-ub-2-p1"' in glossary
+
+
+def test_idle_actors_say_why_as_information_not_as_a_warning(client: TestClient) -> None:
+    html = client.get("/play/seed-close-socket?v=1&s=").text
+    wsk = html.split("WSK subsystem", 1)[1].split("</article>", 1)[0]
+    assert 'class="note"' in wsk and 'class="why"' not in wsk
