@@ -190,6 +190,7 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         for e in s.events
     ]
     autoplay = _autoplay_links(loc, enabled, base)
+    outcome = loc.trace.outcome if final else engine.outcome(snap.state)
     # The run so far, ending at this step. Its marks carry only their step number: the scrubber form above it
     # holds the schedule once, and a click on a mark submits it (static/js/player.js).
     drawn = diagram.layout(loc.trace, last=loc.at, window=DIAGRAM_STEPS, current=loc.at)
@@ -215,7 +216,7 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         "events": events[-24:],
         "diagram": Markup(picture),  # built from escaped text only (app/web/diagram.py)
         "diagram_summary": summary,
-        "outcome": loc.trace.outcome if final else engine.outcome(snap.state),
+        "outcome": outcome,
         "controls": {
             "first": goto(0) if loc.at > 0 else None,
             "back": goto(loc.at - 1) if loc.at > 0 else None,
@@ -237,8 +238,37 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         "description": f"{source.title}, step {loc.at} of {last}: {snap.narration}"[:300],
         "embed": base == "/embed",
         "sandbox": any(t.menu for t in source.threads),
+        "ending": _ending(loc, outcome, banner, final),
         "search_url": f"/search/{'custom' if loc.definition else source.id}"
         + (f"?def={loc.definition}" if loc.definition else ""),
+    }
+
+
+def _ending(loc: Location, outcome: str, banner: list[dict[str, Any]], final: bool) -> dict[str, Any] | None:
+    """At the end of a run: how it ended, in a sentence, and what to do next (None while the run goes on)."""
+    if outcome == "running" or not final:
+        return None
+    source = loc.compiled.source
+    first_break = banner[0]["step"] if banner else None
+    if outcome == "ok":
+        says = (
+            "This run ended cleanly: every IRP came back and the socket was closed. Another interleaving might "
+            "not end so well; Find the race below tries them all."
+        )
+    elif outcome == "deadlock":
+        says = "This run is stuck: nothing can move, yet someone still waits. That is a deadlock."
+    else:
+        says = (
+            f"This run broke {len(banner)} rule(s), first at step {first_break}. Go back to a step before it and "
+            "choose a different action"
+            + (", or see how the other designs of this close fare." if source.family else ".")
+        )
+    return {
+        "outcome": outcome,
+        "says": says,
+        "before_break": link(loc, loc.schedule, first_break - 1) if first_break else None,
+        "family": f"/families/{source.family}" if source.family else None,
+        "demo": link(loc, tuple(source.demo), 0) if source.demo and outcome == "ok" else None,
     }
 
 

@@ -155,3 +155,15 @@ def test_idle_actors_say_why_as_information_not_as_a_warning(client: TestClient)
     html = client.get("/play/seed-close-socket?v=1&s=").text
     wsk = html.split("WSK subsystem", 1)[1].split("</article>", 1)[0]
     assert 'class="note"' in wsk and 'class="why"' not in wsk
+
+
+def test_the_end_of_a_run_says_how_it_ended_and_what_to_do_next(client: TestClient) -> None:
+    broken = client.get(f"/play/close-during-send?v=1&s={'.'.join(DEMO)}").text
+    assert "The run has ended: violation" in broken and "first at step 6" in broken
+    assert f"s={'.'.join(DEMO)}&amp;at=5" in broken  # back to the step before the first broken rule
+    assert "Compare the designs that protect this close" not in broken  # not a member of a family
+    ok = client.post("/api/run", json={"scenario": "protect-rundown", "continue_with": {}, "states": "none"}).json()
+    page = client.get(ok["link"]).text
+    assert "The run has ended: ok" in page and "/families/close-protection" in page
+    middle = client.get(f"/play/close-during-send?v=1&s={'.'.join(DEMO)}&at=3").text
+    assert "The run has ended" not in middle
