@@ -500,11 +500,20 @@ class ExWaitForRundownProtectionRelease(MemoryStatement):
 
 
 class KeSetEvent(MemoryStatement):
+    """Signal the event: every waiter of a notification event is released, one waiter of a synchronization event."""
+
     op: Literal["KeSetEvent"]
 
 
+class KeClearEvent(MemoryStatement):
+    """Reset the event to not signalled, so that a later wait blocks until the next KeSetEvent."""
+
+    op: Literal["KeClearEvent"]
+
+
 class KeWaitForSingleObject(MemoryStatement):
-    """Block until the (notification) event is signalled; illegal at DISPATCH_LEVEL (rule IRP-B7)."""
+    """Block until the event is signalled (a synchronization event is reset by the satisfied wait); illegal at
+    DISPATCH_LEVEL (rule IRP-B7)."""
 
     op: Literal["KeWaitForSingleObject"]
 
@@ -577,6 +586,7 @@ AnyStatement = Annotated[
     | ExReleaseRundownProtection
     | ExWaitForRundownProtectionRelease
     | KeSetEvent
+    | KeClearEvent
     | KeWaitForSingleObject
     | FreeSocketContext
     | WskReleaseProviderNPI
@@ -594,7 +604,7 @@ STATEMENT_OPS: tuple[str, ...] = tuple(
         WskReceive, WskDisconnect, WskControlSocket, WskRelease, WskCloseSocket, ReadSocketDispatch,
         InterlockedIncrement, InterlockedDecrement, InterlockedExchange, InterlockedCompareExchange, InterlockedOr,
         Read, Write, Assign, ExAcquireRundownProtection, ExReleaseRundownProtection,
-        ExWaitForRundownProtectionRelease, KeSetEvent, KeWaitForSingleObject, FreeSocketContext,
+        ExWaitForRundownProtectionRelease, KeSetEvent, KeClearEvent, KeWaitForSingleObject, FreeSocketContext,
         WskReleaseProviderNPI, WskDeregister, Return, ReturnIf, GotoIf,
     )
 )  # fmt: skip
@@ -738,6 +748,13 @@ class MemoryDecl(Model):
         default=None,
         description="The socket whose context holds this field (rendered ctx->Name); freed with it.",
     )
+    # KeInitializeEvent's Type: a NotificationEvent stays signalled until KeClearEvent; a SynchronizationEvent
+    # is reset by the wait it satisfies, so each KeSetEvent releases one waiter
+    # ([KeInitializeEvent](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-keinitializeevent)).
+    event_type: Literal["notification", "synchronization"] | None = Field(
+        default=None,
+        description="For kind event only: notification (the default) or synchronization (auto-reset).",
+    )
 
     @field_validator("name")
     @classmethod
@@ -747,6 +764,14 @@ class MemoryDecl(Model):
                 f"memory name '{value}' must be a C identifier that is not a constant or status name."
             )
         return value
+
+    @model_validator(mode="after")
+    def _event_type(self) -> MemoryDecl:
+        if self.event_type is not None and self.kind != "event":
+            raise ValueError(
+                f"memory '{self.name}' is a {self.kind}: only an event has an event_type (remove it, or set kind: event)."
+            )
+        return self
 
 
 class MenuOperation(Model):
@@ -1001,6 +1026,7 @@ _MEMORY_KIND = {
     "ExReleaseRundownProtection": "rundown",
     "ExWaitForRundownProtectionRelease": "rundown",
     "KeSetEvent": "event",
+    "KeClearEvent": "event",
     "KeWaitForSingleObject": "event",
 }
 
