@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from app.sim import scenario as sc
-from app.sim.model import Actor, EventKind, Frame, Rundown, State, Wait, WaitKind
-from app.sim.ntstatus import show_value
+from app.sim.model import Actor, EventKind, Frame, IrpState, Rundown, State, Wait, WaitKind
+from app.sim.ntstatus import GARBAGE, show_value
 from app.sim.program import CompiledScenario
 from app.sim.step import Transaction
 
@@ -40,11 +40,35 @@ def value(tx: Transaction, who: str, frame: Frame, operand: sc.Operand) -> int:
     if operand.name is None:
         assert operand.value is not None
         return operand.value
+    if operand.name == sc.PENDING_RETURNED and frame.irp is not None:
+        return pending_returned(tx, who, frame) + operand.offset
     index = tx.scenario.memory_index.get(operand.name)
     if index is not None:
         touch(tx, who, index, "reads")
         return tx.state.words[index] + operand.offset
     return (frame.local(operand.name) or 0) + operand.offset
+
+
+def pending_returned(tx: Transaction, who: str, frame: Frame) -> int:
+    """``Irp->PendingReturned`` in a completion routine: TRUE (1) when the call that took the IRP returned
+    STATUS_PENDING, FALSE (0) when WSK completed it inline ([IRP](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/ns-wdm-_irp),
+    [Using IRPs with Winsock Kernel Functions](https://learn.microsoft.com/windows-hardware/drivers/network/using-irps-with-winsock-kernel-functions)).
+    It is a read of the IRP: after the caller freed it (rule IRP-B3) it yields garbage, and after IoReuseIrp it
+    belongs to another operation (IRP-B5)."""
+    assert frame.irp is not None
+    irp = tx.irp(frame.irp)
+    if irp.state == IrpState.FREED:
+        tx.violate(
+            "irp_use_after_free", f"{who} reads PendingReturned of IRP {irp.id}, which was freed.", who
+        )
+        return GARBAGE
+    if irp.use != frame.irp_use:
+        tx.violate(
+            "irp_reuse_while_pending",
+            f"{who} reads PendingReturned of IRP {irp.id} after handing it over: it now carries another operation.",
+            who,
+        )
+    return int(irp.pending_returned)
 
 
 def test(tx: Transaction, who: str, frame: Frame, cond: sc.Condition) -> bool:

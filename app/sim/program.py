@@ -157,7 +157,7 @@ class _Renderer:
     def operand(self, o: sc.Operand) -> str:
         if o.name is None:
             return o.text
-        base = self.var(o.name)
+        base = f"Irp->{o.name}" if o.name == sc.PENDING_RETURNED else self.var(o.name)
         return base if not o.offset else f"{base} {'+' if o.offset > 0 else '-'} {abs(o.offset)}"
 
     def cond(self, c: sc.Condition) -> str:

@@ -71,8 +71,12 @@ Tag = Annotated[str, Field(min_length=1, max_length=40)]
 RuleId = Annotated[str, Field(min_length=1, max_length=16)]
 ActionId = Annotated[str, Field(min_length=1, max_length=MAX_ACTION_ID)]
 
-# Names a program may use without assigning them first: the parameters WSK passes in.
-COMPLETION_PARAMETERS = ("Irp",)
+# Names a program may use without assigning them first: the parameters WSK passes in. A completion routine may
+# also read ``PendingReturned``, which programs spell without the ``Irp->`` the C line shows (the expression
+# tokenizer reads plain names): TRUE when the call that took the IRP returned STATUS_PENDING, FALSE when WSK
+# completed it inline (the PendingReturned member of [IRP](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/ns-wdm-_irp)).
+PENDING_RETURNED = "PendingReturned"
+COMPLETION_PARAMETERS = ("Irp", PENDING_RETURNED)
 CALLBACK_PARAMETERS = ("DataIndication", "Flags", "BytesIndicated")
 CONSTANTS = {"TRUE": 1, "FALSE": 0, "NULL": 0, "WSK_FLAG_ABORTIVE": 1, **STATUS}
 
@@ -759,9 +763,10 @@ class MemoryDecl(Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not IDENT.fullmatch(value) or value in CONSTANTS:
+        if not IDENT.fullmatch(value) or value in CONSTANTS or value == PENDING_RETURNED:
             raise ValueError(
-                f"memory name '{value}' must be a C identifier that is not a constant or status name."
+                f"memory name '{value}' must be a C identifier that is not a constant, status name or "
+                f"{PENDING_RETURNED}."
             )
         return value
 
@@ -1064,7 +1069,9 @@ def _check_program(
                 f"{at}: IRP '{irp}' is never allocated in this program (use IoAllocateIrp, or 'Irp' in a completion routine)"
             )
         for name in stmt.reads_locals:
-            if name not in assigned and name not in memory:
+            if name == PENDING_RETURNED and kind != "completion":
+                problems.append(f"{at}: only a completion routine can read {name} (Irp->{name} of its IRP)")
+            elif name not in assigned and name not in memory:
                 problems.append(
                     f"{at}: '{name}' is neither a memory word nor a local assigned in this program"
                 )
@@ -1075,7 +1082,7 @@ def _check_program(
                 problems.append(
                     f"{at}: '{name}' is a memory word; store into it with Write or an Interlocked statement"
                 )
-            elif not IDENT.fullmatch(name) or name in CONSTANTS:
+            elif not IDENT.fullmatch(name) or name in CONSTANTS or name == PENDING_RETURNED:
                 problems.append(f"{at}: '{name}' is not a valid local variable name")
         if isinstance(stmt, GotoIf) and stmt.target not in labels:
             problems.append(f"{at}: no statement has label '{stmt.target}'")
