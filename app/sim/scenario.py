@@ -652,6 +652,11 @@ class Settings(Model):
         default="DISPATCH_LEVEL",
         description="IRQL at which WSK runs completion routines and event callbacks.",
     )
+    allocation_can_fail: bool = Field(
+        default=False,
+        description="IoAllocateIrp may return NULL (insufficient resources): each allocation offers that outcome "
+        "as its own action.",
+    )
 
     @field_validator("cancel_status", "abort_status")
     @classmethod
@@ -795,6 +800,10 @@ class MenuOperation(Model):
         if value == "stop":
             raise ValueError(
                 "operation id 'stop' is reserved: every sandbox thread offers it to end the thread."
+            )
+        if value == "nomem":
+            raise ValueError(
+                "operation id 'nomem' is reserved: it is the action of an IoAllocateIrp that returns NULL."
             )
         if not OP_ID.fullmatch(value):
             raise ValueError(
