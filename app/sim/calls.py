@@ -66,6 +66,10 @@ def enter_call(tx: Transaction, who: str, frame: Frame, stmt: sc.SocketCall) -> 
     if irp_name is not None:
         irp_id = frame.local(irp_name)
         assert irp_id is not None, "validation guarantees the IRP was allocated"
+        if irps.null_irp(tx, who, irp_id, f"calls {fn} with"):
+            # WSK dereferences the NULL IRP: there is no IRP for it to take, and the call is undefined.
+            irp_id, undefined = None, True
+    if irp_id is not None:
         irp = tx.irp(irp_id)
         if irp.state == IrpState.FREED:
             tx.violate(
@@ -195,7 +199,13 @@ def call_moves(
         label = f"{who}: {fn} returns {status_name(call.status)}"
         return [Move(Action(who, who, label), lambda tx: finish_call(tx, who, call.status))]  # type: ignore[arg-type]
     if call.undefined or (fn != "WskCloseSocket" and sock.handle in (Handle.CLOSING, Handle.CLOSED)):
-        never = f"WSK never completes IRP {call.irp}" if call.irp is not None else "the socket is closing"
+        never = (
+            f"WSK never completes IRP {call.irp}"
+            if call.irp is not None
+            else "the socket is closing"
+            if sock.handle in (Handle.CLOSING, Handle.CLOSED)
+            else "it was given no IRP"
+        )
         label = f"{who}: {fn} returns STATUS_PENDING; {never}"
         return [Move(Action(f"{who}-p", who, label), lambda tx: pend(tx, who, lost=True))]
     moves: list[Move] = []

@@ -10,6 +10,7 @@ Action ids:
   ``Closer``        the thread (or routine execution) ``Closer`` runs its next statement
   ``Closer-p``      the socket call Closer is inside returns STATUS_PENDING
   ``Closer-i``      WSK completes the IRP of Closer's call inline, before the call returns
+  ``Closer-nomem``  Closer's IoAllocateIrp fails and returns NULL (with the setting ``allocation_can_fail``)
   ``Player-send``   the sandbox thread Player starts its menu operation ``send``
   ``cr3``, ``cb1``  the completion routine of IRP 3, the first event callback execution
   ``wsk-c3``        WSK completes IRP 3
@@ -170,7 +171,10 @@ class Engine:
             ]
         stmt = program.statements[frame.pc]
         label = f"{actor.id}: {self._describe(stmt)}"
-        return [Move(Action(actor.id, actor.id, label), lambda tx: self._execute(tx, actor.id))]
+        moves = [Move(Action(actor.id, actor.id, label), lambda tx: self._execute(tx, actor.id))]
+        if isinstance(stmt, sc.IoAllocateIrp) and self.settings.allocation_can_fail:
+            moves.append(irps.allocation_failure_move(actor.id, stmt))
+        return moves
 
     def _menu_moves(self, actor: Actor) -> list[Move]:
         """A sandbox thread between operations: start any operation it has uses left of, or stop."""

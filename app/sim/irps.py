@@ -80,12 +80,38 @@ def run_irp_statement(tx: Transaction, who: str, frame: Frame, stmt: sc.Statemen
     tx.put_frame(who, nxt)
 
 
+def allocation_failure_move(who: str, stmt: sc.IoAllocateIrp) -> Move:
+    """With the setting ``allocation_can_fail``, IoAllocateIrp has a second outcome, its own action
+    ``<actor>-nomem``: it returns NULL ("IoAllocateIrp returns a pointer to an IRP, if sufficient resources are
+    available; otherwise NULL", [IoAllocateIrp](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-ioallocateirp)).
+    No IRP is allocated; the variable holds NULL (0), which the program must test before using it."""
+
+    def fail(tx: Transaction) -> None:
+        frame = tx.actor(who).top
+        assert frame is not None
+        tx.put_frame(who, replace(frame, pc=frame.pc + 1).with_local(stmt.irp, 0))
+        tx.say(f"IoAllocateIrp returns NULL to {who}: there are not enough resources for an IRP.")
+
+    return Move(Action(f"{who}-nomem", who, f"{who}: IoAllocateIrp fails and returns NULL"), fail)
+
+
+def null_irp(tx: Transaction, who: str, irp_id: int | None, verb: str) -> bool:
+    """Whether the IRP variable holds NULL, from an IoAllocateIrp that failed: using it dereferences a null
+    pointer (``null_irp``). Reports the violation."""
+    if irp_id != 0:
+        return False
+    tx.violate(
+        "null_irp", f"{who} {verb} a NULL IRP: IoAllocateIrp failed and nothing tested its result.", who
+    )
+    return True
+
+
 def irp_for_app(tx: Transaction, who: str, frame: Frame, name: str, verb: str) -> Irp | None:
     """The IRP a local names, if the application may touch it now: not after IoFreeIrp (rule IRP-B3), not while
     WSK owns it (rule IRP-B5), and not from a completion routine that handed it over (``handed_over``). None,
     after reporting the violation, otherwise."""
     irp_id = frame.local(name)
-    if irp_id is None:
+    if irp_id is None or null_irp(tx, who, irp_id, f"calls {verb} on"):
         return None
     irp = tx.irp(irp_id)
     if irp.state == IrpState.FREED:
@@ -145,7 +171,7 @@ def free_irp(tx: Transaction, who: str, frame: Frame, name: str) -> None:
     caller once the routine has signalled it (the caller-frees model: the routine must then touch it no more).
     A second free is rule IRP-B1; freeing an IRP WSK still owns is IRP-B2."""
     irp_id = frame.local(name)
-    if irp_id is None:
+    if irp_id is None or null_irp(tx, who, irp_id, "calls IoFreeIrp on"):
         return
     irp = tx.irp(irp_id)
     if irp.state == IrpState.FREED:
@@ -171,7 +197,7 @@ def cancel_irp(tx: Transaction, who: str, frame: Frame, name: str) -> None:
     """IoCancelIrp: a pending IRP will be completed with STATUS_CANCELLED; one that is not pending is left
     alone. Cancelling an IRP that was already freed is the cancel/completion race of rule IRP-B9."""
     irp_id = frame.local(name)
-    if irp_id is None:
+    if irp_id is None or null_irp(tx, who, irp_id, "calls IoCancelIrp on"):
         return
     irp = tx.irp(irp_id)
     if irp.state == IrpState.FREED:
@@ -202,6 +228,8 @@ def read_io_status(tx: Transaction, who: str, frame: Frame, stmt: sc.ReadIoStatu
     irp_id = frame.local(stmt.irp)
     if irp_id is None:
         return 0
+    if null_irp(tx, who, irp_id, "reads IoStatus of"):
+        return GARBAGE
     irp = tx.irp(irp_id)
     if irp.state == IrpState.FREED:
         tx.violate(

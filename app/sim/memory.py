@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from app.sim import scenario as sc
-from app.sim.model import Actor, EventKind, Frame, Rundown, State, Wait, WaitKind
-from app.sim.ntstatus import show_value
+from app.sim.model import Actor, EventKind, Frame, IrpState, Rundown, State, Wait, WaitKind
+from app.sim.ntstatus import GARBAGE, show_value
 from app.sim.program import CompiledScenario
 from app.sim.step import Transaction
 
@@ -40,11 +40,35 @@ def value(tx: Transaction, who: str, frame: Frame, operand: sc.Operand) -> int:
     if operand.name is None:
         assert operand.value is not None
         return operand.value
+    if operand.name == sc.PENDING_RETURNED and frame.irp is not None:
+        return pending_returned(tx, who, frame) + operand.offset
     index = tx.scenario.memory_index.get(operand.name)
     if index is not None:
         touch(tx, who, index, "reads")
         return tx.state.words[index] + operand.offset
     return (frame.local(operand.name) or 0) + operand.offset
+
+
+def pending_returned(tx: Transaction, who: str, frame: Frame) -> int:
+    """``Irp->PendingReturned`` in a completion routine: TRUE (1) when the call that took the IRP returned
+    STATUS_PENDING, FALSE (0) when WSK completed it inline ([IRP](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/ns-wdm-_irp),
+    [Using IRPs with Winsock Kernel Functions](https://learn.microsoft.com/windows-hardware/drivers/network/using-irps-with-winsock-kernel-functions)).
+    It is a read of the IRP: after the caller freed it (rule IRP-B3) it yields garbage, and after IoReuseIrp it
+    belongs to another operation (IRP-B5)."""
+    assert frame.irp is not None
+    irp = tx.irp(frame.irp)
+    if irp.state == IrpState.FREED:
+        tx.violate(
+            "irp_use_after_free", f"{who} reads PendingReturned of IRP {irp.id}, which was freed.", who
+        )
+        return GARBAGE
+    if irp.use != frame.irp_use:
+        tx.violate(
+            "irp_reuse_while_pending",
+            f"{who} reads PendingReturned of IRP {irp.id} after handing it over: it now carries another operation.",
+            who,
+        )
+    return int(irp.pending_returned)
 
 
 def test(tx: Transaction, who: str, frame: Frame, cond: sc.Condition) -> bool:
@@ -80,10 +104,19 @@ def set_rundown(tx: Transaction, index: int, rundown: Rundown) -> None:
     tx.state = replace(tx.state, rundowns=tuple(rundowns))
 
 
+def set_event(tx: Transaction, index: int, signalled: bool) -> None:
+    """Signal or reset an event: [KeSetEvent](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-kesetevent)
+    and [KeClearEvent](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-keclearevent) (and a
+    satisfied wait on a synchronization event, which resets it)."""
+    events = list(tx.state.events)
+    events[index] = signalled
+    tx.state = replace(tx.state, events=tuple(events))
+
+
 def run_memory_statement(tx: Transaction, who: str, frame: Frame, stmt: sc.MemoryStatement) -> None:
     """One atomic memory operation and its result: the Interlocked functions
     ([InterlockedCompareExchange](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-interlockedcompareexchange)
-    and kin), a plain read or write, run-down protection or KeSetEvent."""
+    and kin), a plain read or write, run-down protection, KeSetEvent or KeClearEvent."""
     index = tx.scenario.memory_index[stmt.var]
     cell = tx.scenario.memory[index]
     touch(tx, who, index, "uses")
@@ -122,10 +155,11 @@ def run_memory_statement(tx: Transaction, who: str, frame: Frame, stmt: sc.Memor
         case sc.ExAcquireRundownProtection() | sc.ExReleaseRundownProtection():
             result = _rundown_protection(tx, who, index, stmt)
         case sc.KeSetEvent():
-            events = list(tx.state.events)
-            events[index] = True
-            tx.state = replace(tx.state, events=tuple(events))
+            set_event(tx, index, True)
             tx.say(f"{who} signals the event {cell.c_name}.")
+        case sc.KeClearEvent():
+            set_event(tx, index, False)
+            tx.say(f"{who} clears the event {cell.c_name}: it is no longer signalled.")
         case _:
             raise AssertionError(f"unhandled memory statement {stmt!r}")
     into: str | None = getattr(stmt, "into", None)
@@ -220,8 +254,17 @@ def finish_wait(tx: Transaction, who: str) -> None:
 
 
 def _wait_done(tx: Transaction, who: str, frame: Frame, waiting: Wait) -> None:
-    if waiting[0] == WaitKind.DEREGISTER:
+    """A wait returns. One that a synchronization (auto-reset) event satisfied resets the event, so the other
+    waiters stay blocked: each KeSetEvent releases exactly one of them
+    ([KeInitializeEvent](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-keinitializeevent),
+    [KeWaitForSingleObject](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-kewaitforsingleobject)).
+    The model resets the event when the waiter returns rather than inside KeSetEvent, so a thread that starts to
+    wait in between may take the signal instead; still one waiter per KeSetEvent."""
+    kind, index = waiting
+    if kind == WaitKind.DEREGISTER:
         tx.state = replace(tx.state, deregistered=True, deregistering=False)
+    if kind == WaitKind.EVENT and tx.scenario.memory[index].synchronization:
+        set_event(tx, index, False)
     tx.put_frame(who, frame)
 
 
@@ -242,7 +285,10 @@ def wait_text(scenario: CompiledScenario, state: State, frame: Frame) -> str:
     assert frame.waiting is not None
     kind, index = frame.waiting
     if kind == WaitKind.EVENT:
-        return f"waits for the event {scenario.memory[index].c_name}, which nobody has signalled"
+        cell = scenario.memory[index]
+        if cell.synchronization:
+            return f"waits for the synchronization event {cell.c_name}, which is not signalled"
+        return f"waits for the event {cell.c_name}, which nobody has signalled"
     if kind == WaitKind.RUNDOWN:
         count = state.rundowns[index].count
         return f"waits in ExWaitForRundownProtectionRelease for {count} reference(s) still held"

@@ -20,6 +20,7 @@ class MemoryCell:
     initial: int
     context_socket: int | None  # index of the socket whose context holds it
     c_name: str  # how programs spell it: ctx->Ref, or Ref for a global
+    synchronization: bool = False  # an auto-reset event: the wait it satisfies resets it
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,7 @@ def compile_scenario(scenario: sc.Scenario) -> CompiledScenario:
             c_name=m.name
             if m.in_context is None
             else f"{sockets[socket_index[m.in_context]].context}->{m.name}",
+            synchronization=m.event_type == "synchronization",
         )
         for m in scenario.memory
     )
@@ -155,7 +157,7 @@ class _Renderer:
     def operand(self, o: sc.Operand) -> str:
         if o.name is None:
             return o.text
-        base = self.var(o.name)
+        base = f"Irp->{o.name}" if o.name == sc.PENDING_RETURNED else self.var(o.name)
         return base if not o.offset else f"{base} {'+' if o.offset > 0 else '-'} {abs(o.offset)}"
 
     def cond(self, c: sc.Condition) -> str:
@@ -246,6 +248,8 @@ class _Renderer:
                 return f"ExWaitForRundownProtectionRelease(&{self.var(s.var)});"
             case sc.KeSetEvent():
                 return f"KeSetEvent(&{self.var(s.var)}, IO_NO_INCREMENT, FALSE);"
+            case sc.KeClearEvent():
+                return f"KeClearEvent(&{self.var(s.var)});"
             case sc.KeWaitForSingleObject():
                 return f"KeWaitForSingleObject(&{self.var(s.var)}, Executive, KernelMode, FALSE, NULL);"
             case sc.FreeSocketContext():

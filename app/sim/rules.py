@@ -88,6 +88,13 @@ _RULES = (
         "IoReuseIrp", f"{LEARN}/ddi/wdm/nf-wdm-ioreuseirp",
     ),
     Rule(
+        "null_irp", "5.1", "A NULL IRP was used",
+        "IoAllocateIrp returns NULL when it cannot allocate an IRP. Passing that NULL to a WSK function or an "
+        "IRP routine dereferences a null pointer: the machine stops with a bug check. Test the result and fail "
+        "with STATUS_INSUFFICIENT_RESOURCES, as the documentation's examples do.",
+        "IoAllocateIrp", f"{LEARN}/ddi/wdm/nf-wdm-ioallocateirp",
+    ),
+    Rule(
         "irp_leak", "IRP-B6", "An IRP was never freed",
         "The IRP, and usually the buffers and context that travel with it, stay allocated forever.",
         "Using IRPs with Winsock Kernel Functions", f"{LEARN}/network/using-irps-with-winsock-kernel-functions",

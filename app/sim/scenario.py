@@ -71,8 +71,12 @@ Tag = Annotated[str, Field(min_length=1, max_length=40)]
 RuleId = Annotated[str, Field(min_length=1, max_length=16)]
 ActionId = Annotated[str, Field(min_length=1, max_length=MAX_ACTION_ID)]
 
-# Names a program may use without assigning them first: the parameters WSK passes in.
-COMPLETION_PARAMETERS = ("Irp",)
+# Names a program may use without assigning them first: the parameters WSK passes in. A completion routine may
+# also read ``PendingReturned``, which programs spell without the ``Irp->`` the C line shows (the expression
+# tokenizer reads plain names): TRUE when the call that took the IRP returned STATUS_PENDING, FALSE when WSK
+# completed it inline (the PendingReturned member of [IRP](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/ns-wdm-_irp)).
+PENDING_RETURNED = "PendingReturned"
+COMPLETION_PARAMETERS = ("Irp", PENDING_RETURNED)
 CALLBACK_PARAMETERS = ("DataIndication", "Flags", "BytesIndicated")
 CONSTANTS = {"TRUE": 1, "FALSE": 0, "NULL": 0, "WSK_FLAG_ABORTIVE": 1, **STATUS}
 
@@ -500,11 +504,20 @@ class ExWaitForRundownProtectionRelease(MemoryStatement):
 
 
 class KeSetEvent(MemoryStatement):
+    """Signal the event: every waiter of a notification event is released, one waiter of a synchronization event."""
+
     op: Literal["KeSetEvent"]
 
 
+class KeClearEvent(MemoryStatement):
+    """Reset the event to not signalled, so that a later wait blocks until the next KeSetEvent."""
+
+    op: Literal["KeClearEvent"]
+
+
 class KeWaitForSingleObject(MemoryStatement):
-    """Block until the (notification) event is signalled; illegal at DISPATCH_LEVEL (rule IRP-B7)."""
+    """Block until the event is signalled (a synchronization event is reset by the satisfied wait); illegal at
+    DISPATCH_LEVEL (rule IRP-B7)."""
 
     op: Literal["KeWaitForSingleObject"]
 
@@ -577,6 +590,7 @@ AnyStatement = Annotated[
     | ExReleaseRundownProtection
     | ExWaitForRundownProtectionRelease
     | KeSetEvent
+    | KeClearEvent
     | KeWaitForSingleObject
     | FreeSocketContext
     | WskReleaseProviderNPI
@@ -594,7 +608,7 @@ STATEMENT_OPS: tuple[str, ...] = tuple(
         WskReceive, WskDisconnect, WskControlSocket, WskRelease, WskCloseSocket, ReadSocketDispatch,
         InterlockedIncrement, InterlockedDecrement, InterlockedExchange, InterlockedCompareExchange, InterlockedOr,
         Read, Write, Assign, ExAcquireRundownProtection, ExReleaseRundownProtection,
-        ExWaitForRundownProtectionRelease, KeSetEvent, KeWaitForSingleObject, FreeSocketContext,
+        ExWaitForRundownProtectionRelease, KeSetEvent, KeClearEvent, KeWaitForSingleObject, FreeSocketContext,
         WskReleaseProviderNPI, WskDeregister, Return, ReturnIf, GotoIf,
     )
 )  # fmt: skip
@@ -637,6 +651,11 @@ class Settings(Model):
     callback_irql: Literal["PASSIVE_LEVEL", "DISPATCH_LEVEL"] = Field(
         default="DISPATCH_LEVEL",
         description="IRQL at which WSK runs completion routines and event callbacks.",
+    )
+    allocation_can_fail: bool = Field(
+        default=False,
+        description="IoAllocateIrp may return NULL (insufficient resources): each allocation offers that outcome "
+        "as its own action.",
     )
 
     @field_validator("cancel_status", "abort_status")
@@ -738,15 +757,31 @@ class MemoryDecl(Model):
         default=None,
         description="The socket whose context holds this field (rendered ctx->Name); freed with it.",
     )
+    # KeInitializeEvent's Type: a NotificationEvent stays signalled until KeClearEvent; a SynchronizationEvent
+    # is reset by the wait it satisfies, so each KeSetEvent releases one waiter
+    # ([KeInitializeEvent](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-keinitializeevent)).
+    event_type: Literal["notification", "synchronization"] | None = Field(
+        default=None,
+        description="For kind event only: notification (the default) or synchronization (auto-reset).",
+    )
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not IDENT.fullmatch(value) or value in CONSTANTS:
+        if not IDENT.fullmatch(value) or value in CONSTANTS or value == PENDING_RETURNED:
             raise ValueError(
-                f"memory name '{value}' must be a C identifier that is not a constant or status name."
+                f"memory name '{value}' must be a C identifier that is not a constant, status name or "
+                f"{PENDING_RETURNED}."
             )
         return value
+
+    @model_validator(mode="after")
+    def _event_type(self) -> MemoryDecl:
+        if self.event_type is not None and self.kind != "event":
+            raise ValueError(
+                f"memory '{self.name}' is a {self.kind}: only an event has an event_type (remove it, or set kind: event)."
+            )
+        return self
 
 
 class MenuOperation(Model):
@@ -765,6 +800,10 @@ class MenuOperation(Model):
         if value == "stop":
             raise ValueError(
                 "operation id 'stop' is reserved: every sandbox thread offers it to end the thread."
+            )
+        if value == "nomem":
+            raise ValueError(
+                "operation id 'nomem' is reserved: it is the action of an IoAllocateIrp that returns NULL."
             )
         if not OP_ID.fullmatch(value):
             raise ValueError(
@@ -1001,6 +1040,7 @@ _MEMORY_KIND = {
     "ExReleaseRundownProtection": "rundown",
     "ExWaitForRundownProtectionRelease": "rundown",
     "KeSetEvent": "event",
+    "KeClearEvent": "event",
     "KeWaitForSingleObject": "event",
 }
 
@@ -1038,7 +1078,9 @@ def _check_program(
                 f"{at}: IRP '{irp}' is never allocated in this program (use IoAllocateIrp, or 'Irp' in a completion routine)"
             )
         for name in stmt.reads_locals:
-            if name not in assigned and name not in memory:
+            if name == PENDING_RETURNED and kind != "completion":
+                problems.append(f"{at}: only a completion routine can read {name} (Irp->{name} of its IRP)")
+            elif name not in assigned and name not in memory:
                 problems.append(
                     f"{at}: '{name}' is neither a memory word nor a local assigned in this program"
                 )
@@ -1049,7 +1091,7 @@ def _check_program(
                 problems.append(
                     f"{at}: '{name}' is a memory word; store into it with Write or an Interlocked statement"
                 )
-            elif not IDENT.fullmatch(name) or name in CONSTANTS:
+            elif not IDENT.fullmatch(name) or name in CONSTANTS or name == PENDING_RETURNED:
                 problems.append(f"{at}: '{name}' is not a valid local variable name")
         if isinstance(stmt, GotoIf) and stmt.target not in labels:
             problems.append(f"{at}: no statement has label '{stmt.target}'")
