@@ -88,7 +88,7 @@ _RULES = (
         "IoReuseIrp", f"{LEARN}/ddi/wdm/nf-wdm-ioreuseirp",
     ),
     Rule(
-        "null_irp", "5.1", "A NULL IRP was used",
+        "null_irp", "IRP-NULL", "A NULL IRP was used",
         "IoAllocateIrp returns NULL when it cannot allocate an IRP. Passing that NULL to a WSK function or an "
         "IRP routine dereferences a null pointer: the machine stops with a bug check. Test the result and fail "
         "with STATUS_INSUFFICIENT_RESOURCES, as the documentation's examples do.",

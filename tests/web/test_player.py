@@ -162,7 +162,9 @@ def test_the_end_of_a_run_says_how_it_ended_and_what_to_do_next(client: TestClie
     assert "The run has ended: violation" in broken and "first at step 6" in broken
     assert f"s={'.'.join(DEMO)}&amp;at=5" in broken  # back to the step before the first broken rule
     assert "Compare the designs that protect this close" not in broken  # not a member of a family
-    ok = client.post("/api/run", json={"scenario": "protect-rundown", "continue_with": {}, "states": "none"}).json()
+    ok = client.post(
+        "/api/run", json={"scenario": "protect-rundown", "continue_with": {}, "states": "none"}
+    ).json()
     page = client.get(ok["link"]).text
     assert "The run has ended: ok" in page and "/families/close-protection" in page
     middle = client.get(f"/play/close-during-send?v=1&s={'.'.join(DEMO)}&at=3").text
