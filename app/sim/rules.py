@@ -1,4 +1,4 @@
-"""The rules the detectors enforce: each violation kind with the reference rule it models, a plain-language
+"""The rules the detectors enforce: each violation kind with the rule id it models, a plain-language
 consequence for learners, and the official documentation page that states the rule.
 
 Kinds are stable snake_case ids used by the API, links and tests; renaming one breaks old links.
@@ -14,7 +14,7 @@ LEARN = "https://learn.microsoft.com/windows-hardware/drivers"
 @dataclass(frozen=True, slots=True)
 class Rule:
     kind: str
-    rule: str  # reference rule ids, e.g. "UB-2 / P1"
+    rule: str  # the project's rule ids, e.g. "UB-2 / P1", each explained in the glossary
     title: str
     consequence: str  # what happens on a real machine, in plain words
     doc_title: str

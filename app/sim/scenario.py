@@ -6,7 +6,8 @@ application threads (a fixed program, or a sandbox menu of operations), and the 
 callbacks WSK will run. Programs are lists of typed statements from a fixed library; each renders as one line of C.
 No statement runs arbitrary code.
 
-The documents leave some WSK behaviour unspecified (reference section 9). Those choices are the ``settings`` of a
+The documentation leaves some WSK behaviour unspecified (the status of the IRPs a close cancels, for one). Those
+choices are the ``settings`` of a
 scenario, with the reference's defaults, so they are visible and changeable rather than hidden in the engine.
 """
 
@@ -393,7 +394,9 @@ class WskDisconnect(SocketCall):
 
 
 class WskControlSocket(SocketCall):
-    """Enable or disable one event callback (SO_WSK_EVENT_CALLBACK, no IRP; reference 4.6)."""
+    """Enable or disable one event callback with SO_WSK_EVENT_CALLBACK (no IRP), as [Enabling and Disabling Event
+    Callback Functions](https://learn.microsoft.com/windows-hardware/drivers/network/enabling-and-disabling-event-callback-functions)
+    describes."""
 
     op: Literal["WskControlSocket"]
     event: Literal["receive", "disconnect"]
@@ -487,7 +490,8 @@ class Assign(Statement):
 
 
 class ExAcquireRundownProtection(MemoryStatement):
-    """The atomic test-and-increment of reference 6.2: TRUE and one more reference, or FALSE once run-down began."""
+    """The atomic test-and-increment of [Run-Down Protection](https://learn.microsoft.com/windows-hardware/drivers/kernel/run-down-protection):
+    TRUE and one more reference, or FALSE once run-down began."""
 
     op: Literal["ExAcquireRundownProtection"]
     into: Identifier | None = None
@@ -622,7 +626,7 @@ Program = Annotated[list[AnyStatement], Field(min_length=1, max_length=LIMITS["s
 
 
 class Settings(Model):
-    """The documents' gaps (reference section 9) as explicit choices, defaulting to the reference's model."""
+    """Where the documentation is silent, an explicit choice; each default is the most likely reading of it."""
 
     cancel_status: str = Field(
         max_length=40,
@@ -678,7 +682,8 @@ class Peer(Model):
     )
     acks_disconnect: bool = Field(
         default=True,
-        description="False models a stuck graceful disconnect (reference S4): its IRP never completes.",
+        description="False models a stuck graceful disconnect: the peer never acknowledges, so its IRP never "
+        "completes.",
     )
 
 

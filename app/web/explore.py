@@ -35,7 +35,7 @@ MAX_STATES = 80_000
 
 class ExploreBounds(Input):
     # A state costs about 1.8 KB while searching, and two searches may run at once: 80,000 states each keeps
-    # the server under its 500 MB budget (DESIGN section 8). Raise it when states get cheaper.
+    # the server under its 500 MB budget (bench/abuse.py measures it). Raise it when states get cheaper.
     max_states: int = Field(default=MAX_STATES, ge=1, le=MAX_STATES)
     max_depth: int = Field(default=400, ge=1, le=2000)
     max_preemptions: int | None = Field(

@@ -1,4 +1,4 @@
-"""Security headers on every response (DESIGN section 9).
+"""Security headers on every response.
 
 The Content-Security-Policy allows no inline script at all, on every page including the API reference at ``/docs``
 (Swagger UI is served from vendored files, see app/web/docs.py); framing is allowed only for the ``/embed`` pages,
