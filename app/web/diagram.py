@@ -88,16 +88,26 @@ def _handoffs(trace: Trace, index: int) -> list[Handoff]:
     return [h for h in found if h.source != h.target]
 
 
-def layout(
-    trace: Trace, last: int | None = None, window: int | None = None, current: int | None = None
-) -> Layout:
-    """The diagram's records for steps 1..last (all by default); with ``window``, only the last ``window`` steps."""
-    last = len(trace.snapshots) - 1 if last is None else last
-    first = 1 if window is None else max(1, last - window + 1)
-    threads = [t.name for t in trace.scenario.source.threads]
+def _lines(threads: list[str], marks: list[Mark]) -> list[str]:
+    """The diagram's lines, top to bottom: the threads, WSK, the executions the marks involve, the peer."""
     executions: list[str] = []
+    for mark in marks:
+        for name in [
+            mark.actor,
+            *mark.culprits,
+            *(h.target for h in mark.handoffs),
+            *(h.source for h in mark.handoffs),
+        ]:
+            if name not in threads and name not in (WSK, PEER) and name not in executions:
+                executions.append(name)
+    return [*threads, WSK, *executions, PEER]
+
+
+def layout(trace: Trace, last: int | None = None, current: int | None = None) -> Layout:
+    """The diagram's records for steps 1..last (all by default)."""
+    last = len(trace.snapshots) - 1 if last is None else last
     marks: list[Mark] = []
-    for index in range(first, last + 1):
+    for index in range(1, last + 1):
         snapshot = trace.snapshots[index]
         assert snapshot.action is not None
         mark = Mark(
@@ -112,21 +122,24 @@ def layout(
         if index == len(trace.snapshots) - 1:
             mark.rules += [v.rule for v in trace.terminal_violations]
             mark.culprits += [v.actor or mark.actor for v in trace.terminal_violations]
-        for name in [
-            mark.actor,
-            *mark.culprits,
-            *(h.target for h in mark.handoffs),
-            *(h.source for h in mark.handoffs),
-        ]:
-            if name not in threads and name not in (WSK, PEER) and name not in executions:
-                executions.append(name)
         marks.append(mark)
-    return Layout([*threads, WSK, *executions, PEER], marks, first, current)
+    threads = [t.name for t in trace.scenario.source.threads]
+    return Layout(_lines(threads, marks), marks, 1, current)
 
 
-def summary(trace: Trace, last: int) -> str:
-    """A text alternative: how many steps, who moved, what was handed over, which rules broke."""
-    view = layout(trace, last)
+def latest(view: Layout, steps: int) -> Layout:
+    """Only the last ``steps`` marks of a layout, with the lines those marks involve (threads, WSK and the peer
+    always): what the player draws, so that a long run draws no more than a short one."""
+    if len(view.marks) <= steps:
+        return view
+    marks = view.marks[-steps:]
+    threads = view.actors[: view.actors.index(WSK)]
+    return Layout(_lines(threads, marks), marks, marks[0].step, view.current)
+
+
+def summary(view: Layout) -> str:
+    """A text alternative of a whole layout: how many steps, who moved, what was handed over, which rules broke."""
+    last = view.marks[-1].step if view.marks else 0
     movers = sorted({m.actor for m in view.marks})
     handoffs = sum(len(m.handoffs) for m in view.marks)
     broken = [f"{rule} at step {m.step}" for m in view.marks for rule in m.rules]
@@ -161,12 +174,11 @@ def svg(view: Layout, title: str, description: str, href: str | None = None, sta
     def x(step: int) -> int:
         return LABEL_W + STEP_W * (step - view.first) + STEP_W // 2
 
+    # A standalone file declares its namespace; inside the page the HTML parser supplies it and CSS finds the class.
+    who = 'xmlns="http://www.w3.org/2000/svg"' if standalone else 'class="diagram"'
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="diagram-title diagram-desc" '
-        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">'
-        if standalone
-        else f'<svg class="diagram" role="img" aria-labelledby="diagram-title diagram-desc" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
+        f'<svg {who} role="img" aria-labelledby="diagram-title diagram-desc" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
         f'<title id="diagram-title">{escape(title)}</title>',
         f'<desc id="diagram-desc">{escape(description)}</desc>',
     ]

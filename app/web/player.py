@@ -193,8 +193,8 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
     outcome = loc.trace.outcome if final else engine.outcome(snap.state)
     # The run so far, ending at this step. Its marks carry only their step number: the scrubber form above it
     # holds the schedule once, and a click on a mark submits it (static/js/player.js).
-    drawn = diagram.layout(loc.trace, last=loc.at, window=DIAGRAM_STEPS, current=loc.at)
-    summary = diagram.summary(loc.trace, loc.at)
+    whole = diagram.layout(loc.trace, last=loc.at, current=loc.at)
+    drawn, summary = diagram.latest(whole, DIAGRAM_STEPS), diagram.summary(whole)
     picture = diagram.svg(drawn, f"Space-time diagram of steps 1 to {loc.at}", summary, href="#step-{step}")
     return {
         "scenario": source,
@@ -527,7 +527,7 @@ def export(
     else:
         drawn = diagram.layout(loc.trace, current=loc.at)
         if format == "svg":
-            text = diagram.svg(drawn, title, diagram.summary(loc.trace, len(loc.schedule)), standalone=True)
+            text = diagram.svg(drawn, title, diagram.summary(drawn), standalone=True)
         elif format == "mermaid":
             text = diagram.mermaid(drawn, title)
         else:
