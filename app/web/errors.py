@@ -11,7 +11,6 @@ The ``*_ERRORS`` dicts document these answers in the OpenAPI document, so that i
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from typing import Any
@@ -115,20 +114,6 @@ def _allowed_methods(app: Any, scope: Scope) -> list[str]:
     ]
 
 
-async def _send_whole(send: Send, status: int, body: bytes, content_type: str) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", content_type.encode()),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
 class Guard:
     """ASGI middleware between the security headers and the app: refuses oversized bodies, catches the unexpected.
 
@@ -163,14 +148,14 @@ class Guard:
             log.exception("Unexpected error %s answering %s %s", error_id, scope["method"], scope["path"])
             if started:
                 raise  # the answer is half sent: the server can only drop the connection
-            await self._unexpected(scope, send, error_id)
+            await self._unexpected(scope, receive, send, error_id)
 
     async def _bounded(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
         """The body's receive channel, or None once a 413 was sent for a body over the limit."""
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None:
             if not length.isdigit() or int(length) > self.max_body:
-                await self._too_large(scope, send)
+                await self._too_large(scope, receive, send)
                 return None
             return receive
         if scope["method"] in ("GET", "HEAD", "DELETE", "OPTIONS"):
@@ -185,7 +170,7 @@ class Guard:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > self.max_body:
-                await self._too_large(scope, send)
+                await self._too_large(scope, receive, send)
                 return None
             if not message.get("more_body", False):
                 break
@@ -201,26 +186,21 @@ class Guard:
 
         return replay
 
-    async def _too_large(self, scope: Scope, send: Send) -> None:
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = (
             f"The request body is larger than {self.max_body // 1024} KB. Send a smaller scenario or schedule: "
             "a scenario must fit in a link, and a schedule has at most 2,000 actions."
         )
-        await self._answer(scope, send, 413, detail)
+        await self._answer(scope, receive, send, 413, detail)
 
-    async def _unexpected(self, scope: Scope, send: Send, error_id: str) -> None:
+    async def _unexpected(self, scope: Scope, receive: Receive, send: Send, error_id: str) -> None:
         detail = (
             f"Something unexpected went wrong on the server (error {error_id}); it has been logged. "
             "Try again, and if it keeps happening, report the link and this error id."
         )
-        await self._answer(scope, send, 500, detail)
+        await self._answer(scope, receive, send, 500, detail)
 
-    async def _answer(self, scope: Scope, send: Send, status: int, detail: str) -> None:
-        request = Request(scope)
-        if wants_json(request):
-            await _send_whole(send, status, json.dumps({"detail": detail}).encode(), "application/json")
-            return
-        html = self.templates.get_template("pages/error.html").render(
-            request=request, status=status, message=detail
-        )
-        await _send_whole(send, status, html.encode(), "text/html; charset=utf-8")
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:
+        """The same answer the exception handlers give (JSON or page), sent from here, below the router."""
+        response = error_response(Request(scope), self.templates, status, detail)
+        await response(scope, receive, send)
