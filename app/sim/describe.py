@@ -48,16 +48,44 @@ def describe_run(engine: Engine, states: Iterable[State]) -> Iterator[dict[str, 
             yield sections | {"irps": [_irp(engine, irp) for irp in state.irps]}
         else:
             changed = {key: value for key, value in sections.items() if sections_before[key] != value}
-            old = before.irps
-            irps = [
-                _irp(engine, irp)
-                for index, irp in enumerate(state.irps)
-                if index >= len(old) or (irp is not old[index] and irp != old[index])
-            ]
+            irps = [_irp(engine, state.irps[index]) for index in _changed_irps(before, state)]
             if irps:
                 changed["irps"] = irps
             yield changed
         before, sections_before = state, sections
+
+
+def _changed_irps(before: State, state: State) -> list[int]:
+    """The positions of the IRPs that are new in ``state`` or differ from ``before`` (records are shared when
+    unchanged, so identity settles most of them)."""
+    old = before.irps
+    return [
+        index
+        for index, irp in enumerate(state.irps)
+        if index >= len(old) or (irp is not old[index] and irp != old[index])
+    ]
+
+
+def what_changed(engine: Engine, before: State, state: State, now: dict[str, Any]) -> dict[str, Any]:
+    """What one step changed, for marking it on the stage until the next step: ``now`` is ``describe_state`` of
+    ``state``. Answers the ids of the IRPs and actors that changed, the changed fields of each socket (by its
+    position) and the positions of the changed memory cells."""
+    then = _sections(engine, before, (), ())
+    frames_then = {a["id"]: (a["frames"], a["irql"]) for a in then["actors"]}
+    return {
+        "irps": {state.irps[index].id for index in _changed_irps(before, state)},
+        "actors": {a["id"] for a in now["actors"] if frames_then.get(a["id"]) != (a["frames"], a["irql"])},
+        "sockets": [
+            {field for field, value in socket.items() if old.get(field) != value}
+            for old, socket in zip(then["sockets"], now["sockets"], strict=True)
+        ],
+        "memory": {
+            index
+            for index, (old, cell) in enumerate(zip(then["memory"], now["memory"], strict=True))
+            if old != cell
+        },
+        "registration": then["registration"] != now["registration"],
+    }
 
 
 def _irp(engine: Engine, irp: Irp) -> dict[str, Any]:

@@ -14,16 +14,16 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from app.scenarios import ScenarioError, parse_scenario
 from app.sim import RULES, CompiledScenario, IllegalAction, Trace, parse_schedule, schedulers
-from app.sim.describe import describe_state
-from app.sim.engine import Action
+from app.sim.describe import describe_state, what_changed
 from app.sim.replay import MAX_SCHEDULE
+from app.sim.scenario import MAX_ACTION_ID
 from app.web import diagram
 from app.web.api import run_response
 from app.web.caching import CACHE_CONTROL, StepCache, StepKey, matches
@@ -114,43 +114,47 @@ def link(loc: Location, schedule: tuple[str, ...], at: int | None = None, base: 
 
 
 def player_view(loc: Location, base: str) -> dict[str, Any]:
-    """Everything the player template shows, prepared so the template only loops and branches."""
+    """Everything the stage shows, prepared so the template only loops and branches.
+
+    Every control is a button of one form (``nav``) that holds the schedule once: a step control sends ``to``, an
+    action sends ``then``, and the server answers with the canonical link of the step they lead to (``follow``).
+    Linking each control with the whole schedule in its href would make a step's page grow with the square of
+    the run's length.
+    """
     engine = loc.trace.engine
     source = loc.compiled.source
     snap = loc.trace.snapshots[loc.at]
     # Listed once for this step and shared by everything below (the trace recorded them, or computes them once).
     enabled = loc.trace.enabled_at(loc.at)
-    final = loc.at == len(loc.schedule)
+    last = len(loc.schedule)
+    final = loc.at == last
     state = describe_state(
         engine, snap.state, enabled, loc.trace.blocked if final else engine.blocked(snap.state)
     )
-    if loc.at > 0:  # mark the memory cells this step changed, so a count visibly moves
-        before = loc.trace.snapshots[loc.at - 1].state
-        for index, cell in enumerate(state["memory"]):
-            cell["changed"] = (before.words[index], before.rundowns[index], before.events[index]) != (
-                snap.state.words[index],
-                snap.state.rundowns[index],
-                snap.state.events[index],
-            )
-    last = len(loc.schedule)
-
-    def goto(step: int) -> str:
-        return link(loc, loc.schedule, step, base)
+    # What this step changed stays marked until the next step: IRP cards, socket fields, memory cells, lanes.
+    changed = (
+        what_changed(engine, loc.trace.snapshots[loc.at - 1].state, snap.state, state)
+        if loc.at > 0
+        else {"irps": set(), "actors": set(), "sockets": [set() for _ in state["sockets"]], "memory": set()}
+    )
+    for index, cell in enumerate(state["memory"]):
+        cell["changed"] = index in changed["memory"]
+    for socket, fields in zip(state["sockets"], changed["sockets"], strict=True):
+        socket["changed"] = fields
+    for irp in state["irps"]:
+        irp["changed"] = irp["id"] in changed["irps"]
 
     actions = []
     for number, action in enumerate(enabled, start=1):
-        on_branch = loc.at < last and loc.schedule[loc.at] == action.id
-        target = loc.schedule if on_branch else (*loc.schedule[: loc.at], action.id)
-        dropped = 0 if on_branch or loc.at == last else last - loc.at
+        on_run = loc.at < last and loc.schedule[loc.at] == action.id
         actions.append(
             {
                 "id": action.id,
                 "actor": action.actor,
                 "label": action.label,
                 "key": number if number <= 9 else None,
-                "href": link(loc, target, loc.at + 1, base),
-                "branch": dropped,
-                "next_in_schedule": on_branch,
+                "branch": 0 if on_run or final else last - loc.at,
+                "next_in_schedule": on_run,
             }
         )
     # Every violation of the run, once: the property walks all snapshots and re-checks the end of the run.
@@ -174,28 +178,18 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
     marks = {step for step, _ in found}
     # The steps that switch away from a thread that could have gone on: on a witness, these are the race.
     preempt = {s.index for s in loc.trace.snapshots if s.preemption}
-    # The track is plain markers and the scrubber a form carrying the schedule once: linking every step with the
-    # whole schedule in each href would make the page grow with the square of its length. A long run is shown in
-    # at most TRACK_MARKERS buckets, so drawing the track costs the same at step 5 and at step 500.
-    timeline = _track(loc, marks, preempt, last)
-    broken_at = [{"step": step, "rule": v.rule, "href": goto(step)} for step, v in found]
-    scrubber = {
-        "action": f"{base}/{'custom' if loc.definition else source.id}",
-        "definition": loc.definition,
-        "schedule": ".".join(loc.schedule),
-    }
     events = [
         {"step": s.index, "kind": e.kind, "text": _event_text(e)}
         for s in loc.trace.snapshots[max(1, loc.at - 11) : loc.at + 1]
         for e in s.events
     ]
-    autoplay = _autoplay_links(loc, enabled, base)
     outcome = loc.trace.outcome if final else engine.outcome(snap.state)
-    # The run so far, ending at this step. Its marks carry only their step number: the scrubber form above it
-    # holds the schedule once, and a click on a mark submits it (static/js/player.js).
+    # The run so far, ending at this step. Its marks carry only their step number: a click on one submits the
+    # form with that step (static/js/player.js).
     whole = diagram.layout(loc.trace, last=loc.at, current=loc.at)
     drawn, summary = diagram.latest(whole, DIAGRAM_STEPS), diagram.summary(whole)
     picture = diagram.svg(drawn, f"Space-time diagram of steps 1 to {loc.at}", summary, href="#step-{step}")
+    path = f"{base}/{'custom' if loc.definition else source.id}"
     return {
         "scenario": source,
         "custom": loc.definition is not None,
@@ -204,36 +198,34 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         "narration": snap.narration,
         "action_label": snap.action.label if snap.action else None,
         "state": state,
-        "lanes": _lanes(state),
+        "lanes": _lanes(state, actions, changed["actors"]),
         "irp_columns": [_column(state["irps"], key, title) for key, title in COLUMNS],
         "actions": actions,
         "banner": banner,
         # Play stops here: a rule broke at this very step (static/js/player.js reads it).
         "broken_here": any(item["here"] for item in banner),
-        "timeline": timeline,
-        "broken_at": broken_at,
-        "scrubber": scrubber,
+        "timeline": _track(loc, marks, preempt, last),
+        "broken_at": [{"step": step, "rule": v.rule} for step, v in found],
+        "nav": {
+            "action": path,
+            "definition": loc.definition,
+            "schedule": ".".join(loc.schedule),
+            "export": f"/export/{'custom' if loc.definition else source.id}",
+            "embed": f"/embed/{'custom' if loc.definition else source.id}",
+        },
         "events": events[-24:],
         "diagram": Markup(picture),  # built from escaped text only (app/web/diagram.py)
         "diagram_summary": summary,
         "outcome": outcome,
         "controls": {
-            "first": goto(0) if loc.at > 0 else None,
-            "back": goto(loc.at - 1) if loc.at > 0 else None,
+            "back": loc.at - 1 if loc.at > 0 else None,
             # At the end of the schedule, forward takes the round-robin next action, so arrows can drive a run.
-            "forward": goto(loc.at + 1) if loc.at < last else autoplay["round_robin"],
-            "last": goto(last) if loc.at < last else None,
-            "demo": link(loc, tuple(source.demo), 0, base) if source.demo else None,
+            "forward": loc.at + 1 if loc.at < last else None,
+            "can_go_on": bool(enabled),
+            "demo": bool(source.demo),
             "restart": link(loc, (), 0, base),
-            "export": link(loc, loc.schedule, loc.at, "/export"),
-            "exports": {
-                label: link(loc, loc.schedule, loc.at, "/export") + f"&format={fmt}"
-                for fmt, label in (("svg", "SVG"), ("mermaid", "Mermaid"), ("perfetto", "Perfetto"))
-            },
-            "embed": link(loc, loc.schedule, loc.at, "/embed"),
             "here": link(loc, loc.schedule, loc.at, "/play"),
         },
-        "autoplay": autoplay,
         "page_title": f"{source.title}: step {loc.at} of {last}",
         "description": f"{source.title}, step {loc.at} of {last}: {snap.narration}"[:300],
         "embed": base == "/embed",
@@ -253,7 +245,7 @@ def _ending(loc: Location, outcome: str, banner: list[dict[str, Any]], final: bo
     if outcome == "ok":
         says = (
             "This run ended cleanly: every IRP came back and the socket was closed. Another interleaving might "
-            "not end so well; Find the race below tries them all."
+            "not end so well; Find the race tries them all."
         )
     elif outcome == "deadlock":
         says = "This run is stuck: nothing can move, yet someone still waits. That is a deadlock."
@@ -266,9 +258,9 @@ def _ending(loc: Location, outcome: str, banner: list[dict[str, Any]], final: bo
     return {
         "outcome": outcome,
         "says": says,
-        "before_break": link(loc, loc.schedule, first_break - 1) if first_break else None,
+        "before_break": first_break - 1 if first_break else None,
         "family": f"/families/{source.family}" if source.family else None,
-        "demo": link(loc, tuple(source.demo), 0) if source.demo and outcome == "ok" else None,
+        "demo": bool(source.demo) and outcome == "ok",
     }
 
 
@@ -282,9 +274,6 @@ def _column(irps: list[dict[str, Any]], key: str, title: str) -> dict[str, Any]:
     here = [i for i in irps if i["state"] == key]
     hidden = max(0, len(here) - FREED_SHOWN) if key == "FREED" else 0
     return {"state": key, "title": title, "irps": here[hidden:], "hidden": hidden}
-
-
-TRACK_MARKERS = 120
 
 
 def _track(loc: Location, marks: set[int], preempt: set[int], last: int) -> list[dict[str, str]]:
@@ -312,34 +301,65 @@ def _track(loc: Location, marks: set[int], preempt: set[int], last: int) -> list
     return track
 
 
-def _autoplay_links(loc: Location, enabled: tuple[Action, ...], base: str) -> dict[str, str | None]:
-    """Where autoplay goes next: along the schedule while there is one, then as each scheduler would choose.
+SCHEDULER_CHOICES: dict[str, schedulers.SchedulerName] = {"@round-robin": "round_robin", "@random": "random"}
 
-    The schedulers choose among the actions already listed; nothing is stepped to find out (the next request
-    replays the chosen action, from the cached trace)."""
-    if loc.at < len(loc.schedule):
-        along = link(loc, loc.schedule, loc.at + 1, base)
-        return {"round_robin": along, "random": along}
+
+def follow(loc: Location, then: str | None, to: str | None, base: str) -> tuple[tuple[str, ...], int, str]:
+    """Where a button of the player's form leads: its schedule, its step and its canonical link.
+
+    ``to`` is a step of the same run. ``then`` is an action taken at the shown step: the run's own next action
+    follows the run, any other starts a new branch there (the later steps are dropped). '@round-robin' and
+    '@random' go along the run while it has steps, then take the action the scheduler chooses, the same choice
+    ``run_on(trace, name, 1, seed=len(schedule))`` makes, so that autoplay in the page and the API agree.
+    """
+    last = len(loc.schedule)
+    if then == "@demo":  # "Show me the bug": the scenario's own demo, from its start
+        demo = tuple(loc.compiled.source.demo or ())
+        if not demo:
+            raise HTTPException(422, "This scenario has no demo run; its page offers none.")
+        return demo, 0, link(loc, demo, 0, base)
+    if then is None:
+        step = parse_step(to, last)
+        return loc.schedule, step, link(loc, loc.schedule, step, base)
+    if then in SCHEDULER_CHOICES and loc.at < last:
+        return loc.schedule, loc.at + 1, link(loc, loc.schedule, loc.at + 1, base)
+    enabled = loc.trace.enabled_at(loc.at)
     if not enabled:
-        return {"round_robin": None, "random": None}
-    last_action = loc.trace.snapshots[-1].action
-    last_actor = last_action.actor if last_action else None
-    result: dict[str, str | None] = {}
-    names: tuple[schedulers.SchedulerName, ...] = ("round_robin", "random")
-    for name in names:
-        # The same choice run_on(trace, name, 1, seed=len(schedule)) makes, as the API's continue_with does.
-        action = schedulers.scheduler(name, seed=len(loc.schedule)).choose(enabled, last_actor)
-        result[name] = link(loc, (*loc.schedule, action.id), len(loc.schedule) + 1, base)
-    return result
+        raise HTTPException(
+            422, f"Nothing more can happen after step {loc.at} of this run, so there is no next step to take."
+        )
+    if then in SCHEDULER_CHOICES:
+        before = loc.trace.snapshots[-1].action
+        chooser = schedulers.scheduler(SCHEDULER_CHOICES[then], seed=last)
+        then = chooser.choose(enabled, before.actor if before else None).id
+    elif then not in {a.id for a in enabled}:
+        can = ", ".join(a.id for a in enabled[:12])
+        raise HTTPException(
+            422,
+            f"'{then[:48]}' cannot happen at step {loc.at} of this run. The actions that can are: {can}"
+            + (" ..." if len(enabled) > 12 else "."),
+        )
+    if loc.at < last and loc.schedule[loc.at] == then:
+        return loc.schedule, loc.at + 1, link(loc, loc.schedule, loc.at + 1, base)
+    branch = (*loc.schedule[: loc.at], then)
+    if len(branch) > MAX_SCHEDULE:
+        raise HTTPException(422, f"A run is at most {MAX_SCHEDULE} steps long, so it cannot go on from here.")
+    return branch, loc.at + 1, link(loc, branch, loc.at + 1, base)
 
 
-def _lanes(state: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+def _lanes(state: dict[str, Any], actions: list[dict[str, Any]], changed: set[str]) -> dict[str, Any]:
+    """The lanes of the stage: application threads, and routines and callbacks running in WSK's context, each
+    with its code, its current line and the actions it can take next (WSK and the peer have lanes of their own)."""
+    by_actor: dict[str, list[dict[str, Any]]] = {}
+    for action in actions:
+        by_actor.setdefault(action["actor"], []).append(action)
     threads: list[dict[str, Any]] = []
     routines: list[dict[str, Any]] = []
     for index, actor in enumerate(state["actors"]):
         lane = dict(actor)
         lane["vt"] = index
-        frames = actor["frames"]
+        lane["actions"] = by_actor.get(actor["id"], [])
+        lane["changed"] = actor["id"] in changed
         lane["frames"] = [
             {
                 **f,
@@ -347,10 +367,18 @@ def _lanes(state: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
                     {"n": n, "text": line, "current": n == f["line"]} for n, line in enumerate(f["code"])
                 ],
             }
-            for f in frames
+            for f in actor["frames"]
         ]
         (threads if actor["kind"] == "thread" else routines).append(lane)
-    return {"threads": threads, "routines": routines}
+    placed = {lane["id"] for lane in threads + routines} | {"wsk", "peer"}
+    return {
+        "threads": threads,
+        "routines": routines,
+        "wsk": by_actor.get("wsk", []),
+        "peer": by_actor.get("peer", []),
+        # An action whose actor has no lane yet (a routine about to start, say) is listed with WSK's context.
+        "elsewhere": [a for a in actions if a["actor"] not in placed],
+    }
 
 
 def _event_text(e: Any) -> str:
@@ -389,7 +417,18 @@ async def _serve(request: Request, scenario_id: str, q: LinkQuery, base: str) ->
         request.headers.get("hx-request") == "true"
         and request.headers.get("hx-history-restore-request") != "true"
     )
-    key = StepKey(base, request.url.path, request.url.query, fragment)
+    path, query = request.url.path, request.url.query
+    if q.to is not None or q.then is not None:
+        # A button of the player's form: answer with the step it leads to, under that step's canonical link.
+        def resolve() -> tuple[tuple[str, ...], int, str]:
+            return follow(locate(request, scenario_id, q.v, q.s, q.at, q.definition), q.then, q.to, base)
+
+        schedule, step, target = await run_in_threadpool(resolve)
+        if not fragment:
+            return RedirectResponse(target, status_code=303)
+        q = q.model_copy(update={"s": ".".join(schedule), "at": str(step), "to": None, "then": None})
+        path, _, query = target.partition("?")
+    key = StepKey(base, path, query, fragment)
     # Both headers choose page or fragment, so a shared cache must key on both.
     headers = {
         "Vary": "HX-Request, HX-History-Restore-Request",
@@ -398,7 +437,7 @@ async def _serve(request: Request, scenario_id: str, q: LinkQuery, base: str) ->
     }
     if fragment:
         # Steps taken by key or autoplay go through htmx.ajax, which does not push URLs by itself.
-        headers["HX-Push-Url"] = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        headers["HX-Push-Url"] = path + (f"?{query}" if query else "")
     if matches(request.headers.get("if-none-match"), key.etag):
         return Response(status_code=304, headers=headers)
     steps: StepCache = request.app.state.steps
@@ -446,6 +485,21 @@ class LinkQuery(BaseModel):
             "pattern": r"^[0-9]{0,4}$"
         },  # checked by parse_step, whose message names the range
         description="The step to show (0 is the start); the last by default.",
+    )
+    to: str | None = Field(
+        default=None,
+        max_length=8,
+        json_schema_extra={"pattern": r"^[0-9]{0,4}$"},
+        description="A step control of the player's form: show this step of the same run. The answer is the "
+        "step's canonical link (a redirect, or for htmx the page with HX-Push-Url).",
+    )
+    then: str | None = Field(
+        default=None,
+        max_length=MAX_ACTION_ID,
+        json_schema_extra={"pattern": "^(@round-robin|@random|@demo|[A-Za-z0-9_-]+)$"},
+        description="An action button of the player's form: take this action at step 'at' (following the run "
+        "if it is the run's next action, else starting a new branch), or let '@round-robin' or '@random' "
+        "choose; '@demo' loads the scenario's demo run at its start. Answered like 'to'.",
     )
     definition: str | None = Field(
         default=None,

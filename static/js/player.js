@@ -1,35 +1,47 @@
-// The player's small island of script. Everything it does is click server-rendered links, so the server stays the
-// only one deciding what is legal: keys (arrows, Home/End, Space, digits, ?), autoplay, copy link.
+// The stage's small island of script. It only presses the server-rendered buttons of the player's form, so the
+// server stays the one deciding what is legal. It does what the platform cannot: keys (arrows, Home/End, Space,
+// digits, ?), autoplay, copying the link, and keeping each region's current item in view.
 (function () {
   "use strict";
   var playing = false;
   var timer = null;
   var stoppedAtBug = false;   // playing stopped because a rule broke at this step; Play now reads Continue
   var playAfterSwap = false;  // "Show me the bug" was clicked: play the demo once it has loaded
+  var busy = false;           // a step request is in flight
+  // Steps asked for while one is in flight: each is found again in the stage that answers the one before, so five
+  // quick presses of the right arrow take five steps, whatever the server answers in between.
+  var queue = [];
 
   function player() { return document.getElementById("player"); }
-  var busy = false;      // a step request is in flight
-  var pending = null;    // the last step asked for meanwhile (a held-down arrow key, say)
-
-  // Go to a player URL through htmx. The server answers with HX-Push-Url, so history records every step.
-  function follow(el) {
-    var href = el && el.getAttribute("href");
-    return href ? go(href) : false;
-  }
-
-  function go(href) {
-    if (!window.htmx) { window.location.href = href; return true; }
-    if (busy) { pending = href; return true; }
-    busy = true;
-    window.htmx.ajax("GET", href, { target: "#player", select: "#player", swap: "outerHTML transition:true" });
-    return true;
-  }
+  function byId(id) { return function () { return document.getElementById(id); }; }
   function pref(name, fallback) { try { return localStorage.getItem("wsk." + name) || fallback; } catch (e) { return fallback; } }
   function save(name, value) { try { localStorage.setItem("wsk." + name, value); } catch (e) { /* private mode */ } }
 
-  function nextLink() {
-    var scheduler = pref("scheduler", "round-robin");
-    return document.getElementById(scheduler === "random" ? "next-random" : "next-round-robin");
+  function overlayOpen() {
+    try { return !!document.querySelector("dialog[open], :popover-open"); }
+    catch (e) { return !!document.querySelector("dialog[open]"); }  // a browser without popovers
+  }
+
+  function usable(el) { return el && el.getAttribute("aria-disabled") !== "true"; }
+
+  // Press a control now, or after the step in flight has landed.
+  function ask(find) {
+    queue.push(find);
+    if (!busy) next();
+  }
+  function next() {
+    while (queue.length) {
+      var el = queue.shift()();
+      if (!usable(el)) continue;   // e.g. Forward at the end of a run that cannot go on
+      busy = true;
+      if (window.htmx) el.click(); else if (el.href) window.location.href = el.href; else el.click();
+      return true;
+    }
+    return false;
+  }
+
+  function nextStep() {
+    return document.getElementById(pref("scheduler", "round-robin") === "random" ? "next-random" : "next-round-robin");
   }
 
   function syncControls() {
@@ -48,7 +60,8 @@
     clearTimeout(timer);
     if (!playing) return;
     timer = setTimeout(function () {
-      if (!follow(nextLink())) { playing = false; syncControls(); }
+      if (!nextStep()) { playing = false; syncControls(); return; }
+      ask(nextStep);
     }, parseInt(pref("speed", "800"), 10));
   }
 
@@ -81,7 +94,7 @@
     if (b) b.setAttribute("aria-pressed", on ? "true" : "false");
   }
 
-  // A mark of the space-time diagram goes to its step through the scrubber form, which holds the schedule once.
+  // A mark of the space-time diagram goes to its step through the form, which holds the schedule once.
   function goToStep(at) {
     var scrub = document.getElementById("scrub");
     if (!scrub || !scrub.form) return false;
@@ -90,71 +103,99 @@
     return true;
   }
 
-  // The diagram ends at this step: keep its right end, and so the current step, in view.
-  function showCurrentStep() {
-    var wrap = document.querySelector(".diagram-wrap");
+  // Scroll a region (never the page, nor a page that embeds this one) so that an item inside it is in view.
+  function reveal(region, item) {
+    if (!region || !item) return;
+    var r = region.getBoundingClientRect(), i = item.getBoundingClientRect();
+    if (i.top < r.top || i.bottom > r.bottom) {
+      region.scrollTop += (i.top - r.top) - Math.max(0, (r.height - i.height) / 2);
+    }
+    if (i.left < r.left || i.right > r.right) {
+      region.scrollLeft += (i.left - r.left) - Math.max(0, (r.width - i.width) / 2);
+    }
+  }
+
+  // Each region keeps what matters in this step in view: a lane's current line, the lane that moved, the socket
+  // field or IRP card that changed, and the diagram's right end (this step).
+  function showCurrent() {
+    var stage = player();
+    if (!stage) return;
+    stage.querySelectorAll(".code-scroll").forEach(function (box) { reveal(box, box.querySelector("li.current")); });
+    var row = stage.querySelector(".lane-row");
+    reveal(row, row && row.querySelector(".lane.changed"));
+    stage.querySelectorAll(".column").forEach(function (col) { reveal(col, col.querySelector(".irp-card.changed")); });
+    var sockets = stage.querySelector(".sockets");
+    reveal(sockets, sockets && sockets.querySelector("dd.changed"));
+    var wsk = stage.querySelector(".wsk-context");
+    reveal(wsk, wsk && wsk.querySelector(".lane.changed, .lane.status-ready"));
+    var wrap = stage.querySelector(".diagram-wrap");
     if (wrap) wrap.scrollLeft = wrap.scrollWidth;
   }
 
   document.addEventListener("click", function (event) {
-    if (event.target.closest && event.target.closest("#ctl-demo")) { playAfterSwap = true; stoppedAtBug = false; }
-    var mark = event.target.closest && event.target.closest("svg.diagram a[data-at]");
+    var t = event.target;
+    if (!t.closest) return;
+    if (t.closest('[aria-disabled="true"]')) { event.preventDefault(); return; }
+    if (t.closest("#ctl-demo")) { playAfterSwap = true; stoppedAtBug = false; }
+    var mark = t.closest("svg.diagram a[data-at]");
     if (mark && goToStep(mark.getAttribute("data-at"))) { event.preventDefault(); return; }
-    var target = event.target.closest("button");
-    if (!target) return;
-    if (target.id === "large-type") { save("large", pref("large", "0") === "1" ? "0" : "1"); applyLarge(); return; }
-    if (target.id === "ctl-play") toggle();
-    else if (target.id === "ctl-keys") toggleKeys();
-    else if (target.id === "ctl-copy") copyLink();
+    var button = t.closest("button");
+    if (!button) return;
+    if (button.id === "large-type") { save("large", pref("large", "0") === "1" ? "0" : "1"); applyLarge(); return; }
+    if (button.id === "ctl-play") toggle();
+    else if (button.id === "ctl-keys") toggleKeys();
+    else if (button.id === "ctl-copy") copyLink();
   });
 
   document.addEventListener("change", function (event) {
     if (event.target.id === "ctl-speed") save("speed", event.target.value);
     if (event.target.id === "ctl-scheduler") save("scheduler", event.target.value);
+    if (event.target.id === "scrub" && event.target.form) event.target.form.requestSubmit();
   });
 
   document.addEventListener("keydown", function (event) {
     if (!player() || event.ctrlKey || event.metaKey || event.altKey) return;
     var el = event.target;
     if (el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName))) return;
+    if (overlayOpen()) return;  // keys belong to the dialog or popover that is open
     var handled = true;
     switch (event.key) {
-      case "ArrowLeft": follow(document.getElementById("ctl-back")); break;
-      case "ArrowRight": follow(document.getElementById("ctl-forward")); break;
-      case "Home": follow(document.getElementById("ctl-first")); break;
-      case "End": follow(document.getElementById("ctl-last")); break;
-      case " ": case "Spacebar": toggle(); break;
+      case "ArrowLeft": ask(byId("ctl-back")); break;
+      case "ArrowRight": ask(byId("ctl-forward")); break;
+      case "Home": ask(byId("ctl-first")); break;
+      case "End": ask(byId("ctl-last")); break;
+      case " ": case "Spacebar":
+        if (el && /^(BUTTON|A|SUMMARY)$/.test(el.tagName) && el.id !== "ctl-play") { handled = false; break; }
+        toggle(); break;
       case "?": toggleKeys(); break;
       default:
         if (/^[1-9]$/.test(event.key)) {
-          follow(player().querySelector('a.action[data-key="' + event.key + '"]'));
+          var key = event.key;
+          ask(function () { return player() && player().querySelector('button.action[data-key="' + key + '"]'); });
         } else { handled = false; }
     }
     if (handled) event.preventDefault();  // never scroll the page
   });
 
-  // Stepping must never move the page: a swap that lands while the previous view transition is still running
-  // can reset the scroll position, so remember it before each swap and put it back afterwards.
-  var keptScroll = null;
+  // A step swaps #player by morphing it, so focus, open popovers and each region's scroll stay where they are.
+  // The focused control can still go (an action that is no longer possible): focus then moves to Forward.
+  var keptFocus = null;
   document.addEventListener("htmx:beforeRequest", function () { busy = true; });
-  document.addEventListener("htmx:responseError", function () { busy = false; pending = null; });
-  document.addEventListener("htmx:sendError", function () { busy = false; pending = null; });
-  var keptFocus = null;  // the id of the focused control, to give focus back after the swap replaces it
+  function failed() { busy = false; queue = []; playing = false; syncControls(); }
+  document.addEventListener("htmx:responseError", failed);
+  document.addEventListener("htmx:sendError", failed);
+  // Steps queued behind this one land at once: animating each would only delay them.
+  document.addEventListener("htmx:beforeTransition", function (event) { if (queue.length) event.preventDefault(); });
   document.addEventListener("htmx:beforeSwap", function () {
-    keptScroll = window.scrollY;
     var active = document.activeElement;
-    keptFocus = active && active.id && player() && player().contains(active) ? active.id : null;
+    keptFocus = active && active !== document.body && player() && player().contains(active) ? active : null;
   });
-  document.addEventListener("htmx:afterSwap", function () {
-    if (keptScroll !== null && window.scrollY !== keptScroll) window.scrollTo(0, keptScroll);
-  });
+  // Before the view transition takes its picture of the new stage, so that what moves moves to where it will stay.
+  document.addEventListener("htmx:afterSwap", showCurrent);
 
-  // After every swap: keep the controls in sync and, if playing, schedule the next step.
   document.addEventListener("htmx:afterSettle", function () {
-    if (keptScroll !== null && window.scrollY !== keptScroll) window.scrollTo(0, keptScroll);
-    keptScroll = null;
-    if (keptFocus && document.activeElement === document.body) {
-      var again = document.getElementById(keptFocus);
+    if (keptFocus && (!document.activeElement || document.activeElement === document.body)) {
+      var again = (keptFocus.id && document.getElementById(keptFocus.id)) || document.getElementById("ctl-forward");
       if (again) again.focus({ preventScroll: true });
     }
     keptFocus = null;
@@ -163,14 +204,9 @@
     else if (playing && brokenHere()) { playing = false; stoppedAtBug = true; }
     else if (!brokenHere()) { stoppedAtBug = false; }
     syncControls();
-    showCurrentStep();
-    if (pending) {
-      var next = pending;
-      pending = null;
-      go(next);
-      return;
-    }
+    showCurrent();
+    if (next()) return;
     schedule();
   });
-  document.addEventListener("DOMContentLoaded", function () { applyLarge(); syncControls(); showCurrentStep(); });
+  document.addEventListener("DOMContentLoaded", function () { applyLarge(); syncControls(); showCurrent(); });
 })();

@@ -28,9 +28,13 @@ def test_a_mark_of_the_diagram_goes_to_its_step(page: Page, live_server: str, ar
 
 def test_the_diagram_exports_are_offered_for_download(page: Page, live_server: str) -> None:
     page.goto(f"{live_server}/play/close-during-send?v=1&s={DEMO}")
-    with page.expect_download() as download:
-        page.get_by_role("link", name="SVG").click()
-    assert download.value.suggested_filename.endswith(".svg")
+    page.get_by_role("button", name="Share").click()
+    share = page.get_by_role("dialog", name="Share this exact step").or_(page.locator("#share"))
+    expect(share).to_be_visible()
+    for name, ending in (("SVG", ".svg"), ("Mermaid", ".mmd"), ("Perfetto trace", ".trace.json")):
+        with page.expect_download() as download:
+            share.get_by_role("button", name=name, exact=True).click()
+        assert download.value.suggested_filename.endswith(ending)
 
 
 def test_a_rule_id_explains_itself_on_keyboard_focus(

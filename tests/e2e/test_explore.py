@@ -14,6 +14,7 @@ from tests.e2e.helpers import snap
 def test_find_the_race_and_watch_the_witness(page: Page, live_server: str, artifacts_dir: Path) -> None:
     page.goto(live_server + "/play/check-zero-then-close?v=1&s=")
     page.get_by_role("button", name="Find the race").click()
+    page.get_by_role("button", name="Search every interleaving").click()
     panel = page.locator(".search-panel.done")
     expect(panel.locator(".verdict")).to_contain_text(re.compile(r"Found \d+ ways? to break the rules"))
     expect(panel.locator("table.witnesses")).to_contain_text("UB-2 / P1")
@@ -28,6 +29,7 @@ def test_find_the_race_and_watch_the_witness(page: Page, live_server: str, artif
 def test_a_long_search_shows_progress_then_results(page: Page, live_server: str) -> None:
     page.goto(live_server + "/play/sandbox?v=1&s=")
     page.get_by_role("button", name="Find the race").click()
+    page.get_by_role("button", name="Search every interleaving").click()
     expect(page.locator(".search-panel progress")).to_be_visible()
     expect(page.locator(".search-stats").first).to_contain_text("states seen")
     expect(page.locator(".search-panel.done .verdict")).to_contain_text("break the rules", timeout=30_000)

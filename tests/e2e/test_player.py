@@ -20,14 +20,14 @@ def step_count(page: Page):
 def take(page: Page, label: str | re.Pattern[str]) -> None:
     """Click the enabled action whose label matches, and wait until the player shows the next step."""
     before = int(step_count(page).inner_text())
-    page.locator("a.action", has_text=label).first.click()
+    page.locator("button.action", has_text=label).first.click()
     expect(step_count(page)).to_have_text(str(before + 1))
 
 
 def take_while(page: Page, label: re.Pattern[str], limit: int = 12) -> None:
     """Keep taking matching actions (at most ``limit``, so a wrong expectation fails instead of hanging)."""
     for _ in range(limit):
-        if not page.locator("a.action", has_text=label).count():
+        if not page.locator("button.action", has_text=label).count():
             return
         take(page, label)
     raise AssertionError(f"still offering {label.pattern!r} after {limit} steps")
@@ -42,28 +42,26 @@ def test_open_a_scenario_from_the_gallery_and_step_with_buttons(
         "Closing while another thread is inside WskSend"
     )
     expect(step_count(page)).to_have_text("0")
-    first = page.locator("a.action").first
+    first = page.locator("button.action").first
     label = first.inner_text()
     first.click()
     expect(step_count(page)).to_have_text("1")
     expect(page).to_have_url(re.compile(r"/play/close-during-send\?v=1&s=[A-Za-z]+$"))
     expect(page.locator(".took")).to_have_text(re.sub(r"^\d\s+", "", label))
-    page.locator("a.action").first.click()
+    page.locator("button.action").first.click()
     expect(step_count(page)).to_have_text("2")
     snap(page, artifacts_dir / "player-step-2.png")
 
 
 def test_keyboard_steps_without_scrolling_and_the_back_button_restores(page: Page, live_server: str) -> None:
     page.goto(live_server + "/play/close-during-send?v=1&s=")
-    page.mouse.wheel(0, 300)
-    page.wait_for_function("window.scrollY > 0")
-    scrolled = page.evaluate("window.scrollY")
+    page.mouse.wheel(0, 300)  # the stage fits the window: there is nothing to scroll
     for key, step, url in (("1", "1", r"s=Sender$"), ("1", "2", r"s=Sender\.Sender$"), ("ArrowLeft", "1", r"at=1$"),
                            ("ArrowRight", "2", r"s=Sender\.Sender$"), ("Home", "0", r"at=0$"), ("End", "2", r"s=Sender\.Sender$")):  # fmt: skip
         page.keyboard.press(key)
         expect(step_count(page)).to_have_text(step)
         expect(page).to_have_url(re.compile(url))
-    assert page.evaluate("window.scrollY") == scrolled, "keys must not scroll the page"
+        assert page.evaluate("window.scrollY") == 0, "keys must not scroll the page"
     page.go_back()
     expect(step_count(page)).to_have_text("0")
     page.go_back()
@@ -91,7 +89,7 @@ def test_the_scrubber_jumps_to_any_step(page: Page, live_server: str) -> None:
     page.locator("#scrub").fill("4")
     expect(step_count(page)).to_have_text("4")
     expect(page).to_have_url(re.compile(r"&at=4$"))
-    page.locator(".broken-at a", has_text="UB-2 / P1").click()
+    page.locator(".broken-at button", has_text="UB-2 / P1").click()
     expect(page.locator(".banner h2")).to_contain_text("UB-2 / P1")
 
 
@@ -112,9 +110,16 @@ def test_keys_are_listed_under_question_mark_and_ignored_in_text_fields(page: Pa
     expect(page.locator("dialog#keys")).to_be_visible()
     page.keyboard.press("Escape")
     expect(page.locator("dialog#keys")).to_be_hidden()
-    page.locator("#share-link").click()
+    page.locator("#scrub").focus()  # keys typed into a field belong to the field
     page.keyboard.press("1")
+    page.get_by_role("button", name="Share").click()  # and keys pressed in an open popover belong to it
+    expect(page.locator("#share-link")).to_be_visible()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Escape")
+    expect(page.locator("#share-link")).to_be_hidden()
     expect(step_count(page)).to_have_text("0")
+    page.keyboard.press("ArrowRight")  # the stage has the keys again
+    expect(step_count(page)).to_have_text("1")
 
 
 def test_autoplay_a_buggy_demo_to_the_end_shows_the_violation_banner(
@@ -122,7 +127,7 @@ def test_autoplay_a_buggy_demo_to_the_end_shows_the_violation_banner(
 ) -> None:
     page.goto(live_server + "/play/close-during-send?v=1&s=")
     page.locator("#ctl-speed").select_option("300")
-    page.get_by_role("link", name="Show me the bug").click()
+    page.get_by_role("button", name="Show me the bug").click()
     # The demo loads and plays by itself, and stops where the first rule breaks: step 6, the close.
     expect(step_count(page)).to_have_text("6", timeout=30_000)
     banner = page.locator(".banner")
@@ -176,7 +181,7 @@ def test_large_type_mode_for_projection_is_remembered(
 def test_phone_layout_and_embed(page: Page, live_server: str, artifacts_dir: Path) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(live_server + "/play/rundown-protection?v=1&s=")
-    expect(page.locator(".lanes").first).to_be_visible()
+    expect(page.locator(".threads .lane").first).to_be_visible()
     snap(page, artifacts_dir / "player-phone.png")
     page.set_viewport_size({"width": 900, "height": 700})
     page.goto(live_server + "/embed/seed-close-socket?v=1&s=App.App")

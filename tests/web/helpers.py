@@ -1,10 +1,15 @@
-"""Helpers for tests of searches: requests for searches that take long enough to watch, and waiting for a change."""
+"""Helpers for web tests: searches that take long enough to watch, waiting for a change, and pressing the
+player's buttons as a browser without script would."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from html.parser import HTMLParser
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlencode
+
+from fastapi.testclient import TestClient
 
 T = TypeVar("T")
 
@@ -33,3 +38,66 @@ def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"still not there after {timeout} s: {value!r}"[:2000])
         time.sleep(every)
+
+
+class _Controls(HTMLParser):
+    """The player's form (id="nav"): its action, its fields, and every button that submits it, wherever it is."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action = ""
+        self.fields: dict[str, str] = {}
+        self.buttons: list[dict[str, str]] = []
+        self._in_form = False
+        self._button: dict[str, str] | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form" and a.get("id") == "nav":
+            self._in_form, self.action = True, a["action"]
+        ours = self._in_form or a.get("form") == "nav"
+        if tag == "input" and ours and "name" in a:
+            self.fields[a["name"]] = a.get("value", "")
+        if tag == "button" and ours and a.get("type") == "submit":
+            self._button, self._text = a, []
+
+    def handle_data(self, data: str) -> None:
+        if self._button is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form" and self._in_form:
+            self._in_form = False
+        if tag == "button" and self._button is not None:
+            self.buttons.append({**self._button, "text": " ".join("".join(self._text).split())})
+            self._button = None
+
+
+def controls(html: str) -> _Controls:
+    found = _Controls()
+    found.feed(html)
+    assert found.action, "the page has no player form"
+    return found
+
+
+def press(client: TestClient, html: str, match: Callable[[dict[str, str]], bool]) -> str:
+    """Submit the player's form with the one button ``match`` picks, as a browser without script would, and
+    answer where the server sends it (the canonical link of the step it leads to)."""
+    form = controls(html)
+    chosen = [b for b in form.buttons if match(b)]
+    assert len(chosen) == 1, f"{len(chosen)} buttons match among {[b.get('text') for b in form.buttons]}"
+    query = dict(form.fields)
+    if chosen[0].get("name"):
+        query[chosen[0]["name"]] = chosen[0].get("value", "")
+    response = client.get(form.action + "?" + urlencode(query), follow_redirects=False)
+    assert response.status_code == 303, response.text[:500]
+    return unquote(response.headers["location"])
+
+
+def button(id_: str) -> Callable[[dict[str, str]], bool]:
+    return lambda b: b.get("id") == id_
+
+
+def action(action_id: str) -> Callable[[dict[str, str]], bool]:
+    return lambda b: b.get("name") == "then" and b.get("value") == action_id

@@ -84,7 +84,8 @@ def test_the_player_shows_the_run_so_far_and_links_each_format(client: TestClien
     page = client.get(f"/play/close-during-send?v=1&s={'.'.join(DEMO)}&at=6").text
     assert 'aria-label="Space-time diagram of the run"' in page
     assert page.count('<a href="#step-') == 6  # the run so far: steps 1 to 6
-    assert "format=svg" in page and "format=mermaid" in page and "format=perfetto" in page
+    for fmt in ("json", "svg", "mermaid", "perfetto"):  # the share popover's export form offers each
+        assert f'name="format" value="{fmt}"' in page, fmt
 
 
 def test_a_long_run_draws_only_its_last_steps() -> None:

@@ -8,19 +8,16 @@ from html import unescape
 from fastapi.testclient import TestClient
 
 from app.scenarios import load_library
+from tests.web.helpers import action, button, controls, press
 
 LIBRARY = load_library()
 DEMO = LIBRARY.scenarios["close-during-send"].source.demo or []
 
 
-def hrefs(html: str, css_class: str) -> list[str]:
-    return [unescape(h) for h in re.findall(rf'<a class="{css_class}[^"]*" href="([^"]+)"', html)]
-
-
 def test_normal_request_gets_the_full_page_and_htmx_gets_only_the_player(client: TestClient) -> None:
     full = client.get("/play/seed-close-socket?v=1&s=App")
     assert full.status_code == 200 and full.text.lstrip().startswith("<!doctype html>")
-    assert 'id="player"' in full.text and "<footer" in full.text
+    assert 'id="player"' in full.text and 'class="stage-bar"' in full.text
     fragment = client.get("/play/seed-close-socket?v=1&s=App", headers={"HX-Request": "true"})
     assert fragment.text.lstrip().startswith('<div id="player"') and "<html" not in fragment.text
     assert full.headers["vary"] == fragment.headers["vary"]
@@ -32,32 +29,72 @@ def test_normal_request_gets_the_full_page_and_htmx_gets_only_the_player(client:
     assert restore.text.lstrip().startswith("<!doctype html>")
 
 
-def test_action_links_extend_the_schedule_by_one_action(client: TestClient) -> None:
+def test_an_action_extends_the_schedule_by_one_action(client: TestClient) -> None:
     html = client.get("/play/seed-close-socket?v=1&s=App.App").text
-    assert hrefs(html, "action") == ["/play/seed-close-socket?v=1&s=App.App.App"]
+    assert [
+        b["value"] for b in controls(html).buttons if b.get("name") == "then" and b["value"][0] != "@"
+    ] == ["App"]
+    assert press(client, html, action("App")) == "/play/seed-close-socket?v=1&s=App.App.App"
     assert "App: run IoSetCompletionRoutine" in html
 
 
 def test_going_back_then_taking_another_action_starts_a_new_branch(client: TestClient) -> None:
     schedule = ".".join(DEMO)
     html = client.get(f"/play/close-during-send?v=1&s={schedule}&at=3").text
-    links = hrefs(html, "action")
-    on_schedule = f"/play/close-during-send?v=1&s={schedule}&at=4"
-    assert on_schedule in links, "the action the schedule takes next keeps the rest of the schedule"
-    branch = [h for h in links if h != on_schedule]
-    assert branch and all(
-        h.startswith("/play/close-during-send?v=1&s=" + ".".join(DEMO[:3]) + ".") for h in branch
+    assert press(client, html, action(DEMO[3])) == f"/play/close-during-send?v=1&s={schedule}&at=4", (
+        "the action the schedule takes next keeps the rest of the schedule"
     )
-    assert f"new branch: drops {len(DEMO) - 3} later step(s)" in html
+    others = [b["value"] for b in controls(html).buttons if b.get("name") == "then" and b["value"] != DEMO[3]]
+    others = [o for o in others if not o.startswith("@")]
+    assert others
+    for other in others:
+        assert press(client, html, action(other)) == "/play/close-during-send?v=1&s=" + ".".join(
+            [*DEMO[:3], other]
+        )
+    assert f"new branch: drops {len(DEMO) - 3} later steps" in html
 
 
-def test_controls_are_links_to_neighbouring_steps(client: TestClient) -> None:
+def test_the_step_controls_lead_to_neighbouring_steps(client: TestClient) -> None:
     schedule = ".".join(DEMO)
-    html = unescape(client.get(f"/play/close-during-send?v=1&s={schedule}&at=2").text)
-    assert f'id="ctl-first" class="ctl" href="/play/close-during-send?v=1&s={schedule}&at=0"' in html
-    assert f'id="ctl-back" class="ctl" href="/play/close-during-send?v=1&s={schedule}&at=1"' in html
-    assert f'id="ctl-forward" class="ctl" href="/play/close-during-send?v=1&s={schedule}&at=3"' in html
-    assert f'id="ctl-last" class="ctl" href="/play/close-during-send?v=1&s={schedule}"' in html
+    html = client.get(f"/play/close-during-send?v=1&s={schedule}&at=2").text
+    here = f"/play/close-during-send?v=1&s={schedule}"
+    assert press(client, html, button("ctl-first")) == here + "&at=0"
+    assert press(client, html, button("ctl-back")) == here + "&at=1"
+    assert press(client, html, button("ctl-forward")) == here + "&at=3"
+    assert press(client, html, button("ctl-last")) == here
+
+
+def test_forward_at_the_end_of_a_run_takes_the_round_robin_choice(client: TestClient) -> None:
+    html = client.get("/play/seed-close-socket?v=1&s=App").text
+    assert press(client, html, button("ctl-forward")) == "/play/seed-close-socket?v=1&s=App.App"
+    assert press(client, html, button("next-random")) == "/play/seed-close-socket?v=1&s=App.App"
+
+
+def test_the_schedule_appears_at_most_three_times_in_a_step(client: TestClient) -> None:
+    schedule = ".".join(DEMO)
+    html = client.get(f"/play/close-during-send?v=1&s={schedule}&at=7", headers={"HX-Request": "true"}).text
+    assert 1 <= html.count(schedule) <= 3, (
+        "the form, the share link and the export form hold it; nothing else"
+    )
+
+
+def test_an_htmx_press_answers_the_step_under_its_canonical_link(client: TestClient) -> None:
+    schedule = ".".join(DEMO)
+    pressed = client.get(
+        f"/play/close-during-send?v=1&s={schedule}&at=2&to=5", headers={"HX-Request": "true"}
+    )
+    assert pressed.status_code == 200
+    assert pressed.headers["hx-push-url"] == f"/play/close-during-send?v=1&s={schedule}&at=5"
+    direct = client.get(f"/play/close-during-send?v=1&s={schedule}&at=5", headers={"HX-Request": "true"})
+    assert pressed.text == direct.text and pressed.headers["etag"] == direct.headers["etag"]
+
+
+def test_a_press_that_cannot_happen_is_refused_with_what_can(client: TestClient) -> None:
+    response = client.get("/play/seed-close-socket?v=1&s=App&then=Nobody")
+    assert response.status_code == 422
+    assert "&#39;Nobody&#39; cannot happen at step 1" in response.text and "App" in response.text
+    done = client.get("/play/seed-close-socket?v=1&s=App.App.App.App.wsk-c1.cr1.cr1.cr1&then=@round-robin")
+    assert done.status_code in (303, 422)
 
 
 def test_the_violation_banner_names_the_rule_and_links_the_documentation(client: TestClient) -> None:
@@ -103,7 +140,7 @@ def test_a_custom_scenario_travels_in_its_link(client: TestClient) -> None:
     inline["title"] = "My own close"
     link = client.post("/api/run", json={"scenario": inline, "schedule": "App"}).json()["link"]
     html = client.get(link).text
-    assert "My own close" in html and 'Step <strong class="at">1</strong> of 1' in html
+    assert "My own close" in html and 'Step <strong class="at">1</strong>&thinsp;/&thinsp;1' in html
 
 
 def test_a_custom_scenario_without_expect_shows_no_safe_or_buggy_badge(client: TestClient) -> None:
@@ -112,7 +149,7 @@ def test_a_custom_scenario_without_expect_shows_no_safe_or_buggy_badge(client: T
     del inline["expect"]
     link = client.post("/api/run", json={"scenario": inline, "schedule": "App"}).json()["link"]
     html = client.get(link).text
-    assert 'Step <strong class="at">1</strong> of 1' in html
+    assert 'Step <strong class="at">1</strong>&thinsp;/&thinsp;1' in html
     assert 'class="badge' not in html
 
 
@@ -160,7 +197,8 @@ def test_idle_actors_say_why_as_information_not_as_a_warning(client: TestClient)
 def test_the_end_of_a_run_says_how_it_ended_and_what_to_do_next(client: TestClient) -> None:
     broken = client.get(f"/play/close-during-send?v=1&s={'.'.join(DEMO)}").text
     assert "The run has ended: violation" in broken and "first at step 6" in broken
-    assert f"s={'.'.join(DEMO)}&amp;at=5" in broken  # back to the step before the first broken rule
+    before = press(client, broken, lambda b: "before the first broken rule" in b["text"])
+    assert before == f"/play/close-during-send?v=1&s={'.'.join(DEMO)}&at=5"
     assert "Compare the designs that protect this close" not in broken  # not a member of a family
     ok = client.post(
         "/api/run", json={"scenario": "protect-rundown", "continue_with": {}, "states": "none"}
