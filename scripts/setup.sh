@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent project setup: creates .venv and installs the project with its dev extras.
 #   bash scripts/setup.sh            # Python side only
-#   bash scripts/setup.sh --browser  # also ensure Debian's Chromium (/usr/bin/chromium) for e2e tests
+#   bash scripts/setup.sh --browser  # also ensure Debian's Chromium (/usr/bin/chromium) for e2e tests, and
+#                                    # fetch their pinned test-only JavaScript (axe-core, mermaid) from npm
 #   bash scripts/setup.sh --services # also ensure Debian's redis-server, which the shared-state tests start
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ for arg in "$@"; do
         --browser) want_browser=1 ;;
         --services) want_services=1 ;;
         -h | --help)
-            sed -n '2,5p' "$0"
+            sed -n '2,6p' "$0"
             exit 0
             ;;
         *)
@@ -99,6 +100,17 @@ if [ "$want_browser" -eq 1 ] && [ ! -x /usr/bin/chromium ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
     if [ ! -x /usr/bin/chromium ]; then
         echo "setup.sh: apt-get finished but /usr/bin/chromium is still missing" >&2
+        exit 1
+    fi
+fi
+
+# --- Test-only JavaScript for the e2e tests (axe-core, mermaid) ---------------------------------------
+# Pinned npm tarballs, verified against their integrity, one file each extracted into .cache/test-assets/
+# (git-ignored, never served). See scripts/TEST_ASSETS.md. No node or npm needed; a no-op once fetched.
+if [ "$want_browser" -eq 1 ]; then
+    if ! .venv/bin/python scripts/fetch_test_assets.py; then
+        echo "setup.sh: could not fetch the browser tests' pinned JavaScript from the npm registry (see above)." >&2
+        echo "          The e2e tests need it; they fail without it when E2E_REQUIRED=1 or CI is set." >&2
         exit 1
     fi
 fi

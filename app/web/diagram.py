@@ -239,9 +239,16 @@ def svg(view: Layout, title: str, description: str, href: str | None = None, sta
 # -- Mermaid ----------------------------------------------------------------------------------------------------
 
 
+# Mermaid reads ';' as the end of a statement, '#' as the start of a comment or of an entity code (#59;), "<br>" as a
+# line break and "%%{...}%%" as a directive. Each such character is written as Mermaid's own entity code for it,
+# which it draws as the character itself, so the picture says exactly what the run says (tests/e2e/test_diagram.py
+# renders every export with Mermaid and compares).
+MERMAID_CODES = {"#": "#35;", ";": "#59;", "<": "#lt;", ">": "#gt;", "&": "#amp;", "%": "#37;"}
+
+
 def _mermaid_text(text: str) -> str:
-    # Mermaid reads ';' and '#' specially in messages, and a line break ends one.
-    return text.replace(";", ",").replace("#", "").replace("\n", " ")
+    """One line of text for Mermaid: line breaks (which end a statement) and runs of spaces become one space."""
+    return "".join(MERMAID_CODES.get(c, c) for c in " ".join(text.split()))
 
 
 def mermaid(view: Layout, title: str) -> str:
@@ -259,8 +266,9 @@ def mermaid(view: Layout, title: str) -> str:
         else:
             lines.append(f"    Note over {names[mark.actor]}: {label}")
         for rule, culprit in zip(mark.rules, mark.culprits, strict=True):
+            why = RULES_BY_ID.get(rule)
             lines.append(
-                f"    Note over {names[culprit]}: breaks {rule} ({_mermaid_text(RULES_BY_ID.get(rule, ''))})"
+                f"    Note over {names[culprit]}: {_mermaid_text(f'breaks {rule}' + (f' ({why})' if why else ''))}"
             )
     return "\n".join(lines) + "\n"
 

@@ -1,20 +1,25 @@
 """Fixtures for end-to-end tests: the real app under uvicorn, driven by Debian's headless Chromium.
 
 Chromium is never downloaded by Playwright; install it with `bash scripts/setup.sh --browser`
-(which runs `apt-get install chromium`). With E2E_REQUIRED=1 or CI set, a missing Chromium fails
-the tests instead of skipping them.
+(which runs `apt-get install chromium`). The same command fetches the test-only JavaScript some tests load into
+the browser (axe-core, mermaid; see scripts/fetch_test_assets.py). With E2E_REQUIRED=1 or CI set, a missing
+Chromium or test asset fails the tests instead of skipping them.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.e2e.helpers import Axe
 from tests.live import live_server as serve
 
 E2E_DIR = Path(__file__).resolve().parent
@@ -34,6 +39,37 @@ CHROMIUM_ARGS = [
 
 def _e2e_required() -> bool:
     return os.environ.get("E2E_REQUIRED") == "1" or bool(os.environ.get("CI"))
+
+
+def _unavailable(message: str) -> None:
+    if _e2e_required():
+        pytest.fail(message + " E2E_REQUIRED=1 or CI is set, so e2e tests may not be skipped.", pytrace=False)
+    pytest.skip(message)
+
+
+def _load_test_assets() -> ModuleType:
+    """scripts/fetch_test_assets.py, loaded by path: it is a script, and its pins are the one source of truth."""
+    path = REPO_ROOT / "scripts" / "fetch_test_assets.py"
+    spec = importlib.util.spec_from_file_location("fetch_test_assets", path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # as an import would: its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+TEST_ASSETS = _load_test_assets()
+
+
+def _test_asset(asset: Any) -> str:
+    """The source of a pinned test asset; fails (or skips, outside CI) if it is missing or altered."""
+    why = TEST_ASSETS.problem(asset)
+    if why:
+        _unavailable(
+            f"Test-only JavaScript {asset.package}@{asset.version}: {why}. Fetch it with "
+            "`bash scripts/setup.sh --browser` (or `python3 scripts/fetch_test_assets.py`)."
+        )
+    return str(asset.path.read_text(encoding="utf-8"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -63,13 +99,10 @@ def live_server() -> Iterator[str]:
 def browser() -> Iterator[Browser]:
     """A headless Debian Chromium driven by Playwright (never a Playwright-downloaded browser)."""
     if not os.path.exists(CHROMIUM_PATH):
-        msg = (
+        _unavailable(
             f"Chromium not found at {CHROMIUM_PATH}. Install it with `bash scripts/setup.sh --browser` "
             "(runs `apt-get install -y chromium`)."
         )
-        if _e2e_required():
-            pytest.fail(msg + " E2E_REQUIRED=1 or CI is set, so e2e tests may not be skipped.", pytrace=False)
-        pytest.skip(msg)
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS)
@@ -77,6 +110,18 @@ def browser() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="session")
+def axe() -> Axe:
+    """The pinned axe-core, ready to run in any page (see tests/e2e/helpers.py)."""
+    return Axe(_test_asset(TEST_ASSETS.AXE))
+
+
+@pytest.fixture(scope="session")
+def mermaid_js() -> str:
+    """The source of the pinned mermaid.min.js (its IIFE build, which defines ``window.mermaid``)."""
+    return _test_asset(TEST_ASSETS.MERMAID)
 
 
 @pytest.fixture(scope="session")

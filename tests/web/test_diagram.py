@@ -62,6 +62,34 @@ def test_the_mermaid_export_is_a_sequence_diagram_of_the_run(client: TestClient)
     assert "    participant A0 as Sender" in lines and "    participant A2 as wsk" in lines
     assert "    A0->>A2: 3. WskSend (IRP 1)" in lines
     assert any(line.startswith("    Note over A1: breaks UB-2 / P1") for line in lines)
+    # ';' would end Mermaid's statement: it is written as Mermaid's entity code, which draws as ';' again.
+    assert (
+        "    Note over A0: 9. Sender: WskSend returns STATUS_PENDING#59; WSK never completes IRP 1" in lines
+    )
+
+
+def test_the_mermaid_export_writes_what_mermaid_reads_specially_as_entity_codes() -> None:
+    label = "a; b # c <br> d %%{init: {}}%% & e\nf"
+    view = diagram.Layout(
+        actors=["T#1", "wsk", "peer"],
+        marks=[
+            diagram.Mark(1, "T#1", label),
+            diagram.Mark(2, "T#1", "call", handoffs=[diagram.Handoff("T#1", "wsk", label)]),
+        ],
+        first=1,
+        current=None,
+    )
+    lines = diagram.mermaid(view, "Title; #1").splitlines()
+    coded = "a#59; b #35; c #lt;br#gt; d #37;#37;{init: {}}#37;#37; #amp; e f"
+    assert lines == [
+        "sequenceDiagram",
+        "    title Title#59; #35;1",
+        "    participant A0 as T#35;1",
+        "    participant A1 as wsk",
+        "    participant A2 as peer",
+        f"    Note over A0: 1. {coded}",
+        f"    A0->>A1: 2. {coded}",
+    ]
 
 
 def test_the_perfetto_export_has_a_track_per_actor_a_slice_per_step_and_flows(client: TestClient) -> None:
