@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape
 
 from app.sim import RULES, Trace
 
@@ -165,8 +165,10 @@ INK, MUTED, LINE, ORANGE, VERMILLION, BLUE, CURRENT = (
 )
 
 
-def svg(view: Layout, title: str, description: str, href: str | None = None, standalone: bool = False) -> str:
-    """The diagram as SVG. ``href`` (with ``{step}`` in it) makes each mark a link to its step."""
+def svg(view: Layout, title: str, description: str, clickable: bool = False, standalone: bool = False) -> str:
+    """The diagram as SVG. ``clickable`` marks each step's dot with its step number (``data-at``), so that a click
+    on it goes to that step (static/js/player.js). The picture stays one image (``role="img"``) with nothing
+    focusable inside: keyboard users reach every step with the scrubber next to it, which says the same."""
     rows = {actor: TOP + LANE_H * n + LANE_H // 2 for n, actor in enumerate(view.actors)}
     width = LABEL_W + STEP_W * (len(view.marks) + 1) + RIGHT
     height = TOP + LANE_H * len(view.actors) + 6
@@ -228,9 +230,8 @@ def svg(view: Layout, title: str, description: str, href: str | None = None, sta
                 f'stroke-dasharray="2 2"/><text x="{cx}" y="{ly}" fill="{VERMILLION}" font-weight="bold" '
                 f'text-anchor="middle">{escape(mark.rules[0].split(" /")[0])}</text>'
             )
-        if href is not None:
-            link = quoteattr(href.format(step=mark.step))
-            dot = f'<a href={link} data-at="{mark.step}" aria-label={quoteattr(what)}>{dot}</a>'
+        if clickable:
+            dot = f'<g class="mark" data-at="{mark.step}">{dot}</g>'
         out.append(dot)
     out.append("</svg>")
     return "\n".join(out)

@@ -188,7 +188,7 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
     # form with that step (static/js/player.js).
     whole = diagram.layout(loc.trace, last=loc.at, current=loc.at)
     drawn, summary = diagram.latest(whole, DIAGRAM_STEPS), diagram.summary(whole)
-    picture = diagram.svg(drawn, f"Space-time diagram of steps 1 to {loc.at}", summary, href="#step-{step}")
+    picture = diagram.svg(drawn, f"Space-time diagram of steps 1 to {loc.at}", summary, clickable=True)
     path = f"{base}/{'custom' if loc.definition else source.id}"
     return {
         "scenario": source,

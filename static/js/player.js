@@ -123,7 +123,8 @@
     stage.querySelectorAll(".code-scroll").forEach(function (box) { reveal(box, box.querySelector("li.current")); });
     var row = stage.querySelector(".lane-row");
     reveal(row, row && row.querySelector(".lane.changed"));
-    stage.querySelectorAll(".column").forEach(function (col) { reveal(col, col.querySelector(".irp-card.changed")); });
+    var board = stage.querySelector(".irp-board .columns");
+    reveal(board, board && board.querySelector(".irp-card.changed"));
     var sockets = stage.querySelector(".sockets");
     reveal(sockets, sockets && sockets.querySelector("dd.changed"));
     var wsk = stage.querySelector(".wsk-context");
@@ -137,7 +138,7 @@
     if (!t.closest) return;
     if (t.closest('[aria-disabled="true"]')) { event.preventDefault(); return; }
     if (t.closest("#ctl-demo")) { playAfterSwap = true; stoppedAtBug = false; }
-    var mark = t.closest("svg.diagram a[data-at]");
+    var mark = t.closest("svg.diagram [data-at]");
     if (mark && goToStep(mark.getAttribute("data-at"))) { event.preventDefault(); return; }
     var button = t.closest("button");
     if (!button) return;
@@ -192,6 +193,21 @@
   });
   // Before the view transition takes its picture of the new stage, so that what moves moves to where it will stay.
   document.addEventListener("htmx:afterSwap", showCurrent);
+
+  // A search's panel replaces itself as it progresses: if it held the focus (its button, or Cancel), the focus
+  // moves to the new panel instead of falling back to the page.
+  var searchHadFocus = false;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var box = document.getElementById("search-result");
+    searchHadFocus = !!(box && box.contains(event.detail.target) && box.contains(document.activeElement));
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (!searchHadFocus) return;
+    searchHadFocus = false;
+    if (document.activeElement && document.activeElement !== document.body) return;
+    var panel = document.querySelector("#search-result .search-panel");
+    if (panel) panel.focus({ preventScroll: true });
+  });
 
   document.addEventListener("htmx:afterSettle", function () {
     if (keptFocus && (!document.activeElement || document.activeElement === document.body)) {

@@ -25,7 +25,7 @@ def test_a_mark_of_the_diagram_goes_to_its_step(page: Page, live_server: str, ar
     expect(figure.get_by_role("img", name=re.compile("Space-time diagram"))).to_be_visible()
     figure.scroll_into_view_if_needed()
     snap(page, artifacts_dir / "diagram-step-9.png")
-    figure.locator("a[data-at='6'] circle").click()  # the dot, where a person clicks
+    figure.locator("[data-at='6'] circle").click()  # the dot, where a person clicks
     expect(page.locator("#scrub")).to_have_value("6")
     expect(page).to_have_url(re.compile(r"at=6"))
     expect(page.locator("svg.diagram circle")).to_have_count(6)  # the run so far

@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 from app.scenarios import load_library
 from app.sim import replay, run_on
 from app.web.links import play_link
-from tests.e2e.helpers import snap
+from tests.e2e.helpers import Axe, axe_report, snap
 
 LIBRARY = load_library()
 
@@ -122,13 +122,13 @@ def test_a_phone_stacks_the_stage_with_the_controls_fixed_at_the_bottom(
     run = whole_run("close-during-send")
     page.goto(live_server + play_link("close-during-send", run, at=5))
     controls = page.locator("#nav")
-    for _ in range(3):
+    for at in (6, 7, 8):
         box = controls.bounding_box()
         assert box and abs(box["y"] + box["height"] - 844) <= 1, box
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, "nothing is wider than the phone"
         page.mouse.wheel(0, 600)
         page.get_by_role("button", name=re.compile("^Forward")).click()
-    expect(page.locator("#player")).to_have_attribute("data-at", "8")
+        expect(page.locator("#player")).to_have_attribute("data-at", str(at))
     snap(page, artifacts_dir / "stage-phone.png")
 
 
@@ -158,10 +158,8 @@ def test_quick_key_presses_are_never_dropped_and_focus_stays(page: Page, live_se
     page.locator(".action").first.focus()
     page.keyboard.press("Enter")  # the action is taken, and its button may be gone from the next step
     expect(page.locator("#player")).to_have_attribute("data-at", "6")
-    focused = page.evaluate(
-        "document.activeElement === document.body ? null : document.activeElement.closest('#player') && document.activeElement.tagName"
-    )
-    assert focused == "BUTTON", "focus stays on a control of the stage, never falls back to the page"
+    # Focus stays on a control of the stage (the same button, or Forward if it is gone), never the page.
+    expect(page.locator("#player button:focus")).to_have_count(1)
     page.keyboard.press("Enter")  # and the keyboard user goes on from there
     expect(page.locator("#player")).to_have_attribute("data-at", "7")
 
@@ -174,3 +172,58 @@ def test_a_step_marks_what_it_changed_until_the_next_step(page: Page, live_serve
     page.keyboard.press("ArrowLeft")
     expect(page.locator(".memory dd.changed")).to_have_count(0)
     expect(page.locator(".lane.changed")).to_have_count(0)
+
+
+STAGE_STEPS = {  # a step in the middle of a run, one where a rule breaks, and the end of a safe run
+    "middle": ("close-during-send", 5),
+    "broken": ("close-during-send", 6),
+    "ended": ("protect-rundown", None),
+}
+STAGE_MODES = {
+    "desktop": ({"width": 1366, "height": 768}, False),
+    "phone": ({"width": 390, "height": 844}, False),
+    "large-type": ({"width": 1280, "height": 720}, True),
+}
+
+
+@pytest.mark.parametrize("mode", STAGE_MODES)
+@pytest.mark.parametrize("step", STAGE_STEPS)
+def test_the_stage_has_no_wcag21_aa_violations(
+    browser: Browser, live_server: str, axe: Axe, step: str, mode: str
+) -> None:
+    scenario_id, at = STAGE_STEPS[step]
+    viewport, large = STAGE_MODES[mode]
+    context = browser.new_context(viewport=viewport)
+    if large:
+        context.add_init_script("try { localStorage.setItem('wsk.large', '1'); } catch (e) {}")
+    try:
+        page = context.new_page()
+        run = whole_run(scenario_id)
+        page.goto(live_server + play_link(scenario_id, run, at=at))
+        expect(page.locator("#player")).to_be_visible()
+        axe.assert_clean(page, f"the stage, {step}, at {mode}")
+        if large:  # projectors wash colours out: 7:1 for text
+            found = axe.enhanced_contrast_violations(page)
+            assert not found, f"large type, the stage, {step}:\n{axe_report(found)}"
+        page.get_by_role("button", name="Share").click()
+        expect(page.locator("#share-link")).to_be_visible()
+        axe.assert_clean(page, f"the stage's share popover, {step}, at {mode}")
+    finally:
+        context.close()
+
+
+def test_focus_is_never_lost_after_a_search_or_a_popover(page: Page, live_server: str) -> None:
+    page.goto(live_server + "/play/check-zero-then-close?v=1&s=")
+    opener = page.get_by_role("button", name="Find the race")
+    opener.click()
+    page.get_by_role("button", name="Search every interleaving").click()
+    expect(page.locator(".search-panel.done .verdict")).to_be_visible(timeout=30_000)
+    expect(page.locator("#search-pop :focus")).to_have_count(1)  # the finished panel, not the page
+    page.keyboard.press("Escape")
+    expect(page.locator("#search-pop")).to_be_hidden()
+    expect(opener).to_be_focused()  # closing gives the focus back to what opened it
+    page.keyboard.press("?")
+    expect(page.locator("dialog#keys")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("dialog#keys")).to_be_hidden()
+    assert page.evaluate("document.activeElement !== document.body"), "focus came back from the dialog"

@@ -111,7 +111,7 @@ def test_an_unknown_export_format_is_refused(client: TestClient) -> None:
 def test_the_player_shows_the_run_so_far_and_links_each_format(client: TestClient) -> None:
     page = client.get(f"/play/close-during-send?v=1&s={'.'.join(DEMO)}&at=6").text
     assert 'aria-label="Space-time diagram of the run"' in page
-    assert page.count('<a href="#step-') == 6  # the run so far: steps 1 to 6
+    assert page.count('<g class="mark" data-at="') == 6  # the run so far: steps 1 to 6
     for fmt in ("json", "svg", "mermaid", "perfetto"):  # the share popover's export form offers each
         assert f'name="format" value="{fmt}"' in page, fmt
 
