@@ -198,9 +198,13 @@ class TraceCache:
     """A small LRU of traces keyed by (scenario fingerprint, schedule); a miss extends the longest cached
     prefix that drops at most a few trailing actions, which is what stepping forward asks for."""
 
-    def __init__(self, capacity: int = 256, lookback: int = 8):
+    def __init__(self, capacity: int = 256, lookback: int = 8, max_snapshots: int | None = None):
         self.capacity = capacity
         self.lookback = lookback
+        # A bound on memory as well as on count: traces differ in length, and a snapshot is what costs memory.
+        # Prefixes share their snapshots, so this counts some of them more than once: the bound is conservative.
+        self.max_snapshots = max_snapshots
+        self._snapshots = 0
         self._traces: OrderedDict[tuple[str, tuple[str, ...]], Trace] = OrderedDict()
 
     def get(self, scenario: CompiledScenario, schedule: tuple[str, ...]) -> Trace:
@@ -217,6 +221,10 @@ class TraceCache:
                 break
         trace = extend(base, schedule[len(base.snapshots) - 1 :]) if base else replay(scenario, schedule)
         self._traces[key] = trace
-        if len(self._traces) > self.capacity:
-            self._traces.popitem(last=False)
+        self._snapshots += len(trace.snapshots)
+        while len(self._traces) > self.capacity or (
+            self.max_snapshots is not None and self._snapshots > self.max_snapshots and len(self._traces) > 1
+        ):
+            _, gone = self._traces.popitem(last=False)
+            self._snapshots -= len(gone.snapshots)
         return trace

@@ -1,7 +1,7 @@
 """The glossary: every domain word and rule id the stage shows, explained once for someone who knows C but not
 WSK, with the documentation page that defines it.
 
-The stage wraps each such word in a link to its entry here (templates/macros/terms.html), whose explanation
+The stage wraps each such word in a link to its entry here (``term``), whose explanation
 appears on hover and on keyboard focus; ``/glossary`` lists them all. Rule ids come from app/sim/rules.py, so a
 new rule is in the glossary as soon as the engine knows it.
 """
@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+
+from markupsafe import Markup, escape
 
 from app.sim import RULES
 
@@ -137,3 +140,18 @@ def lookup(word: str) -> Term | None:
 def entries() -> list[Term]:
     """Every entry, the domain words first (in teaching order), then the rules by id."""
     return [*_TERMS, *sorted(RULE_TERMS.values(), key=lambda t: t.word)]
+
+
+@lru_cache(maxsize=1024)
+def term(word: str, text: str | None = None) -> Markup:
+    """A word the glossary explains, as the stage shows it: a link to its entry, whose meaning shows on hover and
+    on keyboard focus (app.css); a word it does not know, escaped as it is. Built once per word: a step shows the
+    same few words again and again."""
+    entry = lookup(word)
+    shown = escape(text or word)
+    if entry is None:
+        return Markup(shown)
+    return Markup(
+        f'<a class="term" href="/glossary#{escape(entry.anchor)}" data-tip="{escape(entry.meaning)}" '
+        f'hx-boost="false">{shown}</a>'
+    )

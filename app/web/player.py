@@ -13,9 +13,10 @@ import time
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -276,29 +277,34 @@ def _column(irps: list[dict[str, Any]], key: str, title: str) -> dict[str, Any]:
     return {"state": key, "title": title, "irps": here[hidden:], "hidden": hidden}
 
 
-def _track(loc: Location, marks: set[int], preempt: set[int], last: int) -> list[dict[str, str]]:
-    """Markers for steps 0..last, one per step or one per bucket of steps, with what happened in each."""
+def _track(loc: Location, marks: set[int], preempt: set[int], last: int) -> Markup:
+    """Markers for steps 0..last, one per step or one per bucket of steps, with what happened in each, as the
+    track's list items. Built here rather than in the template: up to TRACK_MARKERS items, each escaped, were a
+    fifth of a step's rendering."""
     size = max(1, -(-(last + 1) // TRACK_MARKERS))  # steps per marker, rounded up
+    snapshots = loc.trace.snapshots
     track = []
     for first in range(0, last + 1, size):
-        steps = range(first, min(first + size, last + 1))
-        classes = [
+        end = min(first + size, last + 1)
+        broken = not marks.isdisjoint(range(first, end))
+        preempted = not preempt.isdisjoint(range(first, end))
+        classes = " ".join(
             name
             for name, hit in (
-                ("current", loc.at in steps),
-                ("violation", any(i in marks for i in steps)),
-                ("preempt", any(i in preempt for i in steps)),
+                ("current", first <= loc.at < end),
+                ("violation", broken),
+                ("preempt", preempted),
             )
             if hit
-        ]
-        what = f"step {first}" if size == 1 else f"steps {first}-{steps[-1]}"
-        if size == 1 and first > 0 and loc.trace.snapshots[first].action:
-            what += f": {loc.trace.snapshots[first].action.label}"  # type: ignore[union-attr]
-        notes = [
-            n for n, c in (("a rule is broken", "violation"), ("a preemption", "preempt")) if c in classes
-        ]
-        track.append({"cls": " ".join(classes), "title": what + (f" ({', '.join(notes)})" if notes else "")})
-    return track
+        )
+        action = snapshots[first].action if size == 1 else None
+        what = f"step {first}" if size == 1 else f"steps {first}-{end - 1}"
+        if action is not None:
+            what += f": {action.label}"
+        notes = [n for n, hit in (("a rule is broken", broken), ("a preemption", preempted)) if hit]
+        title = what + (f" ({', '.join(notes)})" if notes else "")
+        track.append(f'<li class="{classes}" title="{escape(title)}"></li>')
+    return Markup("".join(track))
 
 
 SCHEDULER_CHOICES: dict[str, schedulers.SchedulerName] = {"@round-robin": "round_robin", "@random": "random"}
@@ -408,6 +414,11 @@ def _render(request: Request, loc: Location, base: str, fragment: bool) -> bytes
     return str(request.app.state.templates.get_template(name).render(request=request, **view)).encode()
 
 
+# Replaying and rendering is pure Python: under the GIL, threads beyond a couple only take turns and thrash the
+# caches, so steps are rendered two at a time while the event loop goes on serving cached ones.
+RENDERING = CapacityLimiter(2)
+
+
 async def _serve(request: Request, scenario_id: str, q: LinkQuery, base: str) -> Response:
     """A step of the player, as a page or (for htmx) the player region: from the browser's cache (304), from the
     server's cache of rendered steps, or replayed and rendered in the thread pool (CPU work) and then cached."""
@@ -448,7 +459,7 @@ async def _serve(request: Request, scenario_id: str, q: LinkQuery, base: str) ->
             loc = locate(request, scenario_id, q.v, q.s, q.at, q.definition)
             return _render(request, loc, base, fragment)
 
-        body = await run_in_threadpool(replay_and_render)
+        body = await to_thread.run_sync(replay_and_render, limiter=RENDERING)
         steps.put(key, body)
     # What this step cost the server (cache, or replay, view and template), for browser tools and the benches.
     headers["Server-Timing"] = f"step;dur={(time.perf_counter() - started) * 1000:.2f}"

@@ -65,11 +65,16 @@ def outcome_of(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(asked=requests(), capacity=st.integers(1, 6), lookback=st.integers(1, 4))
+@given(
+    asked=requests(),
+    capacity=st.integers(1, 6),
+    lookback=st.integers(1, 4),
+    max_snapshots=st.none() | st.integers(1, 40),
+)
 def test_the_cache_gives_the_same_trace_as_a_cold_replay(
-    asked: list[Request], capacity: int, lookback: int
+    asked: list[Request], capacity: int, lookback: int, max_snapshots: int | None
 ) -> None:
-    cache = TraceCache(capacity=capacity, lookback=lookback)
+    cache = TraceCache(capacity=capacity, lookback=lookback, max_snapshots=max_snapshots)
     for scenario_id, schedule in asked:
         compiled = LIBRARY.scenarios[scenario_id]
         warm = outcome_of(cache.get, compiled, schedule)
@@ -102,3 +107,14 @@ def test_a_step_forward_extends_the_cached_trace_instead_of_replaying() -> None:
     assert longer.snapshots[joint].state is shorter.snapshots[joint].state
     assert longer.snapshots[joint].options == shorter.enabled
     assert longer.snapshots == replay(compiled, demo).snapshots
+
+
+def test_the_cache_keeps_at_most_its_bound_of_snapshots_but_always_the_latest_trace() -> None:
+    compiled = LIBRARY.scenarios["close-during-send"]
+    demo = tuple(compiled.source.demo or ())
+    cache = TraceCache(capacity=100, max_snapshots=len(demo) + 2)
+    for n in range(len(demo) + 1):
+        cache.get(compiled, demo[:n])
+        kept = list(cache._traces.values())
+        assert sum(len(t.snapshots) for t in kept) <= len(demo) + 2 or len(kept) == 1
+        assert kept[-1].schedule == demo[:n]
