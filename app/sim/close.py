@@ -30,7 +30,7 @@ to close another socket, and that must neither complete this close again nor und
 from __future__ import annotations
 
 from app.sim import scenario as sc
-from app.sim.model import EventKind, Handle, IrpState, Socket, State
+from app.sim.model import EventKind, Handle, IrpState, Phase, Socket, State
 from app.sim.ntstatus import STATUS
 from app.sim.program import CompiledScenario
 from app.sim.step import Action, Move, Transaction
@@ -69,6 +69,8 @@ def begin_close(tx: Transaction, index: int, irp: int | None) -> None:
             tx, index, cancel_status,
             f"Socket {name} is not disconnected in both directions, so WSK aborts the connection: the peer sees a reset (RST).",
         )  # fmt: skip
+    elif sock.phase != Phase.CONNECTED:
+        tx.say(_nothing_to_abort(tx, index))
     sock = tx.socket(index)
     cancelled = tuple(i for i in sock.pending)
     doomed = (*sock.doomed, *((i, cancel_status) for i in sock.pending))
@@ -78,6 +80,17 @@ def begin_close(tx: Transaction, index: int, irp: int | None) -> None:
     if cancelled or every:
         ids = ", ".join(str(i) for i in every)
         tx.say(f"WSK will cancel and complete IRP(s) {ids} before the close completes.")
+
+
+def _nothing_to_abort(tx: Transaction, index: int) -> str:
+    """Why a close aborts nothing (step 2 is only for a connection): the socket has no connection yet, or never
+    has one."""
+    name = tx.socket_name(index)
+    category = tx.scenario.sockets[index].category
+    phase = tx.socket(index).phase
+    if phase == Phase.CONNECTING:
+        return f"Socket {name} is still CONNECTING: there is no connection to abort, and its pending connect is cancelled."
+    return f"Socket {name} ({category}, {phase}) has no connection, so there is nothing to abort."
 
 
 # -- step 2: the abortive disconnect ------------------------------------------------------------------------------------

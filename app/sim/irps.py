@@ -25,7 +25,7 @@ from dataclasses import replace
 
 from app.sim import close
 from app.sim import scenario as sc
-from app.sim.model import SEGMENT, Actor, Call, EventKind, Frame, Irp, IrpState, State
+from app.sim.model import SEGMENT, Actor, Call, EventKind, Frame, Irp, IrpState, Phase, State
 from app.sim.ntstatus import GARBAGE, STATUS, is_success, status_name
 from app.sim.program import CompiledScenario
 from app.sim.step import Action, Move, Transaction
@@ -260,7 +260,9 @@ def ready_result(scenario: CompiledScenario, state: State, irp: Irp) -> tuple[in
     send once the peer accepts data; a receive once a segment or the peer's FIN is there, or at once with 0 bytes
     when the peer has closed its side already ([WskReceive](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_receive));
     a graceful disconnect once the peer acknowledges the FIN, an abortive one at once
-    ([WskDisconnect](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_disconnect))."""
+    ([WskDisconnect](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_disconnect));
+    a connect at any time, because the simulated peer always accepts a connection
+    ([WskConnect](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_connect))."""
     assert irp.socket is not None
     sock = state.sockets[irp.socket]
     peer = scenario.sockets[irp.socket].peer
@@ -275,6 +277,8 @@ def ready_result(scenario: CompiledScenario, state: State, irp: Irp) -> tuple[in
             return None
         case "WskDisconnect":
             return (SUCCESS, 0) if sock.aborted or peer.acks_disconnect else None
+        case "WskConnect":
+            return SUCCESS, 0
     return None
 
 
@@ -337,16 +341,33 @@ def close_completion_move(close_irp: int) -> Move:
 
 
 def apply_completion(tx: Transaction, irp_id: int, status: int) -> None:
-    """What a successful completion means for the connection: a graceful WskDisconnect's FIN is acknowledged
-    (the send side is shut), a WskReceive consumes the indication it was given."""
+    """What a completion means for the socket: a WskConnect that succeeds connects it, one that fails (a close
+    cancelled it) leaves it bound; a graceful WskDisconnect's FIN is acknowledged (the send side is shut), a
+    WskReceive consumes the indication it was given."""
     irp = tx.irp(irp_id)
-    if irp.socket is None or not is_success(status):
+    if irp.socket is None:
         return
     sock = tx.socket(irp.socket)
+    if irp.function == "WskConnect" and sock.phase == Phase.CONNECTING:
+        _connect_completed(tx, irp.socket, status)
+    if not is_success(status):
+        return
     if irp.function == "WskDisconnect" and not sock.aborted:
         tx.put_socket(irp.socket, send_shutting=False, send_shut=True)
     if irp.function == "WskReceive" and sock.inbound:
         tx.put_socket(irp.socket, inbound=sock.inbound[1:])
+
+
+def _connect_completed(tx: Transaction, index: int, status: int) -> None:
+    """A connect ends: with success the socket is CONNECTED, and its peer may act from now on; otherwise (a close
+    cancelled it) the socket is only bound again."""
+    name = tx.socket_name(index)
+    if is_success(status):
+        tx.put_socket(index, phase=Phase.CONNECTED)
+        tx.say(f"The peer accepts the connection: socket {name} is CONNECTED.")
+    else:
+        tx.put_socket(index, phase=Phase.BOUND)
+        tx.say(f"The connect of socket {name} ends without a connection ({status_name(status)}).")
 
 
 # -- WSK completes an IRP ------------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Literal
 
 from app.sim.program import CompiledScenario
-from app.sim.scenario import CONNECTED_STATES
+from app.sim.scenario import CONNECTED_STATES, SocketDecl
 
 
 class IrpState(StrEnum):
@@ -42,6 +42,18 @@ class Handle(StrEnum):
     NOT_FUNCTIONAL = "NOT_FUNCTIONAL"
     CLOSING = "CLOSING"
     CLOSED = "CLOSED"
+
+
+class Phase(StrEnum):
+    """WSK's side of a socket, before the connection states of ``Socket.protocol``: CREATED (not bound), BOUND,
+    LISTENING, CONNECTING while a [WskConnect](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_connect)
+    is pending, and CONNECTED."""
+
+    CREATED = "CREATED"
+    BOUND = "BOUND"
+    LISTENING = "LISTENING"
+    CONNECTING = "CONNECTING"
+    CONNECTED = "CONNECTED"
 
 
 class WaitKind(StrEnum):
@@ -196,7 +208,7 @@ class Socket:
     """One WSK_SOCKET: the handle as the application sees it, and WSK's side of the connection."""
 
     handle: Handle = Handle.OPEN
-    phase: str = "CONNECTED"  # CONNECTED for connected sockets, else CREATED / BOUND / LISTENING
+    phase: str = Phase.CONNECTED  # a Phase; a plain string compares and hashes equal to its member
     send_shutting: bool = False
     send_shut: bool = False
     recv_shut: bool = False
@@ -284,6 +296,15 @@ class State:
         return sum(1 for s in self.sockets if s.handle != Handle.CLOSED)
 
 
+def peer_may_act(decl: SocketDecl) -> bool:
+    """Whether the peer of a declared socket may ever act, so that its budget (``peer``) is there from the start:
+    a connected socket's peer, or a bound one's, once a WskConnect has connected it. The peer acts only while the
+    connection is up (app/sim/peer.py)."""
+    if decl.category in ("connection", "stream"):
+        return decl.state in CONNECTED_STATES or decl.state == Phase.BOUND
+    return False
+
+
 def initial_state(scenario: CompiledScenario) -> State:
     """The world before the first step: threads at their first statement, sockets as declared."""
     actors = []
@@ -294,16 +315,17 @@ def initial_state(scenario: CompiledScenario) -> State:
     for decl in scenario.sockets:
         connected = decl.category in ("connection", "stream") and decl.state in CONNECTED_STATES
         proto = decl.state
+        peer = peer_may_act(decl)
         sockets.append(
             Socket(
-                phase="CONNECTED" if connected else decl.state,
+                phase=Phase.CONNECTED if connected else decl.state,
                 send_shut=proto in ("SEND_SHUT", "FULLY_DISCONNECTED"),
                 recv_shut=proto in ("RECV_SHUT", "FULLY_DISCONNECTED"),
                 aborted=proto == "ABORTED",
                 events=tuple(sorted(decl.events)),
-                peer_data=decl.peer.data if connected else 0,
-                peer_fin=decl.peer.fin and connected,
-                peer_rst=decl.peer.rst and connected,
+                peer_data=decl.peer.data if peer else 0,
+                peer_fin=decl.peer.fin and peer,
+                peer_rst=decl.peer.rst and peer,
             )
         )
     memory = scenario.memory

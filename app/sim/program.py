@@ -201,6 +201,11 @@ class _Renderer:
                 return self.assign(
                     s.into, f"{self.sock(s)}->Dispatch->WskReceive({self.sock(s)}, &buf, 0, {s.irp})"
                 )
+            case sc.WskConnect():
+                return self.assign(
+                    s.into,
+                    f"{self.sock(s)}->Dispatch->WskConnect({self.sock(s)}, &RemoteAddress, 0, {s.irp})",
+                )
             case sc.WskDisconnect():
                 flags = "WSK_FLAG_ABORTIVE" if s.abortive else "0"
                 return self.assign(

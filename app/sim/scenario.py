@@ -387,6 +387,14 @@ class WskReceive(SocketCall):
     irp: Identifier
 
 
+class WskConnect(SocketCall):
+    """Connect a bound connection or stream socket to its peer ([WskConnect](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_connect)):
+    the socket is CONNECTING while the IRP is pending, and CONNECTED once it completes with success."""
+
+    op: Literal["WskConnect"]
+    irp: Identifier
+
+
 class WskDisconnect(SocketCall):
     op: Literal["WskDisconnect"]
     irp: Identifier
@@ -577,6 +585,7 @@ AnyStatement = Annotated[
     | ReadIoStatus
     | WskSend
     | WskReceive
+    | WskConnect
     | WskDisconnect
     | WskControlSocket
     | WskRelease
@@ -609,7 +618,7 @@ STATEMENT_OPS: tuple[str, ...] = tuple(
     cls.model_fields["op"].annotation.__args__[0]  # type: ignore[union-attr]
     for cls in (
         IoAllocateIrp, IoSetCompletionRoutine, IoReuseIrp, IoFreeIrp, IoCancelIrp, ReadIoStatus, WskSend,
-        WskReceive, WskDisconnect, WskControlSocket, WskRelease, WskCloseSocket, ReadSocketDispatch,
+        WskReceive, WskConnect, WskDisconnect, WskControlSocket, WskRelease, WskCloseSocket, ReadSocketDispatch,
         InterlockedIncrement, InterlockedDecrement, InterlockedExchange, InterlockedCompareExchange, InterlockedOr,
         Read, Write, Assign, ExAcquireRundownProtection, ExReleaseRundownProtection,
         ExWaitForRundownProtectionRelease, KeSetEvent, KeClearEvent, KeWaitForSingleObject, FreeSocketContext,
@@ -703,11 +712,11 @@ CONNECTED_STATES = ("CONNECTED", "RECV_SHUT", "SEND_SHUT", "FULLY_DISCONNECTED",
 # (WskSendTo and WskReceiveFrom, and WskRelease), a
 # [WSK_PROVIDER_CONNECTION_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_provider_connection_dispatch)
 # or a [WSK_PROVIDER_STREAM_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_provider_stream_dispatch)
-# (WskSend, WskReceive, WskDisconnect, WskRelease). A call that is not in its socket's table has no function
+# (WskConnect, WskSend, WskReceive, WskDisconnect, WskRelease). A call that is not in its socket's table has no function
 # pointer to go through, so a program that makes one is refused before it runs. Below: the calls the simulator
 # models that each table has.
 _BASIC_CALLS = ("WskControlSocket", "WskCloseSocket")
-_CONNECTED_CALLS = (*_BASIC_CALLS, "WskSend", "WskReceive", "WskDisconnect", "WskRelease")
+_CONNECTED_CALLS = (*_BASIC_CALLS, "WskConnect", "WskSend", "WskReceive", "WskDisconnect", "WskRelease")
 DISPATCH: dict[str, tuple[str, tuple[str, ...]]] = {
     "basic": ("WSK_PROVIDER_BASIC_DISPATCH", _BASIC_CALLS),
     "listen": ("WSK_PROVIDER_LISTEN_DISPATCH", _BASIC_CALLS),

@@ -67,7 +67,13 @@ def inline_offers(scenario_id: str, limit: int = 3000) -> list[tuple[str, str, s
 
 
 @pytest.mark.parametrize(
-    "scenario_id", ["graceful-shutdown-then-close", "close-with-pending-receive", "stuck-graceful-disconnect"]
+    "scenario_id",
+    [
+        "graceful-shutdown-then-close",
+        "close-with-pending-receive",
+        "stuck-graceful-disconnect",
+        "close-during-connect",
+    ],
 )
 def test_a_call_that_could_complete_inline_completes_the_same_way_once_pending(scenario_id: str) -> None:
     """Wherever WSK could complete a call's IRP inline, pending the call instead leaves WSK able to complete it
