@@ -15,8 +15,9 @@ Action ids:
   ``cr3``, ``cb1``  the completion routine of IRP 3, the first event callback execution
   ``wsk-c3``        WSK completes IRP 3
   ``wsk-free-s``    WSK frees socket s at the end of its close
-  ``wsk-rcv-s``     WSK calls the receive event callback of socket s (``wsk-dsc-s``: disconnect)
-  ``peer-data-s``   the peer sends data on s (``peer-fin-s``, ``peer-rst-s``)
+  ``wsk-rcv-s``     WSK calls the receive event callback of socket s (``wsk-dsc-s``: disconnect; ``wsk-rfr-s``:
+                    the receive-from event of a datagram socket)
+  ``peer-data-s``   the peer sends data on s, or a datagram to it (``peer-fin-s``, ``peer-rst-s``)
 
 This module only dispatches: it lists the moves of every actor and runs a statement by handing it to the chapter
 that models it. Read the chapters in this order, each top to bottom:
@@ -106,7 +107,7 @@ class Engine:
         if "wsk" not in movers:
             reasons.append(("wsk", explain.why_wsk_idle(self.scenario, state)))
         if "peer" not in movers:
-            reasons.append(("peer", explain.why_peer_idle(state)))
+            reasons.append(("peer", explain.why_peer_idle(self.scenario, state)))
         return tuple(reasons)
 
     def terminal_violations(self, state: State) -> tuple[Violation, ...]:

@@ -46,6 +46,8 @@ def why_wsk_idle(scenario: CompiledScenario, state: State) -> str:
                 reasons.append(f"IRP {irp_id} (WskSend) waits for the peer to accept data")
             elif irp.function == "WskDisconnect":
                 reasons.append(f"IRP {irp_id} (WskDisconnect) waits for the peer to acknowledge the FIN")
+            elif irp.function == "WskReceiveFrom":
+                reasons.append(f"IRP {irp_id} (WskReceiveFrom) waits for a datagram")
         if sock.handle == Handle.CLOSING and not sock.freed:
             if sock.callbacks:
                 reasons.append(f"the close of {name} waits for {', '.join(sock.callbacks)} to return")
@@ -54,14 +56,19 @@ def why_wsk_idle(scenario: CompiledScenario, state: State) -> str:
             elif close.cancelled_routines_running(scenario, state, index):
                 reasons.append(f"the close of {name} waits for the completion routines of cancelled IRPs")
         if sock.inbound and sock.handle in (Handle.OPEN, Handle.NOT_FUNCTIONAL):
-            reasons.append(f"an indication on {name} waits for a WskReceive or an enabled callback")
+            if scenario.sockets[index].category == "datagram":
+                reasons.append(f"a datagram on {name} waits for a WskReceiveFrom or an enabled callback")
+            else:
+                reasons.append(f"an indication on {name} waits for a WskReceive or an enabled callback")
     return "; ".join(reasons) if reasons else "has nothing to do: no IRP can complete and no callback is due"
 
 
-def why_peer_idle(state: State) -> str:
+def why_peer_idle(scenario: CompiledScenario, state: State) -> str:
     """Why the peer does nothing: it has nothing left to send, or the connection is over."""
-    if any(peer.peer_alive(state, index) for index in range(len(state.sockets))):
+    if any(peer.peer_alive(scenario, state, index) for index in range(len(state.sockets))):
         return "has nothing more to send"
+    if all(decl.category == "datagram" for decl in scenario.sockets):
+        return "can do nothing: the socket is closed"
     return "can do nothing: the connection is closed or reset"
 
 

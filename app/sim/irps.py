@@ -34,6 +34,8 @@ SUCCESS = STATUS["STATUS_SUCCESS"]
 PENDING = STATUS["STATUS_PENDING"]
 CANCELLED = STATUS["STATUS_CANCELLED"]
 MORE_PROCESSING = STATUS["STATUS_MORE_PROCESSING_REQUIRED"]
+#: The calls whose IoStatus.Information is a byte count, which WSK's completion shows.
+BYTE_COUNTS = ("WskSend", "WskReceive", "WskSendTo", "WskReceiveFrom")
 
 # -- what the application does with its IRPs ---------------------------------------------------------------------------
 
@@ -262,7 +264,11 @@ def ready_result(scenario: CompiledScenario, state: State, irp: Irp) -> tuple[in
     a graceful disconnect once the peer acknowledges the FIN, an abortive one at once
     ([WskDisconnect](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_disconnect));
     a connect at any time, because the simulated peer always accepts a connection
-    ([WskConnect](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_connect))."""
+    ([WskConnect](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_connect));
+    a datagram send at once, since no peer has to accept it
+    ([WskSendTo](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_send_to)), and a
+    datagram receive once a datagram is there
+    ([WskReceiveFrom](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_receive_from))."""
     assert irp.socket is not None
     sock = state.sockets[irp.socket]
     peer = scenario.sockets[irp.socket].peer
@@ -279,6 +285,10 @@ def ready_result(scenario: CompiledScenario, state: State, irp: Irp) -> tuple[in
             return (SUCCESS, 0) if sock.aborted or peer.acks_disconnect else None
         case "WskConnect":
             return SUCCESS, 0
+        case "WskSendTo":
+            return SUCCESS, irp.information
+        case "WskReceiveFrom":
+            return (SUCCESS, SEGMENT) if sock.inbound[:1] == ("data",) else None
     return None
 
 
@@ -313,7 +323,7 @@ def completion_moves(scenario: CompiledScenario, state: State, index: int) -> li
         if natural is not None:
             status, info = natural
             irp = state.irp(irp_id)
-            detail = f", {info} bytes" if irp.function in ("WskSend", "WskReceive") else ""
+            detail = f", {info} bytes" if irp.function in BYTE_COUNTS else ""
             label = f"WSK: complete IRP {irp_id} ({irp.function}) with {status_name(status)}{detail}"
             moves.append(completion_move(irp_id, status, info, label))
     return moves
@@ -343,7 +353,7 @@ def close_completion_move(close_irp: int) -> Move:
 def apply_completion(tx: Transaction, irp_id: int, status: int) -> None:
     """What a completion means for the socket: a WskConnect that succeeds connects it, one that fails (a close
     cancelled it) leaves it bound; a graceful WskDisconnect's FIN is acknowledged (the send side is shut), a
-    WskReceive consumes the indication it was given."""
+    WskReceive (or WskReceiveFrom) consumes the indication (the datagram) it was given."""
     irp = tx.irp(irp_id)
     if irp.socket is None:
         return
@@ -354,7 +364,7 @@ def apply_completion(tx: Transaction, irp_id: int, status: int) -> None:
         return
     if irp.function == "WskDisconnect" and not sock.aborted:
         tx.put_socket(irp.socket, send_shutting=False, send_shut=True)
-    if irp.function == "WskReceive" and sock.inbound:
+    if irp.function in ("WskReceive", "WskReceiveFrom") and sock.inbound:
         tx.put_socket(irp.socket, inbound=sock.inbound[1:])
 
 

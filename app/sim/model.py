@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Literal
 
 from app.sim.program import CompiledScenario
-from app.sim.scenario import CONNECTED_STATES, SocketDecl
+from app.sim.scenario import CONNECTED_STATES, EventName, SocketDecl
 
 
 class IrpState(StrEnum):
@@ -167,7 +167,7 @@ class Frame:
     irp_use: int = 0  # which use of that IRP the routine owns (``Irp.use``): it may be reused under it
     closes: bool = False  # the routine completes a close IRP: its return ends the close (close step 7)
     socket: int | None = None  # the socket an event callback serves
-    event: Literal["receive", "disconnect"] | None = None  # which callback
+    event: EventName | None = None  # which callback
     consumed: Indication | None = None  # the indication a callback was given
     call: Call | None = None
     waiting: Wait | None = None
@@ -298,11 +298,11 @@ class State:
 
 def peer_may_act(decl: SocketDecl) -> bool:
     """Whether the peer of a declared socket may ever act, so that its budget (``peer``) is there from the start:
-    a connected socket's peer, or a bound one's, once a WskConnect has connected it. The peer acts only while the
-    connection is up (app/sim/peer.py)."""
+    a connected socket's peer, or a bound one's, once a WskConnect has connected it; and whoever sends datagrams
+    to a datagram socket, while it is bound. The peer acts only while the socket can hear it (app/sim/peer.py)."""
     if decl.category in ("connection", "stream"):
         return decl.state in CONNECTED_STATES or decl.state == Phase.BOUND
-    return False
+    return decl.category == "datagram"
 
 
 def initial_state(scenario: CompiledScenario) -> State:

@@ -211,6 +211,16 @@ class _Renderer:
                 return self.assign(
                     s.into, f"{self.sock(s)}->Dispatch->WskDisconnect({self.sock(s)}, NULL, {flags}, {s.irp})"
                 )
+            case sc.WskSendTo():
+                return self.assign(
+                    s.into,
+                    f"{self.sock(s)}->Dispatch->WskSendTo({self.sock(s)}, &buf, 0, &RemoteAddress, 0, NULL, {s.irp})",
+                )
+            case sc.WskReceiveFrom():
+                return self.assign(
+                    s.into,
+                    f"{self.sock(s)}->Dispatch->WskReceiveFrom({self.sock(s)}, &buf, 0, &From, 0, NULL, NULL, {s.irp})",
+                )
             case sc.WskControlSocket():
                 mask = f"WSK_EVENT_{s.event.upper()}" + ("" if s.enable else " | WSK_EVENT_DISABLE")
                 return self.assign(

@@ -82,6 +82,11 @@ CALLBACK_PARAMETERS = ("DataIndication", "Flags", "BytesIndicated")
 CONSTANTS = {"TRUE": 1, "FALSE": 0, "NULL": 0, "WSK_FLAG_ABORTIVE": 1, **STATUS}
 
 
+#: The event callbacks a scenario can enable: WskReceiveEvent and WskDisconnectEvent of a connection-oriented socket,
+#: WskReceiveFromEvent of a datagram socket.
+EventName = Literal["receive", "disconnect", "receive_from"]
+
+
 class Model(BaseModel):
     """Base for every input model: strict types, unknown fields refused, immutable once built."""
 
@@ -401,13 +406,29 @@ class WskDisconnect(SocketCall):
     abortive: bool = False
 
 
+class WskSendTo(SocketCall):
+    """Send one datagram from a bound datagram socket ([WskSendTo](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_send_to))."""
+
+    op: Literal["WskSendTo"]
+    irp: Identifier
+    bytes: int = Field(default=100, ge=1, le=65536)
+
+
+class WskReceiveFrom(SocketCall):
+    """Receive one datagram on a bound datagram socket ([WskReceiveFrom](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_receive_from)):
+    the IRP stays pending until a datagram arrives, and takes precedence over the receive-from event callback."""
+
+    op: Literal["WskReceiveFrom"]
+    irp: Identifier
+
+
 class WskControlSocket(SocketCall):
     """Enable or disable one event callback with SO_WSK_EVENT_CALLBACK (no IRP), as [Enabling and Disabling Event
     Callback Functions](https://learn.microsoft.com/windows-hardware/drivers/network/enabling-and-disabling-event-callback-functions)
     describes."""
 
     op: Literal["WskControlSocket"]
-    event: Literal["receive", "disconnect"]
+    event: EventName
     enable: bool
 
 
@@ -587,6 +608,8 @@ AnyStatement = Annotated[
     | WskReceive
     | WskConnect
     | WskDisconnect
+    | WskSendTo
+    | WskReceiveFrom
     | WskControlSocket
     | WskRelease
     | WskCloseSocket
@@ -618,7 +641,7 @@ STATEMENT_OPS: tuple[str, ...] = tuple(
     cls.model_fields["op"].annotation.__args__[0]  # type: ignore[union-attr]
     for cls in (
         IoAllocateIrp, IoSetCompletionRoutine, IoReuseIrp, IoFreeIrp, IoCancelIrp, ReadIoStatus, WskSend,
-        WskReceive, WskConnect, WskDisconnect, WskControlSocket, WskRelease, WskCloseSocket, ReadSocketDispatch,
+        WskReceive, WskConnect, WskDisconnect, WskSendTo, WskReceiveFrom, WskControlSocket, WskRelease, WskCloseSocket, ReadSocketDispatch,
         InterlockedIncrement, InterlockedDecrement, InterlockedExchange, InterlockedCompareExchange, InterlockedOr,
         Read, Write, Assign, ExAcquireRundownProtection, ExReleaseRundownProtection,
         ExWaitForRundownProtectionRelease, KeSetEvent, KeClearEvent, KeWaitForSingleObject, FreeSocketContext,
@@ -720,7 +743,10 @@ _CONNECTED_CALLS = (*_BASIC_CALLS, "WskConnect", "WskSend", "WskReceive", "WskDi
 DISPATCH: dict[str, tuple[str, tuple[str, ...]]] = {
     "basic": ("WSK_PROVIDER_BASIC_DISPATCH", _BASIC_CALLS),
     "listen": ("WSK_PROVIDER_LISTEN_DISPATCH", _BASIC_CALLS),
-    "datagram": ("WSK_PROVIDER_DATAGRAM_DISPATCH", (*_BASIC_CALLS, "WskRelease")),
+    "datagram": (
+        "WSK_PROVIDER_DATAGRAM_DISPATCH",
+        (*_BASIC_CALLS, "WskSendTo", "WskReceiveFrom", "WskRelease"),
+    ),
     "connection": ("WSK_PROVIDER_CONNECTION_DISPATCH", _CONNECTED_CALLS),
     "stream": ("WSK_PROVIDER_STREAM_DISPATCH", _CONNECTED_CALLS),
 }
@@ -735,10 +761,19 @@ START_STATES: dict[str, tuple[tuple[str, ...], str]] = {
     "connection": (("CREATED", "BOUND", *CONNECTED_STATES), "a connection socket connects, it never listens"),
     "stream": (("CREATED", "BOUND", "LISTENING", *CONNECTED_STATES), ""),
 }
-# WskReceiveEvent and WskDisconnectEvent belong to the client's connection dispatch table
-# ([WSK_CLIENT_CONNECTION_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_client_connection_dispatch)):
-# only connection and stream sockets have them.
-EVENT_CATEGORIES = ("connection", "stream")
+# The event callbacks of each category are those of the client's dispatch table for it: WskReceiveEvent and
+# WskDisconnectEvent in the connection dispatch table
+# ([WSK_CLIENT_CONNECTION_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_client_connection_dispatch)),
+# WskReceiveFromEvent in the datagram one
+# ([WSK_CLIENT_DATAGRAM_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_client_datagram_dispatch));
+# a basic socket has none. Below: the ones the simulator models, per category.
+EVENT_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "basic": (),
+    "listen": (),
+    "datagram": ("receive_from",),
+    "connection": ("receive", "disconnect"),
+    "stream": ("receive", "disconnect"),
+}
 
 
 class SocketDecl(Model):
@@ -746,10 +781,10 @@ class SocketDecl(Model):
     category: SocketCategory = "connection"
     state: SocketState = "CONNECTED"
     context: Identifier = Field(default="ctx", description="The C name of this socket's context in programs.")
-    events: list[Literal["receive", "disconnect"]] = Field(
+    events: list[EventName] = Field(
         default_factory=list, max_length=2, description="Event callbacks enabled when the scenario starts."
     )
-    callbacks: dict[Literal["receive", "disconnect"], Identifier] = Field(
+    callbacks: dict[EventName, Identifier] = Field(
         default_factory=dict, description="Which routine WSK calls for each event."
     )
     peer: Peer = Peer()
@@ -1008,12 +1043,26 @@ def _check_category(s: SocketDecl) -> list[str]:
             f"socket '{s.name}': a {s.category} socket cannot start {s.state}{because}; "
             f"set state to one of {', '.join(states)}"
         )
-    if s.category not in EVENT_CATEGORIES and (s.events or s.callbacks):
+    allowed = EVENT_CATEGORIES[s.category]
+    for event in sorted({*s.events, *s.callbacks} - set(allowed)):
         problems.append(
-            f"socket '{s.name}': a {s.category} socket has no receive or disconnect event callbacks "
-            "(only connection and stream sockets do); remove 'events' and 'callbacks'"
+            f"socket '{s.name}': a {s.category} socket has no {event} event callback "
+            f"({_events_of(s.category)}); remove it from 'events' and 'callbacks'"
+        )
+    if s.events and s.category == "datagram" and s.state != "BOUND":
+        problems.append(
+            f"socket '{s.name}': a datagram socket's event callbacks can only be enabled once it is bound; "
+            "set state: BOUND, or remove 'events'"
         )
     return problems
+
+
+def _events_of(category: str) -> str:
+    """The event callbacks a category has, in words, for an error message."""
+    events = EVENT_CATEGORIES[category]
+    if not events:
+        return f"a {category} socket has no event callbacks the simulator models"
+    return f"it has {' and '.join(events)}"
 
 
 def _check_socket_use(sc: Scenario, at: str, stmt: Statement) -> list[str]:
@@ -1035,10 +1084,10 @@ def _check_socket_use(sc: Scenario, at: str, stmt: Statement) -> list[str]:
             f"{at}: {op} is not in the dispatch table of {decl.category} socket '{decl.name}' "
             f"({table} has, of the calls simulated, {', '.join(calls)})"
         ]
-    if isinstance(stmt, WskControlSocket) and decl.category not in EVENT_CATEGORIES:
+    if isinstance(stmt, WskControlSocket) and stmt.event not in EVENT_CATEGORIES[decl.category]:
         return [
             f"{at}: {decl.category} socket '{decl.name}' has no {stmt.event} event callback to enable or disable "
-            "(only connection and stream sockets do)"
+            f"({_events_of(decl.category)})"
         ]
     if isinstance(stmt, WskControlSocket) and stmt.enable and stmt.event not in decl.callbacks:
         # WSK would call the client's callback for this event: enabling it without one is enabling nothing.
