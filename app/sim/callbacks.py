@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from app.sim import irps
-from app.sim.model import SEGMENT, Actor, EventKind, Frame, Handle, State
+from app.sim import accept, irps
+from app.sim.model import SEGMENT, Actor, EventKind, Frame, Handle, Phase, State
 from app.sim.ntstatus import STATUS, status_name
 from app.sim.program import CompiledScenario
 from app.sim.scenario import EventName
@@ -81,11 +81,19 @@ def callback_returned(tx: Transaction, who: str, frame: Frame, value: int | None
     WskReceive. A receive-from event for a datagram
     ([WskReceiveFromEvent](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_receive_from_event))
     retains it the same way, but STATUS_DATA_NOT_ACCEPTED disables the callback until the application enables it
-    again with WskControlSocket."""
+    again with WskControlSocket. An accept event
+    ([WskAcceptEvent](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_accept_event))
+    that returns STATUS_SUCCESS accepts the socket it was offered; any other status refuses it, and WSK closes
+    it."""
     assert frame.socket is not None
     index = frame.socket
     sock = tx.socket(index)
     changes: dict[str, object] = {"callbacks": tuple(c for c in sock.callbacks if c != who)}
+    if frame.event == "accept" and frame.accepting is not None:
+        if value == STATUS["STATUS_SUCCESS"]:
+            accept.accept(tx, frame.accepting, f"{tx.program(frame).title} accepts the connection")
+        else:
+            accept.reject(tx, frame.accepting)
     if frame.event in ("receive", "receive_from") and frame.consumed == "data":
         if value == PENDING:
             changes["retained"] = sock.retained + 1
@@ -120,7 +128,7 @@ def callback_moves(scenario: CompiledScenario, state: State, index: int) -> list
     """Whether WSK may now call an event callback of socket ``index``: not for a freed or closed socket, nor
     once its close has begun unless ``callbacks_after_close_starts`` (the documents only speak of callbacks
     already in progress). Which callback depends on the socket: a datagram socket's receive-from event, or a
-    connection's receive or disconnect event. See [Winsock Kernel Events](https://learn.microsoft.com/windows-hardware/drivers/network/winsock-kernel-events)."""
+    connection's receive or disconnect event, or a listening socket's accept event. See [Winsock Kernel Events](https://learn.microsoft.com/windows-hardware/drivers/network/winsock-kernel-events)."""
     sock = state.sockets[index]
     if sock.freed or sock.handle == Handle.CLOSED:
         return []
@@ -128,6 +136,8 @@ def callback_moves(scenario: CompiledScenario, state: State, index: int) -> list
         return []
     if scenario.sockets[index].category == "datagram":
         return _receive_from_moves(scenario, state, index)
+    if sock.phase == Phase.LISTENING:
+        return _accept_moves(scenario, state, index)
     return _connection_event_moves(scenario, state, index)
 
 
@@ -195,6 +205,35 @@ def _receive_from_moves(scenario: CompiledScenario, state: State, index: int) ->
         start_callback(tx, index, frame, what, consumes=True)
 
     return [Move(Action(f"wsk-rfr-{scenario.sockets[index].name}", "wsk", label), deliver)]
+
+
+def _accept_moves(scenario: CompiledScenario, state: State, index: int) -> list[Move]:
+    """A listening socket's accept event for the oldest connection in its backlog
+    ([WskAcceptEvent](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_accept_event)):
+    only while it is enabled, and not while a WskAccept is pending, which takes precedence (rule E-7). Whether
+    accept callbacks may overlap is not documented: ``serialize_callbacks`` decides."""
+    sock = state.sockets[index]
+    waiting = accept.backlog(scenario, state, index)
+    if not waiting or "accept" not in sock.events:
+        return []
+    if any(state.irp(i).function == "WskAccept" for i in sock.pending):
+        return []  # a pending accept takes precedence over the accept event (rule E-7)
+    if scenario.settings.serialize_callbacks and sock.callbacks:
+        return []
+    offered = waiting[0]
+    routine = scenario.sockets[index].callbacks["accept"]
+    what = f"the incoming connection that will be socket {scenario.sockets[offered].name}"
+    label = f"WSK: call {routine} (WskAcceptEvent) with {what}"
+    frame = Frame(
+        program=f"routine:{routine}", socket=index, event="accept", accepting=offered,
+        locals=(("AcceptSocket", 1), ("Flags", 0)),
+    )  # fmt: skip
+
+    def deliver(tx: Transaction) -> None:
+        start_callback(tx, index, frame, what, consumes=False)
+        accept.offer(tx, offered)
+
+    return [Move(Action(f"wsk-acc-{scenario.sockets[index].name}", "wsk", label), deliver)]
 
 
 def start_callback(tx: Transaction, index: int, frame: Frame, what: str, consumes: bool) -> None:

@@ -162,7 +162,9 @@ def call_failure(scenario: CompiledScenario, sock: Socket, stmt: sc.SocketCall) 
     """The failure status WSK completes a call with when the protocol state does not allow it: not connected,
     or after a reset, or a send after the send side was shut; a connect on a socket that is not bound, or not
     only bound ([WskConnect](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_connect));
-    a datagram call on a datagram socket that is not bound
+    an accept on a socket that does not listen
+    ([WskAccept](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_accept)); a datagram
+    call on a datagram socket that is not bound
     ([WskSendTo](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_send_to),
     [WskReceiveFrom](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_receive_from))."""
     connected = sock.phase == Phase.CONNECTED
@@ -188,6 +190,9 @@ def call_failure(scenario: CompiledScenario, sock: Socket, stmt: sc.SocketCall) 
                 return STATUS["STATUS_INVALID_DEVICE_STATE"]
             if sock.aborted:
                 return reset
+        case sc.WskAccept():
+            if sock.phase != Phase.LISTENING:
+                return STATUS["STATUS_INVALID_DEVICE_STATE"]
         case sc.WskSendTo() | sc.WskReceiveFrom():
             if sock.phase != Phase.BOUND:
                 return STATUS["STATUS_INVALID_DEVICE_STATE"]

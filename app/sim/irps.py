@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from app.sim import close
+from app.sim import accept, close
 from app.sim import scenario as sc
 from app.sim.model import SEGMENT, Actor, Call, EventKind, Frame, Irp, IrpState, Phase, State
 from app.sim.ntstatus import GARBAGE, STATUS, is_success, status_name
@@ -265,6 +265,8 @@ def ready_result(scenario: CompiledScenario, state: State, irp: Irp) -> tuple[in
     ([WskDisconnect](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_disconnect));
     a connect at any time, because the simulated peer always accepts a connection
     ([WskConnect](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_connect));
+    an accept once a connection waits in the listening socket's backlog, the IRPs in the order they were queued
+    ([WskAccept](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_accept));
     a datagram send at once, since no peer has to accept it
     ([WskSendTo](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_send_to)), and a
     datagram receive once a datagram is there
@@ -285,6 +287,10 @@ def ready_result(scenario: CompiledScenario, state: State, irp: Irp) -> tuple[in
             return (SUCCESS, 0) if sock.aborted or peer.acks_disconnect else None
         case "WskConnect":
             return SUCCESS, 0
+        case "WskAccept":
+            queued = [i for i in sock.pending if state.irp(i).function == "WskAccept"]
+            first = not queued or queued[0] == irp.id
+            return (SUCCESS, 0) if first and accept.backlog(scenario, state, irp.socket) else None
         case "WskSendTo":
             return SUCCESS, irp.information
         case "WskReceiveFrom":
@@ -324,6 +330,10 @@ def completion_moves(scenario: CompiledScenario, state: State, index: int) -> li
             status, info = natural
             irp = state.irp(irp_id)
             detail = f", {info} bytes" if irp.function in BYTE_COUNTS else ""
+            if irp.function == "WskAccept":
+                detail = (
+                    f", accepting socket {scenario.sockets[accept.backlog(scenario, state, index)[0]].name}"
+                )
             label = f"WSK: complete IRP {irp_id} ({irp.function}) with {status_name(status)}{detail}"
             moves.append(completion_move(irp_id, status, info, label))
     return moves
@@ -352,8 +362,9 @@ def close_completion_move(close_irp: int) -> Move:
 
 def apply_completion(tx: Transaction, irp_id: int, status: int) -> None:
     """What a completion means for the socket: a WskConnect that succeeds connects it, one that fails (a close
-    cancelled it) leaves it bound; a graceful WskDisconnect's FIN is acknowledged (the send side is shut), a
-    WskReceive (or WskReceiveFrom) consumes the indication (the datagram) it was given."""
+    cancelled it) leaves it bound; a WskAccept that succeeds hands over the oldest connection waiting, as the
+    accepted socket; a graceful WskDisconnect's FIN is acknowledged (the send side is shut), a WskReceive (or
+    WskReceiveFrom) consumes the indication (the datagram) it was given."""
     irp = tx.irp(irp_id)
     if irp.socket is None:
         return
@@ -362,6 +373,8 @@ def apply_completion(tx: Transaction, irp_id: int, status: int) -> None:
         _connect_completed(tx, irp.socket, status)
     if not is_success(status):
         return
+    if irp.function == "WskAccept":
+        accept.take(tx, irp.socket)
     if irp.function == "WskDisconnect" and not sock.aborted:
         tx.put_socket(irp.socket, send_shutting=False, send_shut=True)
     if irp.function in ("WskReceive", "WskReceiveFrom") and sock.inbound:

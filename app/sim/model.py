@@ -35,9 +35,12 @@ class IrpState(StrEnum):
 class Handle(StrEnum):
     """The socket handle as the application sees it. It dies when WskCloseSocket is called, not when the close
     completes ([Closing a Socket](https://learn.microsoft.com/windows-hardware/drivers/network/closing-a-socket));
-    NOT_FUNCTIONAL is the state the send and receive pages describe after a reset. (Creating a socket is not
-    modelled: scenarios start with one.)"""
+    NOT_FUNCTIONAL is the state the send and receive pages describe after a reset. A scenario starts with its
+    sockets, except those a listening socket will accept: NOT_ACCEPTED until WSK gives the application the
+    accepted socket ([WskAccept](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_accept)),
+    there is no such socket to use, close or wait for."""
 
+    NOT_ACCEPTED = "NOT_ACCEPTED"
     OPEN = "OPEN"
     NOT_FUNCTIONAL = "NOT_FUNCTIONAL"
     CLOSING = "CLOSING"
@@ -54,6 +57,14 @@ class Phase(StrEnum):
     LISTENING = "LISTENING"
     CONNECTING = "CONNECTING"
     CONNECTED = "CONNECTED"
+    # A socket a listening socket will accept, before it is the application's (app/sim/accept.py): no connection
+    # has arrived for it yet; one has and waits in the backlog; WskAcceptEvent is deciding; the callback refused
+    # it, or the listening socket was closed first, so WSK closed it and it will never be the application's.
+    NO_CONNECTION = "NO_CONNECTION"
+    INCOMING = "INCOMING"
+    ACCEPTING = "ACCEPTING"
+    REJECTED = "REJECTED"
+    DROPPED = "DROPPED"
 
 
 class WaitKind(StrEnum):
@@ -94,6 +105,7 @@ class EventKind(StrEnum):
     PEER_DATA = "peer_data"
     PEER_FIN = "peer_fin"
     PEER_RST = "peer_rst"
+    PEER_CONNECT = "peer_connect"
     VIOLATION = "violation"
 
 
@@ -168,6 +180,7 @@ class Frame:
     closes: bool = False  # the routine completes a close IRP: its return ends the close (close step 7)
     socket: int | None = None  # the socket an event callback serves
     event: EventName | None = None  # which callback
+    accepting: int | None = None  # the socket an accept callback is offered (WskAcceptEvent's AcceptSocket)
     consumed: Indication | None = None  # the indication a callback was given
     call: Call | None = None
     waiting: Wait | None = None
@@ -292,8 +305,9 @@ class State:
 
     @property
     def open_sockets(self) -> int:
-        """Sockets not yet CLOSED: what [WskDeregister](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nf-wsk-wskderegister) waits for."""
-        return sum(1 for s in self.sockets if s.handle != Handle.CLOSED)
+        """Sockets the application has and has not closed yet, accepted ones included: what
+        [WskDeregister](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nf-wsk-wskderegister) waits for."""
+        return sum(1 for s in self.sockets if s.handle not in (Handle.CLOSED, Handle.NOT_ACCEPTED))
 
 
 def peer_may_act(decl: SocketDecl) -> bool:
@@ -316,9 +330,11 @@ def initial_state(scenario: CompiledScenario) -> State:
         connected = decl.category in ("connection", "stream") and decl.state in CONNECTED_STATES
         proto = decl.state
         peer = peer_may_act(decl)
+        accepted = decl.accepted_from is not None
         sockets.append(
             Socket(
-                phase=Phase.CONNECTED if connected else decl.state,
+                handle=Handle.NOT_ACCEPTED if accepted else Handle.OPEN,
+                phase=Phase.NO_CONNECTION if accepted else Phase.CONNECTED if connected else decl.state,
                 send_shut=proto in ("SEND_SHUT", "FULLY_DISCONNECTED"),
                 recv_shut=proto in ("RECV_SHUT", "FULLY_DISCONNECTED"),
                 aborted=proto == "ABORTED",

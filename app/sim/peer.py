@@ -14,6 +14,7 @@ indication for a WskReceiveFrom or the receive-from event callback
 
 from __future__ import annotations
 
+from app.sim import accept
 from app.sim.model import SEGMENT, EventKind, Handle, Indication, Phase, State
 from app.sim.ntstatus import STATUS
 from app.sim.program import CompiledScenario
@@ -28,10 +29,12 @@ _EVENTS: dict[Indication, EventKind] = {
 
 def peer_alive(scenario: CompiledScenario, state: State, index: int) -> bool:
     """Whether the peer can still act on socket ``index``: our side not closing, and the socket connected and
-    not aborted, or a bound datagram socket."""
+    not aborted, or a bound datagram socket, or a listening socket a connection may still arrive at."""
     sock = state.sockets[index]
-    if sock.handle in (Handle.CLOSING, Handle.CLOSED):
+    if sock.handle in (Handle.CLOSING, Handle.CLOSED, Handle.NOT_ACCEPTED):
         return False
+    if sock.phase == Phase.LISTENING:
+        return accept.next_arrival(scenario, state, index) is not None
     if scenario.sockets[index].category == "datagram":
         return sock.phase == Phase.BOUND
     return sock.phase == Phase.CONNECTED and not sock.aborted
@@ -39,12 +42,18 @@ def peer_alive(scenario: CompiledScenario, state: State, index: int) -> bool:
 
 def peer_moves(scenario: CompiledScenario, state: State) -> list[Move]:
     """What the peer may do now, socket by socket: send a segment (while our receive side is open, and, unless
-    the transport supports half-open connections, our send side too), close gracefully, or reset; or send a
-    datagram to a datagram socket."""
+    the transport supports half-open connections, our send side too), close gracefully, or reset; send a
+    datagram to a datagram socket; or connect to a listening socket."""
     moves: list[Move] = []
     for index, sock in enumerate(state.sockets):
         name = scenario.sockets[index].name
         if not peer_alive(scenario, state, index):
+            continue
+        if accept.is_listening(state, index):
+            arriving = accept.next_arrival(scenario, state, index)
+            if arriving is not None:
+                label = f"Peer: connect to {name} (the connection will be socket {scenario.sockets[arriving].name})"
+                moves.append(_connect_move(f"peer-conn-{name}", label, index))
             continue
         if scenario.sockets[index].category == "datagram":
             if sock.peer_data > 0:
@@ -62,6 +71,17 @@ def peer_moves(scenario: CompiledScenario, state: State) -> list[Move]:
             label = f"Peer: reset the connection (RST) on {name}"
             moves.append(_peer_move(f"peer-rst-{name}", label, index, "rst"))
     return moves
+
+
+def _connect_move(action_id: str, label: str, listener: int) -> Move:
+    """A peer connects to a listening socket: an incoming connection, which WSK hands over as the next accepted
+    socket (app/sim/accept.py)."""
+
+    def perform(tx: Transaction) -> None:
+        accept.arrive(tx, listener)
+        tx.emit(EventKind.PEER_CONNECT, actor="peer", socket=tx.socket_name(listener))
+
+    return Move(Action(action_id, "peer", label), perform)
 
 
 def _peer_move(action_id: str, label: str, index: int, what: Indication) -> Move:

@@ -78,13 +78,13 @@ ActionId = Annotated[str, Field(min_length=1, max_length=MAX_ACTION_ID)]
 # completed it inline (the PendingReturned member of [IRP](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/ns-wdm-_irp)).
 PENDING_RETURNED = "PendingReturned"
 COMPLETION_PARAMETERS = ("Irp", PENDING_RETURNED)
-CALLBACK_PARAMETERS = ("DataIndication", "Flags", "BytesIndicated")
+CALLBACK_PARAMETERS = ("DataIndication", "Flags", "BytesIndicated", "AcceptSocket")
 CONSTANTS = {"TRUE": 1, "FALSE": 0, "NULL": 0, "WSK_FLAG_ABORTIVE": 1, **STATUS}
 
 
 #: The event callbacks a scenario can enable: WskReceiveEvent and WskDisconnectEvent of a connection-oriented socket,
-#: WskReceiveFromEvent of a datagram socket.
-EventName = Literal["receive", "disconnect", "receive_from"]
+#: WskReceiveFromEvent of a datagram socket, WskAcceptEvent of a listening socket.
+EventName = Literal["receive", "disconnect", "receive_from", "accept"]
 
 
 class Model(BaseModel):
@@ -392,6 +392,15 @@ class WskReceive(SocketCall):
     irp: Identifier
 
 
+class WskAccept(SocketCall):
+    """Accept an incoming connection on a listening socket ([WskAccept](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_accept)):
+    at once if one is waiting, else the IRP stays pending until one arrives. The IRP completes with the accepted
+    socket, the next of those the scenario declares ``accepted_from`` this one."""
+
+    op: Literal["WskAccept"]
+    irp: Identifier
+
+
 class WskConnect(SocketCall):
     """Connect a bound connection or stream socket to its peer ([WskConnect](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_connect)):
     the socket is CONNECTING while the IRP is pending, and CONNECTED once it completes with success."""
@@ -606,6 +615,7 @@ AnyStatement = Annotated[
     | ReadIoStatus
     | WskSend
     | WskReceive
+    | WskAccept
     | WskConnect
     | WskDisconnect
     | WskSendTo
@@ -641,7 +651,7 @@ STATEMENT_OPS: tuple[str, ...] = tuple(
     cls.model_fields["op"].annotation.__args__[0]  # type: ignore[union-attr]
     for cls in (
         IoAllocateIrp, IoSetCompletionRoutine, IoReuseIrp, IoFreeIrp, IoCancelIrp, ReadIoStatus, WskSend,
-        WskReceive, WskConnect, WskDisconnect, WskSendTo, WskReceiveFrom, WskControlSocket, WskRelease, WskCloseSocket, ReadSocketDispatch,
+        WskReceive, WskAccept, WskConnect, WskDisconnect, WskSendTo, WskReceiveFrom, WskControlSocket, WskRelease, WskCloseSocket, ReadSocketDispatch,
         InterlockedIncrement, InterlockedDecrement, InterlockedExchange, InterlockedCompareExchange, InterlockedOr,
         Read, Write, Assign, ExAcquireRundownProtection, ExReleaseRundownProtection,
         ExWaitForRundownProtectionRelease, KeSetEvent, KeClearEvent, KeWaitForSingleObject, FreeSocketContext,
@@ -730,25 +740,26 @@ CONNECTED_STATES = ("CONNECTED", "RECV_SHUT", "SEND_SHUT", "FULLY_DISCONNECTED",
 # [WSK_PROVIDER_BASIC_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_provider_basic_dispatch)
 # (WskControlSocket, WskCloseSocket), which every other table starts with, or at a
 # [WSK_PROVIDER_LISTEN_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_provider_listen_dispatch)
-# (no data transfer: it accepts), a
+# (no data transfer: WskAccept), a
 # [WSK_PROVIDER_DATAGRAM_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_provider_datagram_dispatch)
 # (WskSendTo and WskReceiveFrom, and WskRelease), a
 # [WSK_PROVIDER_CONNECTION_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_provider_connection_dispatch)
 # or a [WSK_PROVIDER_STREAM_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_provider_stream_dispatch)
-# (WskConnect, WskSend, WskReceive, WskDisconnect, WskRelease). A call that is not in its socket's table has no function
+# (WskConnect, WskSend, WskReceive, WskDisconnect, WskRelease; a stream socket may also WskAccept). A call that is
+# not in its socket's table has no function
 # pointer to go through, so a program that makes one is refused before it runs. Below: the calls the simulator
 # models that each table has.
 _BASIC_CALLS = ("WskControlSocket", "WskCloseSocket")
 _CONNECTED_CALLS = (*_BASIC_CALLS, "WskConnect", "WskSend", "WskReceive", "WskDisconnect", "WskRelease")
 DISPATCH: dict[str, tuple[str, tuple[str, ...]]] = {
     "basic": ("WSK_PROVIDER_BASIC_DISPATCH", _BASIC_CALLS),
-    "listen": ("WSK_PROVIDER_LISTEN_DISPATCH", _BASIC_CALLS),
+    "listen": ("WSK_PROVIDER_LISTEN_DISPATCH", (*_BASIC_CALLS, "WskAccept")),
     "datagram": (
         "WSK_PROVIDER_DATAGRAM_DISPATCH",
         (*_BASIC_CALLS, "WskSendTo", "WskReceiveFrom", "WskRelease"),
     ),
     "connection": ("WSK_PROVIDER_CONNECTION_DISPATCH", _CONNECTED_CALLS),
-    "stream": ("WSK_PROVIDER_STREAM_DISPATCH", _CONNECTED_CALLS),
+    "stream": ("WSK_PROVIDER_STREAM_DISPATCH", (*_CONNECTED_CALLS, "WskAccept")),
 }
 # The states each category may start in, with the reason for the others
 # ([Winsock Kernel Socket Categories](https://learn.microsoft.com/windows-hardware/drivers/network/winsock-kernel-socket-categories)):
@@ -765,21 +776,35 @@ START_STATES: dict[str, tuple[tuple[str, ...], str]] = {
 # WskDisconnectEvent in the connection dispatch table
 # ([WSK_CLIENT_CONNECTION_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_client_connection_dispatch)),
 # WskReceiveFromEvent in the datagram one
-# ([WSK_CLIENT_DATAGRAM_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_client_datagram_dispatch));
-# a basic socket has none. Below: the ones the simulator models, per category.
+# ([WSK_CLIENT_DATAGRAM_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_client_datagram_dispatch)),
+# WskAcceptEvent in the listen one
+# ([WSK_CLIENT_LISTEN_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_client_listen_dispatch));
+# a stream socket's has both kinds; a basic socket has none. Below: the ones the simulator models, per category.
 EVENT_CATEGORIES: dict[str, tuple[str, ...]] = {
     "basic": (),
-    "listen": (),
+    "listen": ("accept",),
     "datagram": ("receive_from",),
     "connection": ("receive", "disconnect"),
-    "stream": ("receive", "disconnect"),
+    "stream": ("receive", "disconnect", "accept"),
 }
+# Listening and datagram sockets must be bound before their event callbacks are enabled or disabled
+# ([SO_WSK_EVENT_CALLBACK](https://learn.microsoft.com/windows-hardware/drivers/network/so-wsk-event-callback)):
+# the state each of those events needs.
+BOUND_EVENTS = {"accept": "LISTENING", "receive_from": "BOUND"}
+#: The categories a listening socket, the origin of accepted sockets, may have.
+LISTENERS = ("listen", "stream")
 
 
 class SocketDecl(Model):
     name: str = Field(default="s", max_length=12, json_schema_extra={"pattern": SOCKET_NAME.pattern})
     category: SocketCategory = "connection"
     state: SocketState = "CONNECTED"
+    accepted_from: str | None = Field(
+        default=None,
+        max_length=12,
+        description="For a socket the scenario starts without: the listening socket that will accept it. It "
+        "exists once a WskAccept completes with it or WskAcceptEvent accepts it.",
+    )
     context: Identifier = Field(default="ctx", description="The C name of this socket's context in programs.")
     events: list[EventName] = Field(
         default_factory=list, max_length=2, description="Event callbacks enabled when the scenario starts."
@@ -1017,6 +1042,7 @@ def _cross_check(sc: Scenario) -> list[str]:
                     f"socket '{s.name}': event '{event}' is enabled but has no routine in 'callbacks'"
                 )
         problems += _check_category(s)
+        problems += _check_accepted(s, {d.name: d for d in sc.sockets})
     programs: list[tuple[str, list[Statement], str]] = []
     for t in sc.threads:
         if t.program is not None:
@@ -1049,10 +1075,43 @@ def _check_category(s: SocketDecl) -> list[str]:
             f"socket '{s.name}': a {s.category} socket has no {event} event callback "
             f"({_events_of(s.category)}); remove it from 'events' and 'callbacks'"
         )
-    if s.events and s.category == "datagram" and s.state != "BOUND":
+    for event in s.events:
+        bound = BOUND_EVENTS.get(event)
+        if bound is not None and s.state != bound:
+            problems.append(
+                f"socket '{s.name}': a {s.category} socket's {event} event callback can only be enabled once it "
+                f"is bound; set state: {bound}, or remove '{event}' from 'events'"
+            )
+    return problems
+
+
+def _check_accepted(s: SocketDecl, sockets: dict[str, SocketDecl]) -> list[str]:
+    """A socket ``accepted_from`` a listening socket: that socket must exist and listen; the accepted socket is
+    a connection socket, CONNECTED once accepted, with every event callback disabled until the program enables
+    one ([WskAccept](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_accept),
+    [WskAcceptEvent](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_accept_event))."""
+    if s.accepted_from is None:
+        return []
+    where = f"socket '{s.name}': accepted_from"
+    listener = sockets.get(s.accepted_from)
+    if listener is None or listener.name == s.name:
+        others = sorted(n for n, d in sockets.items() if d.category in LISTENERS and n != s.name)
+        return [f"{where} '{s.accepted_from}' must name another socket, a listening one (have: {others})"]
+    problems = []
+    if listener.category not in LISTENERS or listener.state != "LISTENING":
         problems.append(
-            f"socket '{s.name}': a datagram socket's event callbacks can only be enabled once it is bound; "
-            "set state: BOUND, or remove 'events'"
+            f"{where} '{listener.name}' is a {listener.category} socket that starts {listener.state}; it must be "
+            "a listen or stream socket that starts LISTENING, so that a connection can arrive"
+        )
+    if s.category != "connection" or s.state != "CONNECTED":
+        problems.append(
+            f"socket '{s.name}' is accepted from '{listener.name}', so it is a connection socket, CONNECTED once "
+            "accepted: remove its 'category' and 'state'"
+        )
+    if s.events:
+        problems.append(
+            f"socket '{s.name}' is accepted from '{listener.name}': an accepted socket starts with every event "
+            "callback disabled; remove 'events' and enable them with WskControlSocket once it is accepted"
         )
     return problems
 

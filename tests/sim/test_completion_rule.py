@@ -74,6 +74,7 @@ def inline_offers(scenario_id: str, limit: int = 3000) -> list[tuple[str, str, s
         "stuck-graceful-disconnect",
         "close-during-connect",
         "close-with-pending-receive-from",
+        "close-with-pending-accept",
     ],
 )
 def test_a_call_that_could_complete_inline_completes_the_same_way_once_pending(scenario_id: str) -> None:

@@ -157,7 +157,7 @@ def test_a_datagram_waiting_at_the_close_is_dropped() -> None:
             {"category": "datagram", "state": "CREATED", "events": ["receive_from"],
              "callbacks": {"receive_from": "OnDatagram"}},
             [],
-            "a datagram socket's event callbacks can only be enabled once it is bound; set state: BOUND",
+            "a datagram socket's receive_from event callback can only be enabled once it is bound; set state: BOUND",
         ),
         (
             {},
