@@ -799,8 +799,11 @@ class SocketDecl(Model):
     name: str = Field(default="s", max_length=12, json_schema_extra={"pattern": SOCKET_NAME.pattern})
     category: SocketCategory = "connection"
     state: SocketState = "CONNECTED"
+    # Left out of the scenario's JSON while unset, so that a scenario without accepted sockets is written, linked
+    # and fingerprinted exactly as before the field existed (its links and search ids stay valid).
     accepted_from: str | None = Field(
         default=None,
+        exclude_if=lambda value: value is None,
         max_length=12,
         description="For a socket the scenario starts without: the listening socket that will accept it. It "
         "exists once a WskAccept completes with it or WskAcceptEvent accepts it.",

@@ -325,3 +325,14 @@ def test_a_stream_socket_that_listens_may_accept() -> None:
     )  # fmt: skip
     trace = replay(compiled, "peer-conn-L.W.W.W.W-i")
     assert handle(trace) == "OPEN"
+
+
+def test_accepted_from_is_written_only_when_set_so_older_scenarios_keep_their_json_and_fingerprint() -> None:
+    """A scenario without accepted sockets is written (and so linked and fingerprinted) exactly as before the
+    field existed; one with them round-trips through its own JSON."""
+    plain = parse_scenario(declared({"name": "s"}))
+    assert "accepted_from" not in plain.source.model_dump(mode="json")["sockets"][0]
+    with_accepted = parse_scenario(declared(LISTENER, {"name": "c", "accepted_from": "L"}))
+    dumped = with_accepted.source.model_dump(mode="json")
+    assert dumped["sockets"][1]["accepted_from"] == "L"
+    assert parse_scenario(dumped).fingerprint == with_accepted.fingerprint
