@@ -166,7 +166,9 @@ def call_failure(scenario: CompiledScenario, sock: Socket, stmt: sc.SocketCall) 
     ([WskAccept](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_accept)); a datagram
     call on a datagram socket that is not bound
     ([WskSendTo](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_send_to),
-    [WskReceiveFrom](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_receive_from))."""
+    [WskReceiveFrom](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_receive_from));
+    enabling or disabling the accept or receive-from event before the socket is bound
+    ([SO_WSK_EVENT_CALLBACK](https://learn.microsoft.com/windows-hardware/drivers/network/so-wsk-event-callback))."""
     connected = sock.phase == Phase.CONNECTED
     # A connection the peer reset fails calls with STATUS_CONNECTION_RESET; one we aborted, with abort_status.
     reset = (
@@ -175,6 +177,10 @@ def call_failure(scenario: CompiledScenario, sock: Socket, stmt: sc.SocketCall) 
         else STATUS[scenario.settings.abort_status]
     )
     match stmt:
+        case sc.WskControlSocket():
+            bound = sc.BOUND_EVENTS.get(stmt.event)
+            if bound is not None and sock.phase != bound:
+                return STATUS["STATUS_INVALID_DEVICE_STATE"]
         case sc.WskConnect():
             if sock.phase != Phase.BOUND:
                 return STATUS["STATUS_INVALID_DEVICE_STATE"]

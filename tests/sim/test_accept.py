@@ -336,3 +336,16 @@ def test_accepted_from_is_written_only_when_set_so_older_scenarios_keep_their_js
     dumped = with_accepted.source.model_dump(mode="json")
     assert dumped["sockets"][1]["accepted_from"] == "L"
     assert parse_scenario(dumped).fingerprint == with_accepted.fingerprint
+
+
+def test_the_accept_event_cannot_be_enabled_on_a_listen_socket_that_is_not_bound() -> None:
+    """The accept and receive-from events may only be enabled or disabled once the socket is bound: before, the
+    WskControlSocket call fails as it enters (and the event stays disabled)."""
+    enable = {"op": "WskControlSocket", "socket": "", "event": "accept", "enable": True, "into": "st"}
+    data = declared({**LISTENER, "state": "CREATED", "callbacks": {"accept": "OnAccept"}}, program=[enable])
+    trace = run_on(replay(parse_scenario(data), ""), "round_robin", 10)
+    returned = [e.status for s in trace.snapshots for e in s.events if e.kind == "call_returned"]
+    assert returned == ["STATUS_INVALID_DEVICE_STATE"] and trace.final.sockets[0].events == ()
+    listening_socket = declared({**LISTENER, "callbacks": {"accept": "OnAccept"}}, program=[enable])
+    trace = run_on(replay(parse_scenario(listening_socket), ""), "round_robin", 10)
+    assert trace.final.sockets[0].events == ("accept",)
