@@ -18,7 +18,7 @@ accepted, or REJECTED or DROPPED when WSK closes it first.
 
 An accepted socket is a socket of its own. Closing the listening socket cancels its pending WskAccept IRPs and
 drops the connections still in its backlog, but it does not close the sockets it accepted, and WskDeregister
-waits for them as for any other
+waits for them as for any other (rule R-REG-8)
 ([Unregistering a Winsock Kernel Application](https://learn.microsoft.com/windows-hardware/drivers/network/unregistering-a-winsock-kernel-application)).
 """
 
@@ -115,6 +115,7 @@ def drop_backlog(tx: Transaction, listener: int) -> None:
 
 
 def _closed_by_wsk(tx: Transaction, index: int, phase: Phase) -> None:
+    """WSK closes a connection the application never had: its peer sees a reset and can do nothing more."""
     tx.put_socket(index, phase=phase, peer_saw="rst", peer_data=0, peer_fin=False, peer_rst=False)
 
 
