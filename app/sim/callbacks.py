@@ -13,12 +13,12 @@ Neither may wait for WSK (the memory chapter's waits check that).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Literal
 
-from app.sim import irps
-from app.sim.model import SEGMENT, Actor, EventKind, Frame, Handle, State
+from app.sim import accept, irps
+from app.sim.model import SEGMENT, Actor, EventKind, Frame, Handle, Phase, State
 from app.sim.ntstatus import STATUS, status_name
 from app.sim.program import CompiledScenario
+from app.sim.scenario import EventName
 from app.sim.step import Action, Move, Transaction
 
 PENDING = STATUS["STATUS_PENDING"]
@@ -78,12 +78,23 @@ def callback_returned(tx: Transaction, who: str, frame: Frame, value: int | None
     ([WskReceiveEvent](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_receive_event)),
     STATUS_PENDING retains the data indication (it must be released with WskRelease before the close: rule
     UB-3), and STATUS_DATA_NOT_ACCEPTED puts the data back and suspends receive events until the next
-    WskReceive."""
+    WskReceive. A receive-from event for a datagram
+    ([WskReceiveFromEvent](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_receive_from_event))
+    retains it the same way, but STATUS_DATA_NOT_ACCEPTED disables the callback until the application enables it
+    again with WskControlSocket. An accept event
+    ([WskAcceptEvent](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_accept_event))
+    that returns STATUS_SUCCESS accepts the socket it was offered; any other status refuses it, and WSK closes
+    it."""
     assert frame.socket is not None
     index = frame.socket
     sock = tx.socket(index)
     changes: dict[str, object] = {"callbacks": tuple(c for c in sock.callbacks if c != who)}
-    if frame.event == "receive" and frame.consumed == "data":
+    if frame.event == "accept" and frame.accepting is not None:
+        if value == STATUS["STATUS_SUCCESS"]:
+            accept.accept(tx, frame.accepting, f"{tx.program(frame).title} accepts the connection")
+        else:
+            accept.reject(tx, frame.accepting)
+    if frame.event in ("receive", "receive_from") and frame.consumed == "data":
         if value == PENDING:
             changes["retained"] = sock.retained + 1
             tx.say("The application keeps the data indication (it must WskRelease it before closing).")
@@ -96,7 +107,14 @@ def callback_returned(tx: Transaction, who: str, frame: Frame, value: int | None
                 )
         elif value == STATUS["STATUS_DATA_NOT_ACCEPTED"]:
             changes["inbound"] = ("data", *sock.inbound)
-            changes["receive_suspended"] = True
+            if frame.event == "receive":
+                changes["receive_suspended"] = True
+            else:
+                changes["events"] = tuple(e for e in sock.events if e != "receive_from")
+                tx.say(
+                    "WSK keeps the datagram buffered and disables the receive-from event callback until the "
+                    "application enables it again."
+                )
     tx.put_socket(index, **changes)
     tx.emit(
         EventKind.CALLBACK_RETURNED,
@@ -107,24 +125,34 @@ def callback_returned(tx: Transaction, who: str, frame: Frame, value: int | None
 
 
 def callback_moves(scenario: CompiledScenario, state: State, index: int) -> list[Move]:
-    """Whether WSK may now call an event callback of socket ``index`` for the first indication waiting: the
-    receive event for data, the disconnect event for FIN or RST (or the receive event with DataIndication == NULL
-    for a reset when no disconnect event is enabled). Not for a closed socket, nor once its close has begun
-    unless ``callbacks_after_close_starts``; not while a WskReceive is pending, which takes precedence (rule
-    E-7); the receive event never twice at once (rule E-5); and one callback at a time per socket with
-    ``serialize_callbacks``. See [Winsock Kernel Events](https://learn.microsoft.com/windows-hardware/drivers/network/winsock-kernel-events)."""
+    """Whether WSK may now call an event callback of socket ``index``: not for a freed or closed socket, nor
+    once its close has begun unless ``callbacks_after_close_starts`` (the documents only speak of callbacks
+    already in progress). Which callback depends on the socket: a datagram socket's receive-from event, or a
+    connection's receive or disconnect event, or a listening socket's accept event. See [Winsock Kernel Events](https://learn.microsoft.com/windows-hardware/drivers/network/winsock-kernel-events)."""
     sock = state.sockets[index]
-    name = scenario.sockets[index].name
-    if not sock.inbound or sock.freed:
+    if sock.freed or sock.handle == Handle.CLOSED:
         return []
-    if sock.handle == Handle.CLOSED or (
-        sock.handle == Handle.CLOSING and not scenario.settings.callbacks_after_close_starts
-    ):
+    if sock.handle == Handle.CLOSING and not scenario.settings.callbacks_after_close_starts:
+        return []
+    if scenario.sockets[index].category == "datagram":
+        return _receive_from_moves(scenario, state, index)
+    if sock.phase == Phase.LISTENING:
+        return _accept_moves(scenario, state, index)
+    return _connection_event_moves(scenario, state, index)
+
+
+def _connection_event_moves(scenario: CompiledScenario, state: State, index: int) -> list[Move]:
+    """A connection's callback for the first indication waiting: the receive event for data, the disconnect
+    event for FIN or RST (or the receive event with DataIndication == NULL for a reset when no disconnect event
+    is enabled). Not while a WskReceive is pending, which takes precedence (rule E-7); the receive event never
+    twice at once (rule E-5); and one callback at a time per socket with ``serialize_callbacks``."""
+    sock = state.sockets[index]
+    if not sock.inbound:
         return []
     if any(state.irp(i).function == "WskReceive" for i in sock.pending):
         return []  # a pending receive takes precedence over the receive event (rule E-7)
     head = sock.inbound[0]
-    event: Literal["receive", "disconnect"] = "receive" if head == "data" else "disconnect"
+    event: EventName = "receive" if head == "data" else "disconnect"
     if head == "rst" and "disconnect" not in sock.events:
         event = "receive"
     if event not in sock.events or (event == "receive" and sock.receive_suspended):
@@ -140,22 +168,86 @@ def callback_moves(scenario: CompiledScenario, state: State, index: int) -> list
         what = "DataIndication == NULL (the socket is no longer functional)"
     code = "rcv" if event == "receive" else "dsc"
     label = f"WSK: call {routine} ({'WskReceiveEvent' if event == 'receive' else 'WskDisconnectEvent'}) with {what}"
+    data = head == "data"
+    frame = Frame(
+        program=f"routine:{routine}", socket=index, event=event, consumed=head,
+        locals=(("DataIndication", int(data)), ("Flags", int(head == "rst")),
+                ("BytesIndicated", SEGMENT if data else 0)),
+    )  # fmt: skip
 
     def deliver(tx: Transaction) -> None:
-        s = tx.socket(index)
-        actor_id = f"cb{tx.state.next_callback}"
-        data = head == "data"
-        frame = Frame(
-            program=f"routine:{routine}", socket=index, event=event, consumed=head,
-            locals=(("DataIndication", int(data)), ("Flags", int(head == "rst")),
-                    ("BytesIndicated", SEGMENT if data else 0)),
-        )  # fmt: skip
-        tx.put_actor(
-            Actor(id=actor_id, kind="callback", irql=scenario.settings.callback_irql, frames=(frame,))
-        )
-        tx.state = replace(tx.state, next_callback=tx.state.next_callback + 1)
-        tx.put_socket(index, inbound=s.inbound[1:], callbacks=(*s.callbacks, actor_id))
-        tx.say(f"WSK calls {routine} on socket {name} with {what}; it runs as {actor_id}.")
-        tx.emit(EventKind.CALLBACK_STARTED, actor=actor_id, socket=name, text=routine)
+        start_callback(tx, index, frame, what, consumes=True)
 
-    return [Move(Action(f"wsk-{code}-{name}", "wsk", label), deliver)]
+    return [Move(Action(f"wsk-{code}-{scenario.sockets[index].name}", "wsk", label), deliver)]
+
+
+def _receive_from_moves(scenario: CompiledScenario, state: State, index: int) -> list[Move]:
+    """A datagram socket's receive-from event for the first datagram waiting
+    ([WskReceiveFromEvent](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_receive_from_event)):
+    only while it is enabled, and not while a WskReceiveFrom is pending, which takes precedence (rule E-7).
+    Whether this callback is serial is not documented: ``serialize_callbacks`` decides."""
+    sock = state.sockets[index]
+    if not sock.inbound or "receive_from" not in sock.events:
+        return []
+    if any(state.irp(i).function == "WskReceiveFrom" for i in sock.pending):
+        return []  # a pending receive-from takes precedence over the event (rule E-7)
+    if scenario.settings.serialize_callbacks and sock.callbacks:
+        return []
+    routine = scenario.sockets[index].callbacks["receive_from"]
+    what = f"a {SEGMENT}-byte datagram"
+    label = f"WSK: call {routine} (WskReceiveFromEvent) with {what}"
+    frame = Frame(
+        program=f"routine:{routine}", socket=index, event="receive_from", consumed="data",
+        locals=(("DataIndication", 1), ("Flags", 0), ("BytesIndicated", SEGMENT)),
+    )  # fmt: skip
+
+    def deliver(tx: Transaction) -> None:
+        start_callback(tx, index, frame, what, consumes=True)
+
+    return [Move(Action(f"wsk-rfr-{scenario.sockets[index].name}", "wsk", label), deliver)]
+
+
+def _accept_moves(scenario: CompiledScenario, state: State, index: int) -> list[Move]:
+    """A listening socket's accept event for the oldest connection in its backlog
+    ([WskAcceptEvent](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_accept_event)):
+    only while it is enabled, and not while a WskAccept is pending, which takes precedence (rule E-7). Whether
+    accept callbacks may overlap is not documented: ``serialize_callbacks`` decides."""
+    sock = state.sockets[index]
+    waiting = accept.backlog(scenario, state, index)
+    if not waiting or "accept" not in sock.events:
+        return []
+    if any(state.irp(i).function == "WskAccept" for i in sock.pending):
+        return []  # a pending accept takes precedence over the accept event (rule E-7)
+    if scenario.settings.serialize_callbacks and sock.callbacks:
+        return []
+    offered = waiting[0]
+    routine = scenario.sockets[index].callbacks["accept"]
+    what = f"the incoming connection that will be socket {scenario.sockets[offered].name}"
+    label = f"WSK: call {routine} (WskAcceptEvent) with {what}"
+    frame = Frame(
+        program=f"routine:{routine}", socket=index, event="accept", accepting=offered,
+        locals=(("AcceptSocket", 1), ("Flags", 0)),
+    )  # fmt: skip
+
+    def deliver(tx: Transaction) -> None:
+        start_callback(tx, index, frame, what, consumes=False)
+        accept.offer(tx, offered)
+
+    return [Move(Action(f"wsk-acc-{scenario.sockets[index].name}", "wsk", label), deliver)]
+
+
+def start_callback(tx: Transaction, index: int, frame: Frame, what: str, consumes: bool) -> None:
+    """WSK calls an event callback of socket ``index``: it runs as a new actor ``cb<n>`` at the scenario's
+    callback IRQL, and the close of the socket waits for it (close step 4). A callback given an indication
+    takes it off the socket's queue (``consumes``)."""
+    scenario = tx.scenario
+    sock = tx.socket(index)
+    name = tx.socket_name(index)
+    actor_id = f"cb{tx.state.next_callback}"
+    tx.put_actor(Actor(id=actor_id, kind="callback", irql=scenario.settings.callback_irql, frames=(frame,)))
+    tx.state = replace(tx.state, next_callback=tx.state.next_callback + 1)
+    inbound = sock.inbound[1:] if consumes else sock.inbound
+    tx.put_socket(index, inbound=inbound, callbacks=(*sock.callbacks, actor_id))
+    routine = tx.program(frame).title
+    tx.say(f"WSK calls {routine} on socket {name} with {what}; it runs as {actor_id}.")
+    tx.emit(EventKind.CALLBACK_STARTED, actor=actor_id, socket=name, text=routine)

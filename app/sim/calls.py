@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from app.sim import close, irps
 from app.sim import scenario as sc
-from app.sim.model import Actor, Call, EventKind, Frame, Handle, IrpState, Socket, State
+from app.sim.model import Actor, Call, EventKind, Frame, Handle, IrpState, Phase, Socket, State
 from app.sim.ntstatus import STATUS, status_name
 from app.sim.program import CompiledScenario
 from app.sim.step import Action, Move, Transaction
@@ -117,7 +117,7 @@ def call_entry_effects(tx: Transaction, who: str, index: int, stmt: sc.SocketCal
     its failure status; a close starts at once ([WskCloseSocket](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_close_socket)),
     so does an abortive disconnect, and a graceful one sends FIN ([WskDisconnect](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_disconnect));
     a receive lifts a receive-event suspension; WskControlSocket and WskRelease, which take no IRP, decide their
-    status here."""
+    status here; a connect makes the socket CONNECTING."""
     sock = tx.socket(index)
     failure = call_failure(tx.scenario, sock, stmt)
     if failure is not None:
@@ -138,6 +138,11 @@ def call_entry_effects(tx: Transaction, who: str, index: int, stmt: sc.SocketCal
             tx.say("The local side sends FIN; the disconnect completes once the peer acknowledges it.")
         case sc.WskReceive():
             tx.put_socket(index, receive_suspended=False)
+        case sc.WskConnect():
+            tx.put_socket(index, phase=Phase.CONNECTING)
+            tx.say(
+                f"Socket {tx.socket_name(index)} is CONNECTING: WSK asks the peer to accept the connection."
+            )
         case sc.WskControlSocket():
             events = set(sock.events)
             events = events | {stmt.event} if stmt.enable else events - {stmt.event}
@@ -155,8 +160,16 @@ def call_entry_effects(tx: Transaction, who: str, index: int, stmt: sc.SocketCal
 
 def call_failure(scenario: CompiledScenario, sock: Socket, stmt: sc.SocketCall) -> int | None:
     """The failure status WSK completes a call with when the protocol state does not allow it: not connected,
-    or after a reset, or a send after the send side was shut."""
-    connected = sock.phase == "CONNECTED"
+    or after a reset, or a send after the send side was shut; a connect on a socket that is not bound, or not
+    only bound ([WskConnect](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_connect));
+    an accept on a socket that does not listen
+    ([WskAccept](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_accept)); a datagram
+    call on a datagram socket that is not bound
+    ([WskSendTo](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_send_to),
+    [WskReceiveFrom](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_receive_from));
+    enabling or disabling the accept or receive-from event before the socket is bound
+    ([SO_WSK_EVENT_CALLBACK](https://learn.microsoft.com/windows-hardware/drivers/network/so-wsk-event-callback))."""
+    connected = sock.phase == Phase.CONNECTED
     # A connection the peer reset fails calls with STATUS_CONNECTION_RESET; one we aborted, with abort_status.
     reset = (
         STATUS["STATUS_CONNECTION_RESET"]
@@ -164,6 +177,13 @@ def call_failure(scenario: CompiledScenario, sock: Socket, stmt: sc.SocketCall) 
         else STATUS[scenario.settings.abort_status]
     )
     match stmt:
+        case sc.WskControlSocket():
+            bound = sc.BOUND_EVENTS.get(stmt.event)
+            if bound is not None and sock.phase != bound:
+                return STATUS["STATUS_INVALID_DEVICE_STATE"]
+        case sc.WskConnect():
+            if sock.phase != Phase.BOUND:
+                return STATUS["STATUS_INVALID_DEVICE_STATE"]
         case sc.WskSend():
             if not connected:
                 return STATUS["STATUS_INVALID_DEVICE_STATE"]
@@ -176,6 +196,12 @@ def call_failure(scenario: CompiledScenario, sock: Socket, stmt: sc.SocketCall) 
                 return STATUS["STATUS_INVALID_DEVICE_STATE"]
             if sock.aborted:
                 return reset
+        case sc.WskAccept():
+            if sock.phase != Phase.LISTENING:
+                return STATUS["STATUS_INVALID_DEVICE_STATE"]
+        case sc.WskSendTo() | sc.WskReceiveFrom():
+            if sock.phase != Phase.BOUND:
+                return STATUS["STATUS_INVALID_DEVICE_STATE"]
         case sc.WskDisconnect():
             if not connected:
                 return STATUS["STATUS_INVALID_DEVICE_STATE"]

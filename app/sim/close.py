@@ -8,7 +8,9 @@ close does; read top to bottom, this module does it in that order:
    The caller must not be racing another call on the socket, nor hold retained data indications.
 1. No new event callback starts for the socket once the close has begun (a modelling choice, the setting
    ``callbacks_after_close_starts``: the documents only speak of callbacks already in progress).
-2. A connection not "fully disconnected in both directions" is aborted: the peer sees a reset (RST).
+2. A connection not "fully disconnected in both directions" is aborted: the peer sees a reset (RST). A listening
+   socket has no connection: the connections still waiting in its backlog are dropped instead, and the sockets
+   it accepted stay open (they are sockets of their own).
 3. Every pending IRP is cancelled and completed, with the scenario's ``cancel_status``.
 4. The close waits for event callbacks in progress to return (and, with ``cancelled_before_close``, for the
    completion routines of the IRPs it cancelled).
@@ -29,8 +31,9 @@ to close another socket, and that must neither complete this close again nor und
 
 from __future__ import annotations
 
+from app.sim import accept
 from app.sim import scenario as sc
-from app.sim.model import EventKind, Handle, IrpState, Socket, State
+from app.sim.model import EventKind, Handle, IrpState, Phase, Socket, State
 from app.sim.ntstatus import STATUS
 from app.sim.program import CompiledScenario
 from app.sim.step import Action, Move, Transaction
@@ -69,6 +72,10 @@ def begin_close(tx: Transaction, index: int, irp: int | None) -> None:
             tx, index, cancel_status,
             f"Socket {name} is not disconnected in both directions, so WSK aborts the connection: the peer sees a reset (RST).",
         )  # fmt: skip
+    elif sock.phase != Phase.CONNECTED:
+        tx.say(_nothing_to_abort(tx, index))
+    if sock.phase == Phase.LISTENING:
+        accept.drop_backlog(tx, index)
     sock = tx.socket(index)
     cancelled = tuple(i for i in sock.pending)
     doomed = (*sock.doomed, *((i, cancel_status) for i in sock.pending))
@@ -78,6 +85,22 @@ def begin_close(tx: Transaction, index: int, irp: int | None) -> None:
     if cancelled or every:
         ids = ", ".join(str(i) for i in every)
         tx.say(f"WSK will cancel and complete IRP(s) {ids} before the close completes.")
+
+
+def _nothing_to_abort(tx: Transaction, index: int) -> str:
+    """Why a close aborts nothing (step 2 is only for a connection): the socket has no connection yet, or never
+    has one."""
+    name = tx.socket_name(index)
+    category = tx.scenario.sockets[index].category
+    phase = tx.socket(index).phase
+    if phase == Phase.CONNECTING:
+        return f"Socket {name} is still CONNECTING: there is no connection to abort, and its pending connect is cancelled."
+    if phase == Phase.LISTENING:
+        return (
+            f"Socket {name} listens: it has no connection to abort. The sockets it accepted are sockets of their "
+            "own, and stay open."
+        )
+    return f"Socket {name} ({category}, {phase}) has no connection, so there is nothing to abort."
 
 
 # -- step 2: the abortive disconnect ------------------------------------------------------------------------------------

@@ -15,8 +15,10 @@ Action ids:
   ``cr3``, ``cb1``  the completion routine of IRP 3, the first event callback execution
   ``wsk-c3``        WSK completes IRP 3
   ``wsk-free-s``    WSK frees socket s at the end of its close
-  ``wsk-rcv-s``     WSK calls the receive event callback of socket s (``wsk-dsc-s``: disconnect)
-  ``peer-data-s``   the peer sends data on s (``peer-fin-s``, ``peer-rst-s``)
+  ``wsk-rcv-s``     WSK calls the receive event callback of socket s (``wsk-dsc-s``: disconnect; ``wsk-rfr-s``:
+                    the receive-from event of a datagram socket; ``wsk-acc-s``: the accept event of a listening one)
+  ``peer-data-s``   the peer sends data on s, or a datagram to it (``peer-fin-s``, ``peer-rst-s``)
+  ``peer-conn-s``   a peer connects to the listening socket s
 
 This module only dispatches: it lists the moves of every actor and runs a statement by handing it to the chapter
 that models it. Read the chapters in this order, each top to bottom:
@@ -26,6 +28,7 @@ that models it. Read the chapters in this order, each top to bottom:
   memory.py     interlocked words, run-down protection, events and waits
   irps.py       the IRP lifecycle, and when WSK completes an IRP
   close.py      WskCloseSocket, in its documented order
+  accept.py     listening sockets, and the sockets they accept
   calls.py      socket calls, on entry and on return
   callbacks.py  completion routines and event callbacks
   peer.py       the remote peer
@@ -36,7 +39,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from app.sim import callbacks, calls, close, explain, irps, memory, peer
+from app.sim import accept, callbacks, calls, close, explain, irps, memory, peer
 from app.sim import scenario as sc
 from app.sim.model import Actor, EventKind, Frame, State, initial_state
 from app.sim.ntstatus import STATUS
@@ -106,7 +109,7 @@ class Engine:
         if "wsk" not in movers:
             reasons.append(("wsk", explain.why_wsk_idle(self.scenario, state)))
         if "peer" not in movers:
-            reasons.append(("peer", explain.why_peer_idle(state)))
+            reasons.append(("peer", explain.why_peer_idle(self.scenario, state)))
         return tuple(reasons)
 
     def terminal_violations(self, state: State) -> tuple[Violation, ...]:
@@ -170,6 +173,8 @@ class Engine:
                 Move(Action(actor.id, actor.id, label), lambda tx: callbacks.return_from(tx, actor.id, None))
             ]
         stmt = program.statements[frame.pc]
+        if accept.unborn(self.scenario, state, stmt) is not None:
+            return []  # the socket it names is not the application's yet: explain.why_blocked says so
         label = f"{actor.id}: {self._describe(stmt)}"
         moves = [Move(Action(actor.id, actor.id, label), lambda tx: self._execute(tx, actor.id))]
         if isinstance(stmt, sc.IoAllocateIrp) and self.settings.allocation_can_fail:

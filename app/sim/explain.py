@@ -9,7 +9,7 @@ waiting or leaks memory ([Unregistering a Winsock Kernel Application](https://le
 
 from __future__ import annotations
 
-from app.sim import close, irps, memory, peer
+from app.sim import accept, close, irps, memory, peer
 from app.sim.model import Actor, Handle, Irp, IrpState, State
 from app.sim.ntstatus import status_name
 from app.sim.program import CompiledScenario
@@ -27,7 +27,26 @@ def why_blocked(scenario: CompiledScenario, state: State, actor: Actor) -> str:
         )
     if frame.waiting is not None:
         return memory.wait_text(scenario, state, frame)
+    missing = unborn_socket(scenario, state, actor)
+    if missing is not None:
+        return missing
     return "cannot move"
+
+
+def unborn_socket(scenario: CompiledScenario, state: State, actor: Actor) -> str | None:
+    """Why an actor's next statement cannot run because the socket it names is not the application's yet (an
+    accepted socket before it is accepted), as the rest of a sentence after its name; None otherwise."""
+    frame = actor.top
+    if frame is None or frame.call is not None or frame.waiting is not None:
+        return None
+    statements = scenario.programs[frame.program].statements
+    if frame.pc >= len(statements):
+        return None
+    index = accept.unborn(scenario, state, statements[frame.pc])
+    if index is None:
+        return None
+    op = statements[frame.pc].op  # type: ignore[attr-defined]
+    return f"cannot run {op} yet: {accept.unborn_text(scenario, state, index)}"
 
 
 def why_wsk_idle(scenario: CompiledScenario, state: State) -> str:
@@ -46,6 +65,10 @@ def why_wsk_idle(scenario: CompiledScenario, state: State) -> str:
                 reasons.append(f"IRP {irp_id} (WskSend) waits for the peer to accept data")
             elif irp.function == "WskDisconnect":
                 reasons.append(f"IRP {irp_id} (WskDisconnect) waits for the peer to acknowledge the FIN")
+            elif irp.function == "WskReceiveFrom":
+                reasons.append(f"IRP {irp_id} (WskReceiveFrom) waits for a datagram")
+            elif irp.function == "WskAccept":
+                reasons.append(f"IRP {irp_id} (WskAccept) waits for an incoming connection")
         if sock.handle == Handle.CLOSING and not sock.freed:
             if sock.callbacks:
                 reasons.append(f"the close of {name} waits for {', '.join(sock.callbacks)} to return")
@@ -54,25 +77,39 @@ def why_wsk_idle(scenario: CompiledScenario, state: State) -> str:
             elif close.cancelled_routines_running(scenario, state, index):
                 reasons.append(f"the close of {name} waits for the completion routines of cancelled IRPs")
         if sock.inbound and sock.handle in (Handle.OPEN, Handle.NOT_FUNCTIONAL):
-            reasons.append(f"an indication on {name} waits for a WskReceive or an enabled callback")
+            if scenario.sockets[index].category == "datagram":
+                reasons.append(f"a datagram on {name} waits for a WskReceiveFrom or an enabled callback")
+            else:
+                reasons.append(f"an indication on {name} waits for a WskReceive or an enabled callback")
+        if accept.backlog(scenario, state, index) and sock.handle == Handle.OPEN:
+            reasons.append(
+                f"an incoming connection on {name} waits for a WskAccept or an enabled accept callback"
+            )
     return "; ".join(reasons) if reasons else "has nothing to do: no IRP can complete and no callback is due"
 
 
-def why_peer_idle(state: State) -> str:
+def why_peer_idle(scenario: CompiledScenario, state: State) -> str:
     """Why the peer does nothing: it has nothing left to send, or the connection is over."""
-    if any(peer.peer_alive(state, index) for index in range(len(state.sockets))):
+    if any(peer.peer_alive(scenario, state, index) for index in range(len(state.sockets))):
         return "has nothing more to send"
+    if all(decl.category == "datagram" for decl in scenario.sockets):
+        return "can do nothing: the socket is closed"
     return "can do nothing: the connection is closed or reset"
 
 
 def end_of_run_violations(scenario: CompiledScenario, state: State) -> tuple[Violation, ...]:
-    """For a state where nothing can move: a deadlock if anyone still waits (rules S8, S9, S15), else every
-    leak: IRPs never freed (``irp_leak``), and sockets, contexts, retained indications and NPI captures left
-    at unload (``leak_at_unload``)."""
-    waiting = [(a, a.top) for a in state.actors if a.top is not None and a.top.waiting is not None]
+    """For a state where nothing can move: a deadlock if anyone still waits (rules S8, S9, S15), for an event,
+    a release, WskDeregister, or a socket that is never accepted; else every leak: IRPs never freed
+    (``irp_leak``), and sockets, contexts, retained indications and NPI captures left at unload
+    (``leak_at_unload``). A socket that was never accepted was never the application's: it leaks nothing."""
+    waiting = []
+    for a in state.actors:
+        if a.top is not None and a.top.waiting is not None:
+            waiting.append(f"{a.id} {memory.wait_text(scenario, state, a.top)}")
+        elif (missing := unborn_socket(scenario, state, a)) is not None:
+            waiting.append(f"{a.id} {missing}")
     if waiting:
-        who = "; ".join(f"{a.id} {memory.wait_text(scenario, state, f)}" for a, f in waiting if f is not None)
-        return (violation("deadlock", f"No action is possible while {who}."),)
+        return (violation("deadlock", f"No action is possible while {'; '.join(waiting)}."),)
     found: list[Violation] = []
     for irp in state.irps:
         if irp.state != IrpState.FREED:
@@ -80,6 +117,8 @@ def end_of_run_violations(scenario: CompiledScenario, state: State) -> tuple[Vio
     leaks = []
     for index, sock in enumerate(state.sockets):
         name = scenario.sockets[index].name
+        if sock.handle == Handle.NOT_ACCEPTED:
+            continue
         if sock.handle != Handle.CLOSED:
             leaks.append(f"socket {name} was never closed, so WskDeregister would wait forever")
         if not sock.context_freed:

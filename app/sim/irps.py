@@ -15,17 +15,17 @@ What is wrong is touching the IRP after it was freed or reused: the routine itse
 free), or the I/O manager, when the routine returns any other status and completion goes on. Each use of an IRP
 has its own number (``Irp.use``), so a routine still on the stack for one use is told apart from the next use.
 
-WSK completes an IRP either inline, before the call returns, or later, while the call's IRP is pending: the two
-decisions are ``inline_result`` and ``natural_completion`` below, side by side.
+WSK completes an IRP either inline, before the call returns, or later, while the call's IRP is pending; one rule,
+``ready_result``, says when it can, for both.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from app.sim import close
+from app.sim import accept, close
 from app.sim import scenario as sc
-from app.sim.model import SEGMENT, Actor, Call, EventKind, Frame, Irp, IrpState, Socket, State
+from app.sim.model import SEGMENT, Actor, Call, EventKind, Frame, Irp, IrpState, Phase, State
 from app.sim.ntstatus import GARBAGE, STATUS, is_success, status_name
 from app.sim.program import CompiledScenario
 from app.sim.step import Action, Move, Transaction
@@ -34,6 +34,8 @@ SUCCESS = STATUS["STATUS_SUCCESS"]
 PENDING = STATUS["STATUS_PENDING"]
 CANCELLED = STATUS["STATUS_CANCELLED"]
 MORE_PROCESSING = STATUS["STATUS_MORE_PROCESSING_REQUIRED"]
+#: The calls whose IoStatus.Information is a byte count, which WSK's completion shows.
+BYTE_COUNTS = ("WskSend", "WskReceive", "WskSendTo", "WskReceiveFrom")
 
 # -- what the application does with its IRPs ---------------------------------------------------------------------------
 
@@ -248,57 +250,69 @@ def read_io_status(tx: Transaction, who: str, frame: Frame, stmt: sc.ReadIoStatu
 
 # -- when WSK completes an IRP ----------------------------------------------------------------------------------------------
 #
-# Two functions decide this today, and they disagree on one case: a WskReceive on a socket whose receive side is
-# shut (the peer's FIN was consumed) with no data waiting completes inline with 0 bytes (``inline_result``), but
-# once pending it never completes on its own (``natural_completion`` only looks at indications still waiting).
-# Later work will make one rule of the two; until then both are kept exactly, so runs replay identically.
+# One rule decides it, ``ready_result``: what WSK could complete an IRP with right now, given its socket and that
+# socket's peer. The same rule is asked at two moments: while the call that took the IRP has yet to return (WSK may
+# then complete it inline, ``inline_result``), and at any later time while it is pending (WSK completes it on its own
+# thread, ``natural_completion``). A close is the one call the rule does not cover: it waits for the socket's own
+# teardown, which the close chapter decides.
 
 
-def inline_result(scenario: CompiledScenario, state: State, call: Call) -> tuple[int, int] | None:
-    """Whether WSK could complete this call's IRP before the call returns, and with what (status,
-    Information); None if it can only pend."""
-    sock = state.sockets[call.socket]
-    peer = scenario.sockets[call.socket].peer
-    assert call.irp is not None
-    match call.function:
-        case "WskSend":
-            return (SUCCESS, state.irp(call.irp).information) if peer.accepts_data else None
-        case "WskReceive":
-            if sock.inbound and sock.inbound[0] == "data":
-                return SUCCESS, SEGMENT
-            if (sock.recv_shut and not sock.inbound) or sock.inbound[:1] == ("fin",):
-                return SUCCESS, 0
-            return None
-        case "WskDisconnect":
-            graceful = not sock.aborted
-            return (SUCCESS, 0) if (not graceful or peer.acks_disconnect) else None
-        case "WskCloseSocket":
-            if close.close_must_wait(scenario, state, call.socket):
-                return None
-            return SUCCESS, 0
-    return None
-
-
-def natural_completion(
-    scenario: CompiledScenario, sock: Socket, index: int, irp: Irp
-) -> tuple[int, int] | None:
-    """When a pending IRP can complete on its own, and how: the peer's behaviour decides (it accepts data, sends
-    a segment or FIN, acknowledges our FIN)."""
-    if irp.lost or (irp.state == IrpState.FREED and irp.function is None):
-        return None
-    peer = scenario.sockets[index].peer
+def ready_result(scenario: CompiledScenario, state: State, irp: Irp) -> tuple[int, int] | None:
+    """What WSK can complete an IRP it holds with now, as (status, Information), or None while it must wait: a
+    send once the peer accepts data; a receive once a segment or the peer's FIN is there, or at once with 0 bytes
+    when the peer has closed its side already ([WskReceive](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_receive));
+    a graceful disconnect once the peer acknowledges the FIN, an abortive one at once
+    ([WskDisconnect](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_disconnect));
+    a connect at any time, because the simulated peer always accepts a connection
+    ([WskConnect](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_connect));
+    an accept once a connection waits in the listening socket's backlog, the IRPs in the order they were queued
+    ([WskAccept](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_accept));
+    a datagram send at once, since no peer has to accept it
+    ([WskSendTo](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_send_to)), and a
+    datagram receive once a datagram is there
+    ([WskReceiveFrom](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_receive_from))."""
+    assert irp.socket is not None
+    sock = state.sockets[irp.socket]
+    peer = scenario.sockets[irp.socket].peer
     match irp.function:
         case "WskSend":
             return (SUCCESS, irp.information) if peer.accepts_data else None
         case "WskReceive":
             if sock.inbound[:1] == ("data",):
                 return SUCCESS, SEGMENT
-            if sock.inbound[:1] == ("fin",):
+            if sock.inbound[:1] == ("fin",) or (sock.recv_shut and not sock.inbound):
                 return SUCCESS, 0
             return None
         case "WskDisconnect":
             return (SUCCESS, 0) if sock.aborted or peer.acks_disconnect else None
+        case "WskConnect":
+            return SUCCESS, 0
+        case "WskAccept":
+            queued = [i for i in sock.pending if state.irp(i).function == "WskAccept"]
+            first = not queued or queued[0] == irp.id
+            return (SUCCESS, 0) if first and accept.backlog(scenario, state, irp.socket) else None
+        case "WskSendTo":
+            return SUCCESS, irp.information
+        case "WskReceiveFrom":
+            return (SUCCESS, SEGMENT) if sock.inbound[:1] == ("data",) else None
     return None
+
+
+def inline_result(scenario: CompiledScenario, state: State, call: Call) -> tuple[int, int] | None:
+    """Whether WSK could complete this call's IRP before the call returns, and with what (status,
+    Information); None if it can only pend. A close completes inline only when nothing is left to wait for."""
+    assert call.irp is not None
+    if call.function == "WskCloseSocket":
+        return None if close.close_must_wait(scenario, state, call.socket) else (SUCCESS, 0)
+    return ready_result(scenario, state, state.irp(call.irp))
+
+
+def natural_completion(scenario: CompiledScenario, state: State, irp: Irp) -> tuple[int, int] | None:
+    """Whether WSK can now complete a pending IRP on its own, and how (``ready_result``). An IRP swallowed by a
+    call on a dead socket never completes."""
+    if irp.lost or (irp.state == IrpState.FREED and irp.function is None):
+        return None
+    return ready_result(scenario, state, irp)
 
 
 def completion_moves(scenario: CompiledScenario, state: State, index: int) -> list[Move]:
@@ -311,11 +325,15 @@ def completion_moves(scenario: CompiledScenario, state: State, index: int) -> li
         label = f"WSK: complete IRP {irp_id} ({irp.function}) with {status_name(status)}"
         moves.append(completion_move(irp_id, status, 0, label))
     for irp_id in sock.pending:
-        natural = natural_completion(scenario, sock, index, state.irp(irp_id))
+        natural = natural_completion(scenario, state, state.irp(irp_id))
         if natural is not None:
             status, info = natural
             irp = state.irp(irp_id)
-            detail = f", {info} bytes" if irp.function in ("WskSend", "WskReceive") else ""
+            detail = f", {info} bytes" if irp.function in BYTE_COUNTS else ""
+            if irp.function == "WskAccept":
+                detail = (
+                    f", accepting socket {scenario.sockets[accept.backlog(scenario, state, index)[0]].name}"
+                )
             label = f"WSK: complete IRP {irp_id} ({irp.function}) with {status_name(status)}{detail}"
             moves.append(completion_move(irp_id, status, info, label))
     return moves
@@ -343,16 +361,36 @@ def close_completion_move(close_irp: int) -> Move:
 
 
 def apply_completion(tx: Transaction, irp_id: int, status: int) -> None:
-    """What a successful completion means for the connection: a graceful WskDisconnect's FIN is acknowledged
-    (the send side is shut), a WskReceive consumes the indication it was given."""
+    """What a completion means for the socket: a WskConnect that succeeds connects it, one that fails (a close
+    cancelled it) leaves it bound; a WskAccept that succeeds hands over the oldest connection waiting, as the
+    accepted socket; a graceful WskDisconnect's FIN is acknowledged (the send side is shut), a WskReceive (or
+    WskReceiveFrom) consumes the indication (the datagram) it was given."""
     irp = tx.irp(irp_id)
-    if irp.socket is None or not is_success(status):
+    if irp.socket is None:
         return
     sock = tx.socket(irp.socket)
+    if irp.function == "WskConnect" and sock.phase == Phase.CONNECTING:
+        _connect_completed(tx, irp.socket, status)
+    if not is_success(status):
+        return
+    if irp.function == "WskAccept":
+        accept.take(tx, irp.socket)
     if irp.function == "WskDisconnect" and not sock.aborted:
         tx.put_socket(irp.socket, send_shutting=False, send_shut=True)
-    if irp.function == "WskReceive" and sock.inbound:
+    if irp.function in ("WskReceive", "WskReceiveFrom") and sock.inbound:
         tx.put_socket(irp.socket, inbound=sock.inbound[1:])
+
+
+def _connect_completed(tx: Transaction, index: int, status: int) -> None:
+    """A connect ends: with success the socket is CONNECTED, and its peer may act from now on; otherwise (a close
+    cancelled it) the socket is only bound again."""
+    name = tx.socket_name(index)
+    if is_success(status):
+        tx.put_socket(index, phase=Phase.CONNECTED)
+        tx.say(f"The peer accepts the connection: socket {name} is CONNECTED.")
+    else:
+        tx.put_socket(index, phase=Phase.BOUND)
+        tx.say(f"The connect of socket {name} ends without a connection ({status_name(status)}).")
 
 
 # -- WSK completes an IRP ------------------------------------------------------------------------------------------------------

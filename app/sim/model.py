@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Literal
 
 from app.sim.program import CompiledScenario
-from app.sim.scenario import CONNECTED_STATES
+from app.sim.scenario import CONNECTED_STATES, EventName, SocketDecl
 
 
 class IrpState(StrEnum):
@@ -35,13 +35,36 @@ class IrpState(StrEnum):
 class Handle(StrEnum):
     """The socket handle as the application sees it. It dies when WskCloseSocket is called, not when the close
     completes ([Closing a Socket](https://learn.microsoft.com/windows-hardware/drivers/network/closing-a-socket));
-    NOT_FUNCTIONAL is the state the send and receive pages describe after a reset. (Creating a socket is not
-    modelled: scenarios start with one.)"""
+    NOT_FUNCTIONAL is the state the send and receive pages describe after a reset. A scenario starts with its
+    sockets, except those a listening socket will accept: NOT_ACCEPTED until WSK gives the application the
+    accepted socket ([WskAccept](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_accept)),
+    there is no such socket to use, close or wait for."""
 
+    NOT_ACCEPTED = "NOT_ACCEPTED"
     OPEN = "OPEN"
     NOT_FUNCTIONAL = "NOT_FUNCTIONAL"
     CLOSING = "CLOSING"
     CLOSED = "CLOSED"
+
+
+class Phase(StrEnum):
+    """WSK's side of a socket, before the connection states of ``Socket.protocol``: CREATED (not bound), BOUND,
+    LISTENING, CONNECTING while a [WskConnect](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_connect)
+    is pending, and CONNECTED."""
+
+    CREATED = "CREATED"
+    BOUND = "BOUND"
+    LISTENING = "LISTENING"
+    CONNECTING = "CONNECTING"
+    CONNECTED = "CONNECTED"
+    # A socket a listening socket will accept, before it is the application's (app/sim/accept.py): no connection
+    # has arrived for it yet; one has and waits in the backlog; WskAcceptEvent is deciding; the callback refused
+    # it, or the listening socket was closed first, so WSK closed it and it will never be the application's.
+    NO_CONNECTION = "NO_CONNECTION"
+    INCOMING = "INCOMING"
+    ACCEPTING = "ACCEPTING"
+    REJECTED = "REJECTED"
+    DROPPED = "DROPPED"
 
 
 class WaitKind(StrEnum):
@@ -82,6 +105,7 @@ class EventKind(StrEnum):
     PEER_DATA = "peer_data"
     PEER_FIN = "peer_fin"
     PEER_RST = "peer_rst"
+    PEER_CONNECT = "peer_connect"
     VIOLATION = "violation"
 
 
@@ -155,7 +179,8 @@ class Frame:
     irp_use: int = 0  # which use of that IRP the routine owns (``Irp.use``): it may be reused under it
     closes: bool = False  # the routine completes a close IRP: its return ends the close (close step 7)
     socket: int | None = None  # the socket an event callback serves
-    event: Literal["receive", "disconnect"] | None = None  # which callback
+    event: EventName | None = None  # which callback
+    accepting: int | None = None  # the socket an accept callback is offered (WskAcceptEvent's AcceptSocket)
     consumed: Indication | None = None  # the indication a callback was given
     call: Call | None = None
     waiting: Wait | None = None
@@ -196,7 +221,7 @@ class Socket:
     """One WSK_SOCKET: the handle as the application sees it, and WSK's side of the connection."""
 
     handle: Handle = Handle.OPEN
-    phase: str = "CONNECTED"  # CONNECTED for connected sockets, else CREATED / BOUND / LISTENING
+    phase: str = Phase.CONNECTED  # a Phase; a plain string compares and hashes equal to its member
     send_shutting: bool = False
     send_shut: bool = False
     recv_shut: bool = False
@@ -280,8 +305,18 @@ class State:
 
     @property
     def open_sockets(self) -> int:
-        """Sockets not yet CLOSED: what [WskDeregister](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nf-wsk-wskderegister) waits for."""
-        return sum(1 for s in self.sockets if s.handle != Handle.CLOSED)
+        """Sockets the application has and has not closed yet, accepted ones included: what
+        [WskDeregister](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nf-wsk-wskderegister) waits for."""
+        return sum(1 for s in self.sockets if s.handle not in (Handle.CLOSED, Handle.NOT_ACCEPTED))
+
+
+def peer_may_act(decl: SocketDecl) -> bool:
+    """Whether the peer of a declared socket may ever act, so that its budget (``peer``) is there from the start:
+    a connected socket's peer, or a bound one's, once a WskConnect has connected it; and whoever sends datagrams
+    to a datagram socket, while it is bound. The peer acts only while the socket can hear it (app/sim/peer.py)."""
+    if decl.category in ("connection", "stream"):
+        return decl.state in CONNECTED_STATES or decl.state == Phase.BOUND
+    return decl.category == "datagram"
 
 
 def initial_state(scenario: CompiledScenario) -> State:
@@ -294,16 +329,19 @@ def initial_state(scenario: CompiledScenario) -> State:
     for decl in scenario.sockets:
         connected = decl.category in ("connection", "stream") and decl.state in CONNECTED_STATES
         proto = decl.state
+        peer = peer_may_act(decl)
+        accepted = decl.accepted_from is not None
         sockets.append(
             Socket(
-                phase="CONNECTED" if connected else decl.state,
+                handle=Handle.NOT_ACCEPTED if accepted else Handle.OPEN,
+                phase=Phase.NO_CONNECTION if accepted else Phase.CONNECTED if connected else decl.state,
                 send_shut=proto in ("SEND_SHUT", "FULLY_DISCONNECTED"),
                 recv_shut=proto in ("RECV_SHUT", "FULLY_DISCONNECTED"),
                 aborted=proto == "ABORTED",
                 events=tuple(sorted(decl.events)),
-                peer_data=decl.peer.data if connected else 0,
-                peer_fin=decl.peer.fin and connected,
-                peer_rst=decl.peer.rst and connected,
+                peer_data=decl.peer.data if peer else 0,
+                peer_fin=decl.peer.fin and peer,
+                peer_rst=decl.peer.rst and peer,
             )
         )
     memory = scenario.memory

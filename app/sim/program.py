@@ -175,6 +175,33 @@ class _Renderer:
     def assign(into: str | None, call: str) -> str:
         return f"{into} = {call};" if into else f"{call};"
 
+    def call(self, s: sc.SocketCall) -> str:
+        """A socket call through its socket's dispatch table: ``st = s->Dispatch->WskXxx(s, ..., Irp);``."""
+        irp: str = getattr(s, "irp", "")
+        match s:
+            case sc.WskSend() | sc.WskReceive():
+                args = f"&buf, 0, {irp}"
+            case sc.WskAccept():
+                args = f"0, NULL, NULL, NULL, NULL, {irp}"
+            case sc.WskConnect():
+                args = f"&RemoteAddress, 0, {irp}"
+            case sc.WskDisconnect():
+                args = f"NULL, {'WSK_FLAG_ABORTIVE' if s.abortive else '0'}, {irp}"
+            case sc.WskSendTo():
+                args = f"&buf, 0, &RemoteAddress, 0, NULL, {irp}"
+            case sc.WskReceiveFrom():
+                args = f"&buf, 0, &From, 0, NULL, NULL, {irp}"
+            case sc.WskControlSocket():
+                mask = f"WSK_EVENT_{s.event.upper()}" + ("" if s.enable else " | WSK_EVENT_DISABLE")
+                args = f"/* {mask} */"
+            case sc.WskRelease():
+                args = f"{self.ctx(s)}->Retained"
+            case _:
+                args = irp
+        sock = self.sock(s)
+        op: str = s.op  # type: ignore[attr-defined]
+        return self.assign(s.into, f"{sock}->Dispatch->{op}({sock}, {args})")
+
     def line(self, s: sc.Statement) -> str:
         match s:
             case sc.IoAllocateIrp():
@@ -193,32 +220,8 @@ class _Renderer:
                 return f"IoCancelIrp({s.irp});"
             case sc.ReadIoStatus():
                 return f"{s.into} = {s.irp}->IoStatus.{s.field};"
-            case sc.WskSend():
-                return self.assign(
-                    s.into, f"{self.sock(s)}->Dispatch->WskSend({self.sock(s)}, &buf, 0, {s.irp})"
-                )
-            case sc.WskReceive():
-                return self.assign(
-                    s.into, f"{self.sock(s)}->Dispatch->WskReceive({self.sock(s)}, &buf, 0, {s.irp})"
-                )
-            case sc.WskDisconnect():
-                flags = "WSK_FLAG_ABORTIVE" if s.abortive else "0"
-                return self.assign(
-                    s.into, f"{self.sock(s)}->Dispatch->WskDisconnect({self.sock(s)}, NULL, {flags}, {s.irp})"
-                )
-            case sc.WskControlSocket():
-                mask = f"WSK_EVENT_{s.event.upper()}" + ("" if s.enable else " | WSK_EVENT_DISABLE")
-                return self.assign(
-                    s.into, f"{self.sock(s)}->Dispatch->WskControlSocket({self.sock(s)}, /* {mask} */)"
-                )
-            case sc.WskRelease():
-                return self.assign(
-                    s.into, f"{self.sock(s)}->Dispatch->WskRelease({self.sock(s)}, {self.ctx(s)}->Retained)"
-                )
-            case sc.WskCloseSocket():
-                return self.assign(
-                    s.into, f"{self.sock(s)}->Dispatch->WskCloseSocket({self.sock(s)}, {s.irp})"
-                )
+            case sc.SocketCall():
+                return self.call(s)
             case sc.ReadSocketDispatch():
                 return f"Dispatch = {self.sock(s)}->Dispatch;"
             case sc.InterlockedIncrement():

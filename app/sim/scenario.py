@@ -78,8 +78,13 @@ ActionId = Annotated[str, Field(min_length=1, max_length=MAX_ACTION_ID)]
 # completed it inline (the PendingReturned member of [IRP](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/ns-wdm-_irp)).
 PENDING_RETURNED = "PendingReturned"
 COMPLETION_PARAMETERS = ("Irp", PENDING_RETURNED)
-CALLBACK_PARAMETERS = ("DataIndication", "Flags", "BytesIndicated")
+CALLBACK_PARAMETERS = ("DataIndication", "Flags", "BytesIndicated", "AcceptSocket")
 CONSTANTS = {"TRUE": 1, "FALSE": 0, "NULL": 0, "WSK_FLAG_ABORTIVE": 1, **STATUS}
+
+
+#: The event callbacks a scenario can enable: WskReceiveEvent and WskDisconnectEvent of a connection-oriented socket,
+#: WskReceiveFromEvent of a datagram socket, WskAcceptEvent of a listening socket.
+EventName = Literal["receive", "disconnect", "receive_from", "accept"]
 
 
 class Model(BaseModel):
@@ -387,10 +392,43 @@ class WskReceive(SocketCall):
     irp: Identifier
 
 
+class WskAccept(SocketCall):
+    """Accept an incoming connection on a listening socket ([WskAccept](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_accept)):
+    at once if one is waiting, else the IRP stays pending until one arrives. The IRP completes with the accepted
+    socket, the next of those the scenario declares ``accepted_from`` this one."""
+
+    op: Literal["WskAccept"]
+    irp: Identifier
+
+
+class WskConnect(SocketCall):
+    """Connect a bound connection or stream socket to its peer ([WskConnect](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_connect)):
+    the socket is CONNECTING while the IRP is pending, and CONNECTED once it completes with success."""
+
+    op: Literal["WskConnect"]
+    irp: Identifier
+
+
 class WskDisconnect(SocketCall):
     op: Literal["WskDisconnect"]
     irp: Identifier
     abortive: bool = False
+
+
+class WskSendTo(SocketCall):
+    """Send one datagram from a bound datagram socket ([WskSendTo](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_send_to))."""
+
+    op: Literal["WskSendTo"]
+    irp: Identifier
+    bytes: int = Field(default=100, ge=1, le=65536)
+
+
+class WskReceiveFrom(SocketCall):
+    """Receive one datagram on a bound datagram socket ([WskReceiveFrom](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_receive_from)):
+    the IRP stays pending until a datagram arrives, and takes precedence over the receive-from event callback."""
+
+    op: Literal["WskReceiveFrom"]
+    irp: Identifier
 
 
 class WskControlSocket(SocketCall):
@@ -399,7 +437,7 @@ class WskControlSocket(SocketCall):
     describes."""
 
     op: Literal["WskControlSocket"]
-    event: Literal["receive", "disconnect"]
+    event: EventName
     enable: bool
 
 
@@ -577,7 +615,11 @@ AnyStatement = Annotated[
     | ReadIoStatus
     | WskSend
     | WskReceive
+    | WskAccept
+    | WskConnect
     | WskDisconnect
+    | WskSendTo
+    | WskReceiveFrom
     | WskControlSocket
     | WskRelease
     | WskCloseSocket
@@ -609,7 +651,7 @@ STATEMENT_OPS: tuple[str, ...] = tuple(
     cls.model_fields["op"].annotation.__args__[0]  # type: ignore[union-attr]
     for cls in (
         IoAllocateIrp, IoSetCompletionRoutine, IoReuseIrp, IoFreeIrp, IoCancelIrp, ReadIoStatus, WskSend,
-        WskReceive, WskDisconnect, WskControlSocket, WskRelease, WskCloseSocket, ReadSocketDispatch,
+        WskReceive, WskAccept, WskConnect, WskDisconnect, WskSendTo, WskReceiveFrom, WskControlSocket, WskRelease, WskCloseSocket, ReadSocketDispatch,
         InterlockedIncrement, InterlockedDecrement, InterlockedExchange, InterlockedCompareExchange, InterlockedOr,
         Read, Write, Assign, ExAcquireRundownProtection, ExReleaseRundownProtection,
         ExWaitForRundownProtectionRelease, KeSetEvent, KeClearEvent, KeWaitForSingleObject, FreeSocketContext,
@@ -698,22 +740,26 @@ CONNECTED_STATES = ("CONNECTED", "RECV_SHUT", "SEND_SHUT", "FULLY_DISCONNECTED",
 # [WSK_PROVIDER_BASIC_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_provider_basic_dispatch)
 # (WskControlSocket, WskCloseSocket), which every other table starts with, or at a
 # [WSK_PROVIDER_LISTEN_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_provider_listen_dispatch)
-# (no data transfer: it accepts), a
+# (no data transfer: WskAccept), a
 # [WSK_PROVIDER_DATAGRAM_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_provider_datagram_dispatch)
 # (WskSendTo and WskReceiveFrom, and WskRelease), a
 # [WSK_PROVIDER_CONNECTION_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_provider_connection_dispatch)
 # or a [WSK_PROVIDER_STREAM_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_provider_stream_dispatch)
-# (WskSend, WskReceive, WskDisconnect, WskRelease). A call that is not in its socket's table has no function
+# (WskConnect, WskSend, WskReceive, WskDisconnect, WskRelease; a stream socket may also WskAccept). A call that is
+# not in its socket's table has no function
 # pointer to go through, so a program that makes one is refused before it runs. Below: the calls the simulator
 # models that each table has.
 _BASIC_CALLS = ("WskControlSocket", "WskCloseSocket")
-_CONNECTED_CALLS = (*_BASIC_CALLS, "WskSend", "WskReceive", "WskDisconnect", "WskRelease")
+_CONNECTED_CALLS = (*_BASIC_CALLS, "WskConnect", "WskSend", "WskReceive", "WskDisconnect", "WskRelease")
 DISPATCH: dict[str, tuple[str, tuple[str, ...]]] = {
     "basic": ("WSK_PROVIDER_BASIC_DISPATCH", _BASIC_CALLS),
-    "listen": ("WSK_PROVIDER_LISTEN_DISPATCH", _BASIC_CALLS),
-    "datagram": ("WSK_PROVIDER_DATAGRAM_DISPATCH", (*_BASIC_CALLS, "WskRelease")),
+    "listen": ("WSK_PROVIDER_LISTEN_DISPATCH", (*_BASIC_CALLS, "WskAccept")),
+    "datagram": (
+        "WSK_PROVIDER_DATAGRAM_DISPATCH",
+        (*_BASIC_CALLS, "WskSendTo", "WskReceiveFrom", "WskRelease"),
+    ),
     "connection": ("WSK_PROVIDER_CONNECTION_DISPATCH", _CONNECTED_CALLS),
-    "stream": ("WSK_PROVIDER_STREAM_DISPATCH", _CONNECTED_CALLS),
+    "stream": ("WSK_PROVIDER_STREAM_DISPATCH", (*_CONNECTED_CALLS, "WskAccept")),
 }
 # The states each category may start in, with the reason for the others
 # ([Winsock Kernel Socket Categories](https://learn.microsoft.com/windows-hardware/drivers/network/winsock-kernel-socket-categories)):
@@ -726,21 +772,47 @@ START_STATES: dict[str, tuple[tuple[str, ...], str]] = {
     "connection": (("CREATED", "BOUND", *CONNECTED_STATES), "a connection socket connects, it never listens"),
     "stream": (("CREATED", "BOUND", "LISTENING", *CONNECTED_STATES), ""),
 }
-# WskReceiveEvent and WskDisconnectEvent belong to the client's connection dispatch table
-# ([WSK_CLIENT_CONNECTION_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_client_connection_dispatch)):
-# only connection and stream sockets have them.
-EVENT_CATEGORIES = ("connection", "stream")
+# The event callbacks of each category are those of the client's dispatch table for it: WskReceiveEvent and
+# WskDisconnectEvent in the connection dispatch table
+# ([WSK_CLIENT_CONNECTION_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_client_connection_dispatch)),
+# WskReceiveFromEvent in the datagram one
+# ([WSK_CLIENT_DATAGRAM_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_client_datagram_dispatch)),
+# WskAcceptEvent in the listen one
+# ([WSK_CLIENT_LISTEN_DISPATCH](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/ns-wsk-_wsk_client_listen_dispatch));
+# a stream socket's has both kinds; a basic socket has none. Below: the ones the simulator models, per category.
+EVENT_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "basic": (),
+    "listen": ("accept",),
+    "datagram": ("receive_from",),
+    "connection": ("receive", "disconnect"),
+    "stream": ("receive", "disconnect", "accept"),
+}
+# Listening and datagram sockets must be bound before their event callbacks are enabled or disabled
+# ([SO_WSK_EVENT_CALLBACK](https://learn.microsoft.com/windows-hardware/drivers/network/so-wsk-event-callback)):
+# the state each of those events needs.
+BOUND_EVENTS = {"accept": "LISTENING", "receive_from": "BOUND"}
+#: The categories a listening socket, the origin of accepted sockets, may have.
+LISTENERS = ("listen", "stream")
 
 
 class SocketDecl(Model):
     name: str = Field(default="s", max_length=12, json_schema_extra={"pattern": SOCKET_NAME.pattern})
     category: SocketCategory = "connection"
     state: SocketState = "CONNECTED"
+    # Left out of the scenario's JSON while unset, so that a scenario without accepted sockets is written, linked
+    # and fingerprinted exactly as before the field existed (its links and search ids stay valid).
+    accepted_from: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        max_length=12,
+        description="For a socket the scenario starts without: the listening socket that will accept it. It "
+        "exists once a WskAccept completes with it or WskAcceptEvent accepts it.",
+    )
     context: Identifier = Field(default="ctx", description="The C name of this socket's context in programs.")
-    events: list[Literal["receive", "disconnect"]] = Field(
+    events: list[EventName] = Field(
         default_factory=list, max_length=2, description="Event callbacks enabled when the scenario starts."
     )
-    callbacks: dict[Literal["receive", "disconnect"], Identifier] = Field(
+    callbacks: dict[EventName, Identifier] = Field(
         default_factory=dict, description="Which routine WSK calls for each event."
     )
     peer: Peer = Peer()
@@ -973,6 +1045,7 @@ def _cross_check(sc: Scenario) -> list[str]:
                     f"socket '{s.name}': event '{event}' is enabled but has no routine in 'callbacks'"
                 )
         problems += _check_category(s)
+        problems += _check_accepted(s, {d.name: d for d in sc.sockets})
     programs: list[tuple[str, list[Statement], str]] = []
     for t in sc.threads:
         if t.program is not None:
@@ -999,12 +1072,59 @@ def _check_category(s: SocketDecl) -> list[str]:
             f"socket '{s.name}': a {s.category} socket cannot start {s.state}{because}; "
             f"set state to one of {', '.join(states)}"
         )
-    if s.category not in EVENT_CATEGORIES and (s.events or s.callbacks):
+    allowed = EVENT_CATEGORIES[s.category]
+    for event in sorted({*s.events, *s.callbacks} - set(allowed)):
         problems.append(
-            f"socket '{s.name}': a {s.category} socket has no receive or disconnect event callbacks "
-            "(only connection and stream sockets do); remove 'events' and 'callbacks'"
+            f"socket '{s.name}': a {s.category} socket has no {event} event callback "
+            f"({_events_of(s.category)}); remove it from 'events' and 'callbacks'"
+        )
+    for event in s.events:
+        bound = BOUND_EVENTS.get(event)
+        if bound is not None and s.state != bound:
+            problems.append(
+                f"socket '{s.name}': a {s.category} socket's {event} event callback can only be enabled once it "
+                f"is bound; set state: {bound}, or remove '{event}' from 'events'"
+            )
+    return problems
+
+
+def _check_accepted(s: SocketDecl, sockets: dict[str, SocketDecl]) -> list[str]:
+    """A socket ``accepted_from`` a listening socket: that socket must exist and listen; the accepted socket is
+    a connection socket, CONNECTED once accepted, with every event callback disabled until the program enables
+    one ([WskAccept](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_accept),
+    [WskAcceptEvent](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_accept_event))."""
+    if s.accepted_from is None:
+        return []
+    where = f"socket '{s.name}': accepted_from"
+    listener = sockets.get(s.accepted_from)
+    if listener is None or listener.name == s.name:
+        others = sorted(n for n, d in sockets.items() if d.category in LISTENERS and n != s.name)
+        return [f"{where} '{s.accepted_from}' must name another socket, a listening one (have: {others})"]
+    problems = []
+    if listener.category not in LISTENERS or listener.state != "LISTENING":
+        problems.append(
+            f"{where} '{listener.name}' is a {listener.category} socket that starts {listener.state}; it must be "
+            "a listen or stream socket that starts LISTENING, so that a connection can arrive"
+        )
+    if s.category != "connection" or s.state != "CONNECTED":
+        problems.append(
+            f"socket '{s.name}' is accepted from '{listener.name}', so it is a connection socket, CONNECTED once "
+            "accepted: remove its 'category' and 'state'"
+        )
+    if s.events:
+        problems.append(
+            f"socket '{s.name}' is accepted from '{listener.name}': an accepted socket starts with every event "
+            "callback disabled; remove 'events' and enable them with WskControlSocket once it is accepted"
         )
     return problems
+
+
+def _events_of(category: str) -> str:
+    """The event callbacks a category has, in words, for an error message."""
+    events = EVENT_CATEGORIES[category]
+    if not events:
+        return f"a {category} socket has no event callbacks the simulator models"
+    return f"it has {' and '.join(events)}"
 
 
 def _check_socket_use(sc: Scenario, at: str, stmt: Statement) -> list[str]:
@@ -1026,10 +1146,10 @@ def _check_socket_use(sc: Scenario, at: str, stmt: Statement) -> list[str]:
             f"{at}: {op} is not in the dispatch table of {decl.category} socket '{decl.name}' "
             f"({table} has, of the calls simulated, {', '.join(calls)})"
         ]
-    if isinstance(stmt, WskControlSocket) and decl.category not in EVENT_CATEGORIES:
+    if isinstance(stmt, WskControlSocket) and stmt.event not in EVENT_CATEGORIES[decl.category]:
         return [
             f"{at}: {decl.category} socket '{decl.name}' has no {stmt.event} event callback to enable or disable "
-            "(only connection and stream sockets do)"
+            f"({_events_of(decl.category)})"
         ]
     if isinstance(stmt, WskControlSocket) and stmt.enable and stmt.event not in decl.callbacks:
         # WSK would call the client's callback for this event: enabling it without one is enabling nothing.

@@ -11,18 +11,33 @@ from collections import Counter
 
 from app.sim import Engine, StepResult
 from app.sim import scenario as sc
-from app.sim.model import EventKind, Handle, IrpState, State
+from app.sim.model import EventKind, Handle, IrpState, Phase, State
 from app.sim.ntstatus import STATUS
 from app.sim.rules import VIOLATION_KINDS
 
 ENVIRONMENT = ("wsk", "peer")
-# How a handle may change in one step: it only moves forward, OPEN (-> NOT_FUNCTIONAL after a reset) -> CLOSING ->
-# CLOSED, and never straight from open to closed (entering the close and completing it are separate steps).
+# How a handle may change in one step: it only moves forward, (NOT_ACCEPTED ->) OPEN (-> NOT_FUNCTIONAL after a
+# reset) -> CLOSING -> CLOSED, and never straight from open to closed (entering the close and completing it are
+# separate steps).
 HANDLE_STEPS = {
+    (Handle.NOT_ACCEPTED, Handle.OPEN),
     (Handle.OPEN, Handle.NOT_FUNCTIONAL),
     (Handle.OPEN, Handle.CLOSING),
     (Handle.NOT_FUNCTIONAL, Handle.CLOSING),
     (Handle.CLOSING, Handle.CLOSED),
+}
+
+
+# Where the connection of a socket a listening socket accepts may go in one step: it arrives, is offered to the
+# accept callback or handed to a WskAccept IRP, and is accepted, refused, or dropped with the listening socket.
+UNBORN = (Phase.NO_CONNECTION, Phase.INCOMING, Phase.ACCEPTING, Phase.REJECTED, Phase.DROPPED)
+ACCEPT_STEPS = {
+    (Phase.NO_CONNECTION, Phase.INCOMING),
+    (Phase.INCOMING, Phase.ACCEPTING),
+    (Phase.INCOMING, Phase.CONNECTED),
+    (Phase.INCOMING, Phase.DROPPED),
+    (Phase.ACCEPTING, Phase.CONNECTED),
+    (Phase.ACCEPTING, Phase.REJECTED),
 }
 
 
@@ -53,6 +68,32 @@ def check_state(engine: Engine, state: State) -> None:
     assert len(state.words) == len(state.rundowns) == len(state.events) == len(engine.scenario.memory)
     _check_calls(state)
     _check_sockets(engine, state)
+    _check_unborn(engine, state)
+
+
+def _check_unborn(engine: Engine, state: State) -> None:
+    """A socket that is not the application's yet has nothing of the application's: no call, IRP, callback,
+    close or freed context; exactly one accept callback is deciding about an ACCEPTING one; and a socket a
+    listening socket accepted is CONNECTED once it is the application's."""
+    offered = Counter(
+        a.frames[0].accepting for a in state.actors if a.kind == "callback" and a.frames[0].event == "accept"
+    )
+    for index, sock in enumerate(state.sockets):
+        accepted = engine.scenario.sockets[index].accepted_from is not None
+        if sock.handle == Handle.NOT_ACCEPTED:
+            assert accepted, f"socket {index} is NOT_ACCEPTED but no listening socket accepts it"
+            assert sock.phase in UNBORN, f"socket {index} is NOT_ACCEPTED but {sock.phase}"
+            assert not (sock.calls or sock.pending or sock.doomed or sock.callbacks or sock.retained), (
+                f"socket {index} does not exist yet but has calls, IRPs or callbacks"
+            )
+            assert sock.close_irp is None and not sock.freed and not sock.context_freed, (
+                f"socket {index} does not exist yet but is closing or freed"
+            )
+        elif accepted:
+            assert sock.phase == Phase.CONNECTED, f"accepted socket {index} is {sock.handle} but {sock.phase}"
+        assert offered[index] == (sock.phase == Phase.ACCEPTING), (
+            f"socket {index} is {sock.phase} while {offered[index]} accept callback(s) decide about it"
+        )
 
 
 def _check_calls(state: State) -> None:
@@ -133,6 +174,10 @@ def check_step(engine: Engine, before: State, result: StepResult) -> None:
         assert new.freed >= old.freed, f"socket {index} was freed and came back"
         assert new.context_freed >= old.context_freed, f"socket {index}'s context was freed and came back"
         assert new.peer_data <= old.peer_data, f"socket {index}: the peer's data budget grew"
+        if old.phase != new.phase and old.phase in UNBORN:
+            assert (old.phase, new.phase) in ACCEPT_STEPS, (
+                f"socket {index}: its connection went from {old.phase} to {new.phase}"
+            )
     assert set(before.violated) <= set(after.violated), "a violation was forgotten"
     found = {v.kind for v in result.violations}
     assert found <= set(after.violated), f"violations {found} of this step are not in the state"

@@ -16,7 +16,8 @@ REQUIRED = [
     "rundown-protection", "reference-held-across-pending-receive", "close-from-callback",
     "wait-for-close-in-callback", "retained-indication-at-close", "double-close", "irp-double-free",
     "irp-read-after-free", "completion-returns-success", "context-freed-early", "cancel-races-completion",
-    "deregister-with-open-socket", "sandbox",
+    "deregister-with-open-socket", "sandbox", "close-during-connect", "close-with-pending-receive-from",
+    "close-with-pending-accept", "close-listening-socket", "close-listening-then-accepted",
 ]  # fmt: skip
 SAFE = sorted(i for i, c in LIBRARY.scenarios.items() if c.source.expect == "safe")
 BUGGY = sorted(i for i, c in LIBRARY.scenarios.items() if c.source.expect == "buggy")

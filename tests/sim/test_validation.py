@@ -266,7 +266,7 @@ BASIC = {"category": "basic", "state": "CREATED"}
         (
             on_socket({**DATAGRAM, "events": ["receive"], "callbacks": {"receive": "OnReceive"}}, ALLOCATE)
             | {"routines": {"OnReceive": {"kind": "callback", "program": [{"op": "Return"}]}}},
-            "a datagram socket has no receive or disconnect event callbacks",
+            "a datagram socket has no receive event callback (it has receive_from)",
         ),
     ],
 )
