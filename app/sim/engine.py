@@ -99,9 +99,11 @@ class Engine:
                 return tx.result(move.action, tuple(m.action for m in moves))
         raise IllegalAction(action_id, tuple(m.action for m in moves))
 
-    def blocked(self, state: State) -> tuple[tuple[str, str], ...]:
-        """For every actor that cannot move now, why not, as (actor id, reason)."""
-        movers = {m.action.actor for m in self._moves(state)}
+    def blocked(self, state: State, enabled: tuple[Action, ...] | None = None) -> tuple[tuple[str, str], ...]:
+        """For every actor that cannot move now, why not, as (actor id, reason). A caller that has listed the
+        state's enabled actions passes them, so they are not listed again."""
+        listed = enabled if enabled is not None else tuple(m.action for m in self._moves(state))
+        movers = {action.actor for action in listed}
         reasons: list[tuple[str, str]] = []
         for actor in state.actors:
             if actor.id not in movers:
@@ -118,9 +120,14 @@ class Engine:
             return ()
         return explain.end_of_run_violations(self.scenario, state)
 
-    def outcome(self, state: State, terminal: tuple[Violation, ...] | None = None) -> str:
-        """running, ok, violation or deadlock."""
-        if self._moves(state):
+    def outcome(
+        self,
+        state: State,
+        terminal: tuple[Violation, ...] | None = None,
+        enabled: tuple[Action, ...] | None = None,
+    ) -> str:
+        """running, ok, violation or deadlock. ``enabled``, when given, are the state's enabled actions."""
+        if enabled if enabled is not None else self._moves(state):
             return "running"
         terminal = self.terminal_violations(state) if terminal is None else terminal
         if any(v.kind == "deadlock" for v in terminal):

@@ -130,7 +130,7 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
     last = len(loc.schedule)
     final = loc.at == last
     state = describe_state(
-        engine, snap.state, enabled, loc.trace.blocked if final else engine.blocked(snap.state)
+        engine, snap.state, enabled, loc.trace.blocked if final else engine.blocked(snap.state, enabled)
     )
     # What this step changed stays marked until the next step: IRP cards, socket fields, memory cells, lanes.
     changed = (
@@ -184,7 +184,7 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         for s in loc.trace.snapshots[max(1, loc.at - 11) : loc.at + 1]
         for e in s.events
     ]
-    outcome = loc.trace.outcome if final else engine.outcome(snap.state)
+    outcome = loc.trace.outcome if final else engine.outcome(snap.state, enabled=enabled)
     # The run so far, ending at this step. Its marks carry only their step number: a click on one submits the
     # form with that step (static/js/player.js).
     whole = diagram.layout(loc.trace, last=loc.at, current=loc.at)
@@ -419,7 +419,7 @@ def _render(request: Request, loc: Location, base: str, fragment: bool) -> bytes
 RENDERING = CapacityLimiter(2)
 
 
-async def _serve(request: Request, scenario_id: str, q: LinkQuery, base: str) -> Response:
+async def _serve(request: Request, scenario_id: str, q: PlayerQuery, base: str) -> Response:
     """A step of the player, as a page or (for htmx) the player region: from the browser's cache (304), from the
     server's cache of rendered steps, or replayed and rendered in the thread pool (CPU work) and then cached."""
     started = time.perf_counter()
@@ -497,6 +497,19 @@ class LinkQuery(BaseModel):
         },  # checked by parse_step, whose message names the range
         description="The step to show (0 is the start); the last by default.",
     )
+    definition: str | None = Field(
+        default=None,
+        alias="def",
+        max_length=MAX_DEF_CHARS,
+        # Documented, not enforced here: decode_definition's message ("damaged, copy the link again") is clearer.
+        json_schema_extra={"pattern": "^[A-Za-z0-9_-]*$"},
+        description="A custom scenario: its canonical JSON, deflated and base64url-encoded.",
+    )
+
+
+class PlayerQuery(LinkQuery):
+    """A player link, or a press of one of the player's buttons (which adds ``to`` or ``then``)."""
+
     to: str | None = Field(
         default=None,
         max_length=8,
@@ -512,26 +525,19 @@ class LinkQuery(BaseModel):
         "if it is the run's next action, else starting a new branch), or let '@round-robin' or '@random' "
         "choose; '@demo' loads the scenario's demo run at its start. Answered like 'to'.",
     )
-    definition: str | None = Field(
-        default=None,
-        alias="def",
-        max_length=MAX_DEF_CHARS,
-        # Documented, not enforced here: decode_definition's message ("damaged, copy the link again") is clearer.
-        json_schema_extra={"pattern": "^[A-Za-z0-9_-]*$"},
-        description="A custom scenario: its canonical JSON, deflated and base64url-encoded.",
-    )
 
 
 Link = Annotated[LinkQuery, Query()]
+PlayerLink = Annotated[PlayerQuery, Query()]
 
 
 @router.get("/play/{scenario_id}", response_class=HTMLResponse, responses=PAGE_ERRORS)
-async def play(request: Request, scenario_id: ScenarioId, q: Link) -> Response:
+async def play(request: Request, scenario_id: ScenarioId, q: PlayerLink) -> Response:
     return await _serve(request, scenario_id, q, "/play")
 
 
 @router.get("/embed/{scenario_id}", response_class=HTMLResponse, responses=PAGE_ERRORS)
-async def embed(request: Request, scenario_id: ScenarioId, q: Link) -> Response:
+async def embed(request: Request, scenario_id: ScenarioId, q: PlayerLink) -> Response:
     return await _serve(request, scenario_id, q, "/embed")
 
 

@@ -39,7 +39,7 @@ MEASURE = """() => {
   const inside = (item, box) => { const i = item.getBoundingClientRect(), b = box.getBoundingClientRect();
     return i.top >= b.top - 1 && i.bottom <= b.bottom + 1 && i.left >= b.left - 1 && i.right <= b.right + 1; };
   for (const [name, sel] of [["the step controls", "#nav"], ["the narration", "#narration"],
-      ["the threads", ".threads"], ["WSK's context", ".wsk-context"], ["the socket card", ".socket-card"],
+      ["the threads", ".threads"], ["WSK's context", ".wsk-context"], ["the sockets", ".sockets"],
       ["the IRP board", ".irp-board"], ["the diagram", ".diagram-wrap"]]) {
     const el = document.querySelector(sel);
     if (!el) problems.push(`${name} is missing`); else if (!shown(el)) problems.push(`${name} is not on screen`);
@@ -51,6 +51,14 @@ MEASURE = """() => {
     const line = lane.querySelector("li.current");
     if (line && !inside(line, lane.querySelector(".code-scroll"))) problems.push(`${name}'s current line is out of view`);
   }
+  // With several sockets (a listener and what it accepted), their cards scroll inside the region: the one this
+  // step changed is brought into view, and some card always shows.
+  const sockets = document.querySelector(".sockets"), cards = [...sockets.querySelectorAll(".socket-card")];
+  const visible = (card) => { const r = card.getBoundingClientRect(), b = sockets.getBoundingClientRect();
+    return r.bottom > b.top + 20 && r.top < b.bottom - 20; };
+  if (!cards.some(visible)) problems.push("no socket card shows");
+  const changed = sockets.querySelector("dd.changed");
+  if (changed && !inside(changed, sockets)) problems.push("the socket field this step changed is out of view");
   const wsk = document.querySelector(".wsk-context");
   for (const lane of wsk.querySelectorAll(".lane.kind-completion, .lane.kind-callback")) {
     const r = lane.getBoundingClientRect(), b = wsk.getBoundingClientRect();

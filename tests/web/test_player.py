@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from html import unescape
 
+import pytest
 from fastapi.testclient import TestClient
 
 from app.scenarios import load_library
@@ -207,3 +208,32 @@ def test_the_end_of_a_run_says_how_it_ended_and_what_to_do_next(client: TestClie
     assert "The run has ended: ok" in page and "/families/close-protection" in page
     middle = client.get(f"/play/close-during-send?v=1&s={'.'.join(DEMO)}&at=3").text
     assert "The run has ended" not in middle
+
+
+def test_a_step_lists_the_enabled_actions_at_most_once_and_steps_nothing(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Views stop recomputing: once the run's trace is cached, rendering any of its steps lists the enabled
+    actions of that step at most once (the trace recorded the others), and takes no step."""
+    from app.sim.engine import Engine
+
+    schedule = ".".join(DEMO)
+    client.get(f"/play/close-during-send?v=1&s={schedule}")  # the trace, replayed once and cached
+    counts = {"moves": 0, "steps": 0}
+    listed, stepped = Engine._moves, Engine.step
+
+    def counting_moves(self: Engine, state: object) -> object:
+        counts["moves"] += 1
+        return listed(self, state)  # type: ignore[arg-type]
+
+    def counting_step(self: Engine, state: object, action_id: str) -> object:
+        counts["steps"] += 1
+        return stepped(self, state, action_id)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Engine, "_moves", counting_moves)
+    monkeypatch.setattr(Engine, "step", counting_step)
+    for at in (0, 3, 6, len(DEMO)):
+        counts.update(moves=0, steps=0)
+        response = client.get(f"/play/close-during-send?v=1&s={schedule}&at={at}&fresh={at}")
+        assert response.status_code == 200
+        assert counts["moves"] <= 1 and counts["steps"] == 0, (at, counts)
