@@ -15,6 +15,7 @@ from app.sim import CompiledScenario, Trace, TraceCache
 from app.web import api, docs, explore, glossary, pages, player, shared
 from app.web.caching import StepCache
 from app.web.errors import Guard, install_error_handlers
+from app.web.meter import Meters
 from app.web.searches import Searches
 from app.web.security import SecurityHeaders
 
@@ -50,6 +51,7 @@ def create_app(library: Library | None = None) -> FastAPI:
     app.state.library = library or load_library()
     app.state.traces = SharedTraces()
     app.state.steps = StepCache()
+    app.state.meters = Meters()
     # Redis when REDIS_URL is set (several workers share searches through it); None: one process, in memory.
     app.state.shared = shared.connect()
     app.state.searches = Searches(shared=app.state.shared)

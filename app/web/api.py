@@ -20,6 +20,7 @@ from app.sim.replay import MAX_SCHEDULE
 from app.sim.scenario import MAX_ACTION_ID, SCENARIO_ID, ActionId
 from app.web.errors import SCENARIO_ERRORS
 from app.web.links import LinkError, encode_definition, play_link
+from app.web.meter import readings
 from app.web.params import ScenarioId
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -110,6 +111,24 @@ class RunRequest(Input):
         ),
     )
     steps: StepWindow = Field(default_factory=StepWindow, description="Which steps to list; all by default.")
+    reachability: bool = Field(
+        default=False,
+        description="Give each listed step a map 'reachable': for each violation kind the scenario can break, "
+        "whether at that step it has happened, is unavoidable, is still possible or is impossible from there, "
+        "over every interleaving. The scenario's whole state graph is searched once (and kept); see "
+        "'reachability' in the answer for whether that search was complete.",
+    )
+
+
+Reachable = Literal["happened", "unavoidable", "possible", "impossible", "not_found"]
+
+
+class ReachabilityOut(BaseModel):
+    exact: bool = Field(
+        description="True when every state was searched. When False, 'impossible' is never claimed (a kind the "
+        "search did not find is 'not_found') nor 'unavoidable'."
+    )
+    states: int = Field(description="The states searched.")
 
 
 class ActionOut(BaseModel):
@@ -137,6 +156,9 @@ class StepOut(BaseModel):
     changes: dict[str, Any] | None = Field(
         default=None, description="What changed since the previous step, with states: 'changes'."
     )
+    reachable: dict[str, Reachable] | None = Field(
+        default=None, description="With reachability: true, what each violation kind can still do from here."
+    )
 
 
 class BlockedOut(BaseModel):
@@ -155,6 +177,7 @@ class RunResponse(BaseModel):
     violations: list[ViolationOut]
     outcome: Literal["running", "ok", "violation", "deadlock"]
     link: str
+    reachability: ReachabilityOut | None = None
 
 
 def _library(request: Request) -> Any:
@@ -293,6 +316,27 @@ def run(request: Request, body: RunRequest) -> RunResponse:
         if body.continue_with is not None:
             c = body.continue_with
             trace = run_on(trace, c.scheduler, c.max_steps, seed=c.seed)
-        return run_response(trace, definition, body.states, body.steps)
+        answer = run_response(trace, definition, body.states, body.steps)
     except ValueError as err:  # an IllegalAction, a malformed schedule, a window or an answer too large
         raise HTTPException(422, str(err)) from None
+    if body.reachability:
+        try:
+            meter = request.app.state.meters.wait(compiled, timeout=REACHABILITY_WAIT_S)
+        except TimeoutError:  # other scenarios' searches were queued before this one
+            raise HTTPException(
+                503,
+                "The search behind 'reachability' is still running for this scenario; ask again in a minute.",
+                headers={"Retry-After": "60"},
+            ) from None
+        answer.reachability = ReachabilityOut(exact=meter.exact, states=meter.states)
+        final = len(trace.snapshots) - 1
+        ended = frozenset(v.kind for v in trace.terminal_violations)
+        for step in answer.steps:
+            state = trace.snapshots[step.index].state
+            broken = frozenset(state.violated) | (ended if step.index == final else frozenset())
+            step.reachable = {r.kind: r.word for r in readings(meter, state, broken)}
+    return answer
+
+
+# The meter's search is bounded in time (app/web/meter.py); an API call waits for it a little longer than that.
+REACHABILITY_WAIT_S = 45.0

@@ -44,10 +44,13 @@ class StepKey:
     path: str
     query: str
     fragment: bool
+    meter: bool = (
+        False  # whether the scenario's reachability meter was ready (else the step shows a placeholder)
+    )
 
     @property
     def etag(self) -> str:
-        text = f"{BUILD}\n{self.base}\n{self.path}\n{self.query}\n{self.fragment}"
+        text = f"{BUILD}\n{self.base}\n{self.path}\n{self.query}\n{self.fragment}\n{self.meter}"
         return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
 
 

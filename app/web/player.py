@@ -23,13 +23,16 @@ from starlette.concurrency import run_in_threadpool
 from app.scenarios import ScenarioError, parse_scenario
 from app.sim import RULES, CompiledScenario, IllegalAction, Trace, parse_schedule, schedulers
 from app.sim.describe import describe_state, what_changed
+from app.sim.reach import Meter
 from app.sim.replay import MAX_SCHEDULE
 from app.sim.scenario import MAX_ACTION_ID
 from app.web import diagram
+from app.web import meter as meter_module
 from app.web.api import run_response
 from app.web.caching import CACHE_CONTROL, StepCache, StepKey, matches
 from app.web.errors import PAGE_ERRORS
 from app.web.links import LINK_VERSION, MAX_DEF_CHARS, LinkError, decode_definition, play_link
+from app.web.meter import Meters
 from app.web.params import ScenarioId
 
 router = APIRouter()
@@ -213,6 +216,7 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
             "schedule": ".".join(loc.schedule),
             "export": f"/export/{'custom' if loc.definition else source.id}",
             "embed": f"/embed/{'custom' if loc.definition else source.id}",
+            "meter": f"/meter/{'custom' if loc.definition else source.id}",
         },
         "events": events[-24:],
         "diagram": Markup(picture),  # built from escaped text only (app/web/diagram.py)
@@ -410,8 +414,21 @@ def _render(request: Request, loc: Location, base: str, fragment: bool) -> bytes
         if fragment
         else ("pages/embed.html" if base == "/embed" else "pages/player.html")
     )
-    view = player_view(loc, base)
+    meters: Meters = request.app.state.meters
+    if loc.definition is not None:
+        meters.remember(loc.definition, loc.compiled)
+    view = player_view(loc, base) | {"meter": meter_view(loc, meters.ready(loc.compiled))}
     return str(request.app.state.templates.get_template(name).render(request=request, **view)).encode()
+
+
+def meter_view(loc: Location, meter: Meter | None) -> dict[str, Any]:
+    """The meter at the located step: what the run has broken so far (at its end, the end-of-run findings too)
+    against what can still happen from its state."""
+    snap = loc.trace.snapshots[loc.at]
+    broken = set(snap.state.violated)
+    if loc.at == len(loc.schedule):
+        broken |= {v.kind for v in loc.trace.terminal_violations}
+    return meter_module.view(meter, snap.state, frozenset(broken))
 
 
 # Replaying and rendering is pure Python: under the GIL, threads beyond a couple only take turns and thrash the
@@ -439,7 +456,9 @@ async def _serve(request: Request, scenario_id: str, q: PlayerQuery, base: str) 
             return RedirectResponse(target, status_code=303)
         q = q.model_copy(update={"s": ".".join(schedule), "at": str(step), "to": None, "then": None})
         path, _, query = target.partition("?")
-    key = StepKey(base, path, query, fragment)
+    meters: Meters = request.app.state.meters
+    built_in = None if scenario_id == "custom" else request.app.state.library.get(scenario_id)
+    key = StepKey(base, path, query, fragment, meters.known(built_in, q.definition))
     # Both headers choose page or fragment, so a shared cache must key on both.
     headers = {
         "Vary": "HX-Request, HX-History-Restore-Request",
@@ -539,6 +558,22 @@ async def play(request: Request, scenario_id: ScenarioId, q: PlayerLink) -> Resp
 @router.get("/embed/{scenario_id}", response_class=HTMLResponse, responses=PAGE_ERRORS)
 async def embed(request: Request, scenario_id: ScenarioId, q: PlayerLink) -> Response:
     return await _serve(request, scenario_id, q, "/embed")
+
+
+@router.get("/meter/{scenario_id}", response_class=HTMLResponse, responses=PAGE_ERRORS)
+async def meter(request: Request, scenario_id: ScenarioId, q: Link) -> Response:
+    """The stage's reachability meter at a step, for the placeholder that asks until the scenario's search is
+    done (it sends the player's form, so it follows the steps taken meanwhile)."""
+
+    def located_view() -> dict[str, Any]:
+        loc = locate(request, scenario_id, q.v, q.s, q.at, q.definition)
+        meters: Meters = request.app.state.meters
+        return {"meter": meter_view(loc, meters.ready(loc.compiled)), "nav": {"meter": request.url.path}}
+
+    view = await run_in_threadpool(located_view)
+    body = request.app.state.templates.get_template("partials/meter.html").render(request=request, **view)
+    # Not cached: the same step reads "computing" until the search is done.
+    return HTMLResponse(body, headers={"Cache-Control": "no-store"})
 
 
 EXPORTS = {

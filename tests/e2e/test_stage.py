@@ -209,6 +209,7 @@ def test_the_stage_has_no_wcag21_aa_violations(
         run = whole_run(scenario_id)
         page.goto(live_server + play_link(scenario_id, run, at=at))
         expect(page.locator("#player")).to_be_visible()
+        expect(page.locator("#meter:not(.pending)")).to_be_attached(timeout=30_000)  # the finished meter too
         axe.assert_clean(page, f"the stage, {step}, at {mode}")
         if large:  # projectors wash colours out: 7:1 for text
             found = axe.enhanced_contrast_violations(page)
@@ -235,3 +236,16 @@ def test_focus_is_never_lost_after_a_search_or_a_popover(page: Page, live_server
     page.keyboard.press("Escape")
     expect(page.locator("dialog#keys")).to_be_hidden()
     assert page.evaluate("document.activeElement !== document.body"), "focus came back from the dialog"
+
+
+def test_the_meter_says_what_can_still_break_and_follows_the_steps(page: Page, live_server: str) -> None:
+    run = whole_run("close-during-send")
+    page.goto(live_server + play_link("close-during-send", run, at=5))
+    meter = page.get_by_role("region", name="Can a rule still break from here?")
+    expect(meter).to_contain_text("still possible", timeout=30_000)
+    expect(meter.locator(".reading.happened")).to_have_count(0)
+    page.keyboard.press("ArrowRight")  # step 6: Closer enters WskCloseSocket while Sender is inside WskSend
+    expect(page.locator("#player")).to_have_attribute("data-at", "6")
+    expect(meter.locator(".reading.happened")).to_contain_text("UB-2 / P1")
+    page.keyboard.press("ArrowRight")
+    expect(meter.locator(".reading.unavoidable")).to_contain_text("IRP-B6")

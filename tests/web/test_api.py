@@ -136,3 +136,35 @@ def test_openapi_documents_the_typed_models(client: TestClient) -> None:
     assert {"RunRequest", "RunResponse", "ViolationOut", "Event"} <= set(spec["components"]["schemas"])
     schema = client.get("/api/scenario-schema").json()
     assert "threads" in schema["properties"]
+
+
+def test_run_with_reachability_says_at_each_step_what_can_still_break(client: TestClient) -> None:
+    demo = client.get("/api/scenarios/close-during-send").json()["demo"]
+    body = client.post(
+        "/api/run",
+        json={"scenario": "close-during-send", "schedule": demo, "states": "none", "reachability": True},
+    ).json()
+    assert body["reachability"] == {"exact": True, "states": body["reachability"]["states"]}
+    first, last = body["steps"][0]["reachable"], body["steps"][-1]["reachable"]
+    assert first["close_with_call_in_progress"] == "possible"
+    assert last["close_with_call_in_progress"] == "happened"
+    assert set(first) <= set(last), "a kind the scenario can break is listed at every step"
+    assert all(
+        set(s["reachable"].values()) <= {"happened", "unavoidable", "possible", "impossible"}
+        for s in body["steps"]
+    )
+    plain = client.post(
+        "/api/run", json={"scenario": "close-during-send", "schedule": demo, "states": "none"}
+    ).json()
+    assert plain["reachability"] is None and plain["steps"][0]["reachable"] is None
+
+
+def test_reachability_of_a_safe_inline_scenario_lists_nothing_that_can_break(client: TestClient) -> None:
+    inline = client.get("/api/scenarios/protect-rundown").json()
+    inline["title"] = "My own run-down protection"
+    del inline["expect"]
+    body = client.post(
+        "/api/run", json={"scenario": inline, "states": "none", "reachability": True, "continue_with": {}}
+    ).json()
+    assert body["reachability"]["exact"] is True
+    assert all(step["reachable"] == {} for step in body["steps"])

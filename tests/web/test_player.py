@@ -237,3 +237,33 @@ def test_a_step_lists_the_enabled_actions_at_most_once_and_steps_nothing(
         response = client.get(f"/play/close-during-send?v=1&s={schedule}&at={at}&fresh={at}")
         assert response.status_code == 200
         assert counts["moves"] <= 1 and counts["steps"] == 0, (at, counts)
+
+
+def test_the_meter_shows_once_its_search_is_done_and_a_cached_placeholder_is_not_kept() -> None:
+    """The first visit starts the scenario's search and shows a placeholder that asks /meter/... again; once the
+    search is done, the same step renders with the meter, under another ETag (the cache keys on readiness)."""
+    from app.main import create_app
+    from tests.web.helpers import eventually
+
+    fresh = TestClient(create_app())
+    url = f"/play/close-during-send?v=1&s={'.'.join(DEMO)}&at=7"
+    first = fresh.get(url, headers={"HX-Request": "true"})
+    assert 'class="meter pending"' in first.text and 'hx-get="/meter/close-during-send"' in first.text
+    assert 'hx-include="#nav"' in first.text
+    meter_url = f"/meter/close-during-send?v=1&s={'.'.join(DEMO)}&at=7"
+    ready = eventually(lambda: fresh.get(meter_url).text, lambda text: 'class="meter pending"' not in text)
+    assert "now unavoidable" in ready and fresh.get(meter_url).headers["cache-control"] == "no-store"
+    again = fresh.get(url, headers={"HX-Request": "true"})
+    assert 'class="meter pending"' not in again.text and "Can it still break?" in again.text
+    assert again.headers["etag"] != first.headers["etag"]
+
+
+def test_a_safe_scenarios_meter_says_nothing_can_break(client: TestClient) -> None:
+    from tests.web.helpers import eventually
+
+    eventually(
+        lambda: client.get("/meter/protect-rundown?v=1&s=").text,
+        lambda text: 'class="meter pending"' not in text,
+    )
+    html = client.get("/play/protect-rundown?v=1&s=").text
+    assert "No rule can break in any interleaving of this scenario." in html
