@@ -52,6 +52,7 @@ def create_app(library: Library | None = None) -> FastAPI:
     app.state.traces = SharedTraces()
     app.state.steps = StepCache()
     app.state.meters = Meters()
+    app.router.on_shutdown.append(app.state.meters.close)  # a search under way must not hold up the exit
     # Redis when REDIS_URL is set (several workers share searches through it); None: one process, in memory.
     app.state.shared = shared.connect()
     app.state.searches = Searches(shared=app.state.shared)

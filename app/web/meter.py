@@ -58,6 +58,7 @@ class Meters:
         self._definitions: OrderedDict[str, str] = OrderedDict()  # a custom link's def -> its fingerprint
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="meter")
+        self._closing = threading.Event()
 
     def known(self, compiled: CompiledScenario | None, definition: str | None) -> bool:
         """Whether a step's meter is ready, asked before the step is located (to key the rendered-step cache): by
@@ -81,10 +82,13 @@ class Meters:
             if meter is not None:
                 self._done.move_to_end(key)
                 return meter
-            if key not in self._running:
-                future = self._pool.submit(self._compute, compiled)
-                self._running[key] = future
-                future.add_done_callback(partial(self._finish, key))
+            if key in self._running:
+                return None
+            future = self._pool.submit(self._compute, compiled)
+            self._running[key] = future
+        # Outside the lock: a search that has already finished runs its callback right here, and the callback
+        # takes the lock.
+        future.add_done_callback(partial(self._finish, key))
         return None
 
     def wait(self, compiled: CompiledScenario, timeout: float | None = None) -> Meter:
@@ -100,14 +104,23 @@ class Meters:
         assert future is not None
         return future.result(timeout)
 
+    def close(self) -> None:
+        """Stop: a search under way ends at its next check, and queued ones never start (server shutdown)."""
+        self._closing.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
     def _compute(self, compiled: CompiledScenario) -> Meter:
         deadline = time.monotonic() + self.time_limit_s
-        return measure(compiled, self.max_states, should_stop=lambda _states: time.monotonic() > deadline)
+        return measure(
+            compiled,
+            self.max_states,
+            should_stop=lambda _states: self._closing.is_set() or time.monotonic() > deadline,
+        )
 
     def _finish(self, key: str, future: Future[Meter]) -> None:
         with self._lock:
             self._running.pop(key, None)
-            if future.exception() is None:
+            if not future.cancelled() and future.exception() is None:
                 self._done[key] = future.result()
                 while len(self._done) > self.kept:
                     self._done.popitem(last=False)
