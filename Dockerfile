@@ -10,12 +10,13 @@ RUN groupadd --system --gid 10001 app \
 
 WORKDIR /srv/app
 
-# Templates, static files and scenarios are read relative to the repo root (the WORKDIR).
+# Templates, static files, scenarios and lessons are read relative to the repo root (the WORKDIR).
 COPY pyproject.toml ./
 COPY app ./app
 COPY templates ./templates
 COPY static ./static
 COPY scenarios ./scenarios
+COPY lessons ./lessons
 
 # Runtime dependency versions are bounded in pyproject.toml.
 RUN pip install --no-cache-dir . \

@@ -25,7 +25,7 @@ CACHE_CONTROL = "public, max-age=86400"
 def _build_id() -> str:
     """A digest of every file that shapes a rendering: the code, the templates, static files and scenarios."""
     digest = hashlib.sha256()
-    for folder in ("app", "templates", "static", "scenarios"):
+    for folder in ("app", "templates", "static", "scenarios", "lessons"):
         for path in sorted((ROOT / folder).rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 digest.update(str(path.relative_to(ROOT)).encode())

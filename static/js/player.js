@@ -224,5 +224,16 @@
     if (next()) return;
     schedule();
   });
-  document.addEventListener("DOMContentLoaded", function () { applyLarge(); syncControls(); showCurrent(); });
+  // Progress without accounts: a finished lesson is remembered in this browser, and the course marks it.
+  function rememberProgress() {
+    var stage = player();
+    var done = stage && stage.getAttribute("data-lesson-done");
+    if (done) save("lesson." + done, "done");
+    document.querySelectorAll("[data-lesson]").forEach(function (card) {
+      var mark = card.querySelector(".done-mark");
+      if (mark) mark.hidden = pref("lesson." + card.getAttribute("data-lesson"), "") !== "done";
+    });
+  }
+  document.addEventListener("htmx:afterSettle", rememberProgress);
+  document.addEventListener("DOMContentLoaded", function () { applyLarge(); syncControls(); showCurrent(); rememberProgress(); });
 })();
