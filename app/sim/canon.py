@@ -38,8 +38,9 @@ from app.sim.liveness import live_locals
 from app.sim.model import Actor, Frame, Irp, Socket, State
 from app.sim.program import CompiledProgram, CompiledScenario
 
-#: Entries of the per-record memo before it is cleared: it only serves records a state shares with its parent.
-MEMO_LIMIT = 50_000
+#: Entries of the per-record memo before it starts afresh (keeping the last ones as a second chance): it serves the
+#: records a state shares with the states it was reached from, and must not keep every record alive.
+MEMO_LIMIT = 4_096
 
 
 def irp_locals(program: CompiledProgram) -> frozenset[str]:
@@ -127,14 +128,23 @@ class StateKeys:
         }
         self._codes: dict[Hashable, int] = {}
         self._memo: dict[int, tuple[object, int, tuple[int, ...]]] = {}
+        self._older: dict[int, tuple[object, int, tuple[int, ...]]] = {}
 
     def key(self, state: State) -> bytes:
         """The state's key: equal for two states exactly when they are equal up to the renamings of the module
         docstring (or, for ``exact`` keys, exactly when they are equal)."""
-        if len(self._memo) > MEMO_LIMIT:
-            self._memo.clear()
         if self.exact:
+            if len(self._memo) > MEMO_LIMIT:
+                self._older, self._memo = self._memo, {}
             return self._exact_key(state)
+        return self.named_key(state)[0]
+
+    def named_key(self, state: State) -> tuple[bytes, int]:
+        """The state's key, and a code for how its names map onto the key's (its actors' ids and its IRPs'
+        numbers, in the key's order): two states with equal keys and equal codes name everything alike, so an
+        action id means the same step in both."""
+        if len(self._memo) > MEMO_LIMIT:
+            self._older, self._memo = self._memo, {}
         parts = [self._actor(a) for a in state.actors]
         order = self._thread_order(state, parts)
         numbers: dict[int, int] = {}
@@ -173,11 +183,14 @@ class StateKeys:
             )
             out.append(self._code(named))
         by_number = [0] * len(irps)
+        ids = [0] * len(irps)
         for irp in irps:
             by_number[numbers[irp.id] - 1] = self._irp(irp)
+            ids[numbers[irp.id] - 1] = irp.id
         out += by_number
         out.append(self._shared(state, 0))
-        return array("I", out).tobytes()
+        names = (tuple(state.actors[i].id for i in (*order, *others)), tuple(ids))
+        return array("I", out).tobytes(), self._code(names)
 
     def _exact_key(self, state: State) -> bytes:
         """Nothing renamed or reordered: each part as it is, names included."""
@@ -251,7 +264,7 @@ class StateKeys:
     def _actor(self, actor: Actor) -> tuple[int, tuple[int, ...]]:
         """An actor without its name and with its IRPs blanked out, and the IRPs it holds in the order it holds
         them. A routine or callback is told apart by what it runs, not by its name."""
-        memo = self._memo.get(id(actor))
+        memo = self._memo.get(id(actor)) or self._older.get(id(actor))
         if memo is not None and memo[0] is actor:
             return memo[1], memo[2]
         refs: list[int] = []
@@ -305,7 +318,7 @@ class StateKeys:
     ) -> tuple[int, tuple[int, ...], tuple[tuple[tuple[str, str], ...], tuple[str, ...]]]:
         """A socket without the IRPs and actors it names, the IRPs it names (its queue in order, then those it
         must fail, those its close cancelled, and its close IRP), and the actors it names."""
-        memo = self._memo.get(id(sock))
+        memo = self._memo.get(id(sock)) or self._older.get(id(sock))
         if memo is not None and memo[0] is sock:
             return memo[1], memo[2], (sock.calls, sock.callbacks)
         cancelled = sock.cancelled_by_close if self.exact else tuple(sorted(sock.cancelled_by_close))
@@ -326,7 +339,7 @@ class StateKeys:
 
     def _irp(self, irp: Irp) -> int:
         """An IRP without its number."""
-        memo = self._memo.get(id(irp))
+        memo = self._memo.get(id(irp)) or self._older.get(id(irp))
         if memo is not None and memo[0] is irp:
             return memo[1]
         code = self._code(

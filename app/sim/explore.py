@@ -4,15 +4,17 @@ Breadth-first order means the first time a violation kind is seen, it is seen at
 witness is a shortest schedule for that kind within the searched bounds. States include the set of rules already
 broken, so two paths that reach the same world with different histories of violations stay distinct.
 
-There are two searches, and both are exact for the bounds searched: every violation kind either finds, it finds
-with a shortest witness (which replays, since it is a path of real steps), and every way a run can end.
+There are two searches, and both are exact for the bounds searched: every violation kind either finds, the other
+finds too, with a shortest witness of the same length (which replays: it is a path of real steps), and both find
+every way a run can end.
 
 **The full search** tries every enabled action of every state and stores every distinct state. It alone can count
 schedules (paths to an end) and every distinct end state, and it alone honours ``max_preemptions``, whose search
 key also holds the last actor and the preemptions used (the same world reached with fewer preemptions can go
 further).
 
-**The reduced search** gives the same verdicts from far fewer states, by two reductions that lose nothing:
+**The reduced search** gives the same verdicts from far fewer states and steps, by three reductions that lose
+nothing (a partial-order reduction: persistent sets of private steps, with sleep sets):
 
 - *Private steps wait for their actor's next shared step* (a Lipton reduction). A step that touches only its own
   actor and IRPs nobody else can reach (app/sim/independence.py) commutes with every other actor's step, and
@@ -24,8 +26,14 @@ further).
   block is recorded at its own step. A shortest witness has no step that the rule it breaks does not depend on,
   so it too can be rearranged into blocks, and is found with its true length.
 - *States equal up to names meet* (app/sim/canon.py): IRP numbers, callback numbers, which of two identical
-  threads did what, and orders that mean nothing. The search keeps the first real state it reaches with each key;
-  its witnesses are paths of real states and replay as they are.
+  threads did what, orders that mean nothing, and locals nobody will read. The search keeps the first real state
+  it reaches with each key; its witnesses are paths of real states and replay as they are.
+- *Sleep sets*: each unit (an actor's block, or one move of WSK or the peer) records what its steps read and write
+  (app/sim/footprint.py). Once a unit has been followed from a state, it is asleep in the states reached by the
+  units followed after it that it commutes with: both orders reach the same state, by paths of the same length,
+  and the first order is already being followed. A state reached again with fewer units asleep than when it was
+  expanded is expanded again for those (Godefroid's sleep sets with state caching). Where two ways to one key name
+  things differently, nothing is asleep. Sleep sets save steps, not states.
 
 What the reduced search cannot give is the full search's counts: it does not count schedules (``schedules`` is
 None), and ``terminal_states`` and ``outcomes`` count end states up to names (each way a run can end is found, and
@@ -51,10 +59,11 @@ from dataclasses import dataclass, field, replace
 from app.sim import scenario as sc
 from app.sim.canon import StateKeys
 from app.sim.engine import Engine, Violation, is_preemption, next_last_actor
+from app.sim.footprint import NOTHING, Footprint, Footprints
 from app.sim.independence import Privacy
-from app.sim.model import State
+from app.sim.model import Actor, State
 from app.sim.program import CompiledScenario
-from app.sim.step import Move
+from app.sim.step import ENVIRONMENT, Move
 
 CHECK_EVERY = (
     64  # expansions between calls to should_stop: few enough that a time limit or a cancel is prompt
@@ -302,8 +311,14 @@ class FullSearch(_Search):
         return reached
 
 
+Unit = tuple[
+    str, list[Move]
+]  # an actor's block (its id and its moves), or one move of WSK or the peer (its id)
+Sleep = dict[str, Footprint]  # units not to follow from a state, each with what it touches
+
+
 class ReducedSearch(_Search):
-    """Blocks of private steps and states equal up to names (module docstring)."""
+    """Blocks of private steps, states equal up to names, and sleep sets (module docstring)."""
 
     def __init__(
         self, scenario: CompiledScenario, bounds: Bounds, should_stop: Callable[[Progress], str | None] | None
@@ -312,8 +327,14 @@ class ReducedSearch(_Search):
         self.report.reduced = True
         self.keys = StateKeys(scenario)
         self.privacy = Privacy(scenario)
+        self.footprints = Footprints(scenario)
         self.buckets: dict[int, list[tuple[int, State]]] = {}
         self.deepest = 0
+        self.naming = array("i")  # per state: how its representative names things (StateKeys.named_key)
+        self.expanded = bytearray()
+        self.asleep: dict[int, Sleep] = {}  # states waiting to be expanded: what not to follow from them
+        self.skipped: list[frozenset[str] | None] = []  # expanded states: what was not followed from them
+        self._sets: dict[frozenset[str], frozenset[str]] = {}
         # Programs that can jump back, and sandbox threads that can start an operation again, may go round a loop
         # of private steps: their blocks remember the states they pass through, and stop where one comes back.
         self.looping = {
@@ -328,49 +349,93 @@ class ReducedSearch(_Search):
 
     def run(self) -> Report:
         start = self.engine.initial()
-        self.add(self.keys.key(start), -1, (), 0)
+        key, naming = self.keys.named_key(start)
+        self.remember(key, -1, (), 0, naming)
         self.buckets[0] = [(0, start)]
         d = 0
         while d <= self.deepest:
             for number, state in self.buckets.pop(d, ()):
-                if self.depth[number] != d:
+                if self.depth[number] != d or self.expanded[number]:
                     continue  # reached by a shorter path since, and expanded from there
                 self.report.max_depth_seen = d
                 if self.checkpoint(d):
                     return self.finish()
-                self.expand(number, state, d)
+                self.expanded[number] = 1
+                sleep = self.asleep.pop(number, {})
+                skipped = self.expand(number, state, d, sleep, None)
+                self.skipped[number] = self._sets.setdefault(skipped, skipped) if skipped else None
             d += 1
         return self.finish()
 
-    def expand(self, number: int, state: State, d: int) -> None:
-        """Every actor's next block from this state."""
+    def remember(self, key: bytes, parent: int, steps: tuple[str, ...], depth: int, naming: int) -> int:
+        number = self.add(key, parent, steps, depth)
+        self.naming.append(naming)
+        self.expanded.append(0)
+        self.skipped.append(None)
+        return number
+
+    def units(self, moves: list[Move]) -> list[Unit]:
+        """A state's moves as units: each actor's moves together (its block), and each move of WSK and the peer
+        on its own (they act for many IRPs and sockets at once)."""
+        units: dict[str, list[Move]] = {}
+        for move in moves:
+            actor = move.action.actor
+            units.setdefault(move.action.id if actor in ENVIRONMENT else actor, []).append(move)
+        return list(units.items())
+
+    def expand(
+        self, number: int, state: State, d: int, sleep: Sleep, only: frozenset[str] | None
+    ) -> frozenset[str]:
+        """Follow each unit from this state (only those in ``only``, if given) that is not asleep; put to sleep, in
+        the states each one reaches, the units followed before it and those asleep here that commute with it.
+        The units not followed, because they were asleep."""
         moves = self.engine.moves(state)
         if not moves:
             self.end(number, state, moves)
-            return
+            return frozenset()
         if d >= self.bounds.max_depth:
             self.cut("max_depth")
-            return
-        by_actor: dict[str, list[Move]] = {}
-        for move in moves:
-            by_actor.setdefault(move.action.actor, []).append(move)
-        for actor_id, own in by_actor.items():
-            actor = next((a for a in state.actors if a.id == actor_id), None)
-            if actor is None or not self.privacy.acts_alone(state, actor):
-                for move in own:  # WSK, the peer, or an actor whose next step is shared: one step each
-                    after, violations = self.engine.successor(state, move)
-                    self.report.transitions += 1
-                    self.note(_kinds(violations), number, (move.action.id,))
-                    self.store(after, number, (move.action.id,))
-            else:
-                self.block(number, state, d, actor_id, own)
+            return frozenset()
+        followed: list[tuple[str, Footprint]] = []
+        skipped: set[str] = set()
+        for unit_id, own in self.units(moves):
+            if unit_id in sleep or (only is not None and unit_id not in only):
+                skipped.add(unit_id)
+                continue
+            ends, footprint = self.unit(number, state, d, unit_id, own)
+            asleep = {t: f for t, f in (*sleep.items(), *followed) if f.commutes_with(footprint)}
+            for after, steps in ends:
+                self.store(after, number, steps, asleep)
+            followed.append((unit_id, footprint))
+        return frozenset(skipped)
 
-    def block(self, number: int, state: State, d: int, actor_id: str, moves: list[Move]) -> None:
+    def unit(
+        self, number: int, state: State, d: int, unit_id: str, moves: list[Move]
+    ) -> tuple[list[tuple[State, tuple[str, ...]]], Footprint]:
+        """Take one unit: the states where it ends, with the steps to each, and what its shared steps touch."""
+        actor = None if moves[0].action.actor in ENVIRONMENT else state.actor(unit_id)
+        if actor is not None and self.privacy.acts_alone(state, actor):
+            return self.block(number, state, d, actor, moves)
+        ends: list[tuple[State, tuple[str, ...]]] = []
+        footprint = NOTHING
+        for move in moves:  # WSK, the peer, or an actor whose next step is shared: one step each
+            after, violations = self.engine.successor(state, move)
+            self.report.transitions += 1
+            self.note(_kinds(violations), number, (move.action.id,))
+            footprint |= self.footprints.of_step(state, move, after)
+            ends.append((after, (move.action.id,)))
+        return ends, footprint
+
+    def block(
+        self, number: int, state: State, d: int, actor: Actor, moves: list[Move]
+    ) -> tuple[list[tuple[State, tuple[str, ...]]], Footprint]:
         """Follow one actor from this state through its private steps, and then its next shared step (each of
-        them, where it has a choice); store where each way ends."""
-        actor = state.actor(actor_id)
+        them, where it has a choice): where each way ends, and what the shared steps touch."""
+        actor_id = actor.id
         loops = actor_id in self.repeating or any(f.program in self.looping for f in actor.frames)
         passed: set[bytes] = set()
+        ends: list[tuple[State, tuple[str, ...]]] = []
+        footprint = NOTHING
         stack: list[tuple[State, list[Move], tuple[str, ...], bool]] = [(state, moves, (), True)]
         while stack:
             here, here_moves, steps_here, private = stack.pop()
@@ -379,9 +444,13 @@ class ReducedSearch(_Search):
                 self.report.transitions += 1
                 steps = (*steps_here, move.action.id)
                 self.note(_kinds(violations), number, steps)
+                # Private steps commute with every step, but the last of a routine's can let a close go on.
+                footprint |= self.footprints.of_step(here, move, after)
                 follow = self.engine.moves_of(after, actor_id) if private else []
                 if not follow or d + len(steps) >= self.bounds.max_depth:
-                    self.store(after, number, steps)
+                    if private and not follow and any(a.id == actor_id for a in after.actors):
+                        footprint |= self.footprints.of_waiting(after, after.actor(actor_id))
+                    ends.append((after, steps))
                     continue
                 if loops:
                     key = self.keys.key(after)
@@ -389,23 +458,65 @@ class ReducedSearch(_Search):
                         continue  # round a loop: every way on from here is being followed already
                     passed.add(key)
                 stack.append((after, follow, steps, self.privacy.acts_alone(after, after.actor(actor_id))))
+        return ends, footprint
 
-    def store(self, state: State, parent: int, steps: tuple[str, ...]) -> None:
-        """Keep a state where a block ends, unless one equal up to names is kept at the same depth or less."""
+    def store(self, state: State, parent: int, steps: tuple[str, ...], sleep: Sleep) -> None:
+        """Keep a state where a unit ends, unless one equal up to names is kept at the same depth or less; what is
+        asleep in it is what is asleep on every way to it (where two ways name things differently, nothing)."""
         depth = self.depth[parent] + len(steps)
-        key = self.keys.key(state)
+        key, naming = self.keys.named_key(state)
         known = self.index.get(key)
         if known is None:
             if self.report.states >= self.bounds.max_states:
                 self.cut("max_states")
                 return
-            known = self.add(key, parent, steps, depth)
-        elif depth < self.depth[known]:
+            known = self.remember(key, parent, steps, depth, naming)
+            if sleep:
+                self.asleep[known] = sleep
+        elif not self.expanded[known]:
+            same = naming == self.naming[known]
+            kept = self.asleep.pop(known, {})
+            both = {t: f for t, f in kept.items() if same and sleep.get(t) == f}
+            if depth >= self.depth[known]:
+                if both:
+                    self.asleep[known] = both
+                return
             self.parent[known], self.via[known], self.depth[known] = parent, steps, depth
+            self.naming[known] = naming
+            if both:
+                self.asleep[known] = both
         else:
+            self.revisit(known, naming, sleep)
             return
         self.buckets.setdefault(depth, []).append((known, state))
         self.deepest = max(self.deepest, depth)
+
+    def revisit(self, known: int, naming: int, sleep: Sleep) -> None:
+        """A state already expanded is reached again with less asleep than when it was expanded: follow, from its
+        representative, what was asleep then and is not now (all of it, if the two ways name things
+        differently)."""
+        skipped = self.skipped[known]
+        if not skipped:
+            return
+        if naming == self.naming[known]:
+            missing = skipped - sleep.keys()
+            still: Sleep = {t: f for t, f in sleep.items() if t in skipped}
+        else:
+            missing, still = skipped, {}
+        if not missing:
+            return
+        remaining = skipped - missing
+        self.skipped[known] = self._sets.setdefault(remaining, remaining) if remaining else None
+        representative = self.rebuild(known)
+        self.expand(known, representative, self.depth[known], still, missing)
+
+    def rebuild(self, number: int) -> State:
+        """The state a stored state stands for, replayed from the start along the path that reached it."""
+        state = self.engine.initial()
+        for action_id in self.path_to(number):
+            move = next(m for m in self.engine.moves(state) if m.action.id == action_id)
+            state, _ = self.engine.successor(state, move)
+        return state
 
 
 def _kinds(violations: tuple[Violation, ...]) -> list[str]:
