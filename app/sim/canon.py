@@ -24,8 +24,9 @@ Renaming IRPs is sound only when no program can tell two IRP numbers apart excep
 routine's ``Irp``) and only used as an IRP or tested against NULL. Otherwise IRPs keep their numbers in the key.
 
 A key is a compact byte string: each part of the world (an actor, a socket, an IRP, the shared memory) is interned
-once as a small integer, and the key lists those integers. Equal keys mean equal worlds up to the renaming above;
-anything the key cannot rename it keeps, so a key never merges worlds that could behave differently.
+once as a small integer, and the key lists those integers, two bytes each. Equal keys mean equal worlds up to the
+renaming above; anything the key cannot rename it keeps, so a key never merges worlds that could behave
+differently.
 """
 
 from __future__ import annotations
@@ -40,7 +41,22 @@ from app.sim.program import CompiledProgram, CompiledScenario
 
 #: Entries of the per-record memo before it starts afresh (keeping the last ones as a second chance): it serves the
 #: records a state shares with the states it was reached from, and must not keep every record alive.
-MEMO_LIMIT = 4_096
+MEMO_LIMIT = 512
+
+
+#: Codes below this many fit a key's two-byte words; larger ones take three words (``_pack``).
+WIDE = 0xFFFF
+
+
+def _pack(codes: list[int]) -> bytes:
+    """A key's codes as bytes: two per code, or, for a code of ``WIDE`` or more, ``WIDE`` and two more words. Each
+    code has exactly one spelling, so equal code lists, and only they, give equal bytes."""
+    if max(codes) < WIDE:
+        return array("H", codes).tobytes()
+    words: list[int] = []
+    for code in codes:
+        words += (code,) if code < WIDE else (WIDE, code >> 16, code & WIDE)
+    return array("H", words).tobytes()
 
 
 def irp_locals(program: CompiledProgram) -> frozenset[str]:
@@ -189,8 +205,11 @@ class StateKeys:
             ids[numbers[irp.id] - 1] = irp.id
         out += by_number
         out.append(self._shared(state, 0))
-        names = (tuple(state.actors[i].id for i in (*order, *others)), tuple(ids))
-        return array("I", out).tobytes(), self._code(names)
+        # The threads' order, the routines' and callbacks' names, the IRPs' numbers: each interned apart, since
+        # few of each occur but many combinations.
+        routines = tuple(state.actors[j].id for j in others)
+        naming = (self._code(tuple(order)), self._code(routines), self._code(tuple(ids)))
+        return _pack(out), self._code(naming)
 
     def _exact_key(self, state: State) -> bytes:
         """Nothing renamed or reordered: each part as it is, names included."""
@@ -201,7 +220,7 @@ class StateKeys:
             out.append(self._code((sock_code, irp_refs, calls, callbacks)))
         out += [self._irp(irp) for irp in state.irps]
         out.append(self._shared(state, state.next_callback))
-        return array("I", out).tobytes()
+        return _pack(out)
 
     def _thread_order(self, state: State, parts: list[tuple[int, tuple[int, ...]]]) -> list[int]:
         """The threads in key order: in declaration order, except that each group of identical threads is sorted

@@ -59,7 +59,7 @@ from dataclasses import dataclass, field, replace
 from app.sim import scenario as sc
 from app.sim.canon import StateKeys
 from app.sim.engine import Engine, Violation, is_preemption, next_last_actor
-from app.sim.footprint import NOTHING, Footprint, Footprints
+from app.sim.footprint import NOTHING, ROUTINE_ENDS, Footprint, Footprints
 from app.sim.independence import Privacy
 from app.sim.model import Actor, State
 from app.sim.program import CompiledScenario
@@ -315,6 +315,7 @@ Unit = tuple[
     str, list[Move]
 ]  # an actor's block (its id and its moves), or one move of WSK or the peer (its id)
 Sleep = dict[str, Footprint]  # units not to follow from a state, each with what it touches
+Asleep = frozenset[tuple[str, Footprint]]  # the same, kept
 
 
 class ReducedSearch(_Search):
@@ -332,9 +333,10 @@ class ReducedSearch(_Search):
         self.deepest = 0
         self.naming = array("i")  # per state: how its representative names things (StateKeys.named_key)
         self.expanded = bytearray()
-        self.asleep: dict[int, Sleep] = {}  # states waiting to be expanded: what not to follow from them
+        self.asleep: dict[int, Asleep] = {}  # states waiting to be expanded: what not to follow from them
         self.skipped: list[frozenset[str] | None] = []  # expanded states: what was not followed from them
         self._sets: dict[frozenset[str], frozenset[str]] = {}
+        self._asleep: dict[Asleep, Asleep] = {}  # many states share one sleep set: one copy of each
         # Programs that can jump back, and sandbox threads that can start an operation again, may go round a loop
         # of private steps: their blocks remember the states they pass through, and stop where one comes back.
         self.looping = {
@@ -361,7 +363,7 @@ class ReducedSearch(_Search):
                 if self.checkpoint(d):
                     return self.finish()
                 self.expanded[number] = 1
-                sleep = self.asleep.pop(number, {})
+                sleep = dict(self.asleep.pop(number, ()))
                 skipped = self.expand(number, state, d, sleep, None)
                 self.skipped[number] = self._sets.setdefault(skipped, skipped) if skipped else None
             d += 1
@@ -424,7 +426,7 @@ class ReducedSearch(_Search):
             self.note(_kinds(violations), number, (move.action.id,))
             footprint |= self.footprints.of_step(state, move, after)
             ends.append((after, (move.action.id,)))
-        return ends, footprint
+        return ends, self.footprints.once(footprint)
 
     def block(
         self, number: int, state: State, d: int, actor: Actor, moves: list[Move]
@@ -444,8 +446,12 @@ class ReducedSearch(_Search):
                 self.report.transitions += 1
                 steps = (*steps_here, move.action.id)
                 self.note(_kinds(violations), number, steps)
-                # Private steps commute with every step, but the last of a routine's can let a close go on.
-                footprint |= self.footprints.of_step(here, move, after)
+                if not private:
+                    footprint |= self.footprints.of_step(here, move, after)
+                elif actor.kind != "thread" and all(a.id != actor_id for a in after.actors):
+                    # A private step touches nothing another unit touches, except the last of a routine's: it
+                    # leaves the set of running routines, which a close may be waiting on.
+                    footprint |= ROUTINE_ENDS
                 follow = self.engine.moves_of(after, actor_id) if private else []
                 if not follow or d + len(steps) >= self.bounds.max_depth:
                     if private and not follow and any(a.id == actor_id for a in after.actors):
@@ -458,7 +464,7 @@ class ReducedSearch(_Search):
                         continue  # round a loop: every way on from here is being followed already
                     passed.add(key)
                 stack.append((after, follow, steps, self.privacy.acts_alone(after, after.actor(actor_id))))
-        return ends, footprint
+        return ends, self.footprints.once(footprint)
 
     def store(self, state: State, parent: int, steps: tuple[str, ...], sleep: Sleep) -> None:
         """Keep a state where a unit ends, unless one equal up to names is kept at the same depth or less; what is
@@ -472,24 +478,29 @@ class ReducedSearch(_Search):
                 return
             known = self.remember(key, parent, steps, depth, naming)
             if sleep:
-                self.asleep[known] = sleep
+                self.asleep[known] = self.kept(sleep)
         elif not self.expanded[known]:
             same = naming == self.naming[known]
-            kept = self.asleep.pop(known, {})
-            both = {t: f for t, f in kept.items() if same and sleep.get(t) == f}
+            kept = self.asleep.pop(known, frozenset())
+            both = {t: f for t, f in kept if same and sleep.get(t) == f}
             if depth >= self.depth[known]:
                 if both:
-                    self.asleep[known] = both
+                    self.asleep[known] = self.kept(both)
                 return
             self.parent[known], self.via[known], self.depth[known] = parent, steps, depth
             self.naming[known] = naming
             if both:
-                self.asleep[known] = both
+                self.asleep[known] = self.kept(both)
         else:
             self.revisit(known, naming, sleep)
             return
         self.buckets.setdefault(depth, []).append((known, state))
         self.deepest = max(self.deepest, depth)
+
+    def kept(self, sleep: Sleep) -> Asleep:
+        """A sleep set as it is kept while its state waits: one shared copy of each."""
+        frozen = frozenset(sleep.items())
+        return self._asleep.setdefault(frozen, frozen)
 
     def revisit(self, known: int, naming: int, sleep: Sleep) -> None:
         """A state already expanded is reached again with less asleep than when it was expanded: follow, from its

@@ -66,6 +66,8 @@ class Footprint:
 
 
 NOTHING = Footprint()
+#: A routine's or callback's last step, as far as other actors can tell: it leaves the set of running routines.
+ROUTINE_ENDS = Footprint(grows=frozenset({ROUTINES}))
 #: The IRP routines: they read the IRP a local names (and IoCancelIrp, that IRP's socket).
 IRP_ROUTINES = (sc.IoSetCompletionRoutine, sc.IoReuseIrp, sc.IoFreeIrp, sc.IoCancelIrp, sc.ReadIoStatus)
 
@@ -96,7 +98,7 @@ class Footprints:
         """The footprint of a shared step that was taken: what it reads, and what it changed."""
         reads = self._reads(before, move)
         writes, grows = _changes(before, after, move.action.actor)
-        return self._once(Footprint(frozenset(reads), frozenset(writes), frozenset(grows)))
+        return self.once(Footprint(frozenset(reads), frozenset(writes), frozenset(grows)))
 
     def of_waiting(self, state: State, actor: Actor) -> Footprint:
         """What keeps an actor that has steps left from taking one (a statement on a socket that is not the
@@ -109,10 +111,10 @@ class Footprints:
             return NOTHING
         stmt = program.statements[frame.pc]
         if getattr(stmt, "socket", None) is None:
-            return self._once(Footprint(frozenset({EVERYTHING})))
-        return self._once(Footprint(frozenset(self._socket(state, self.scenario.socket_of(stmt)))))
+            return self.once(Footprint(frozenset({EVERYTHING})))
+        return self.once(Footprint(frozenset(self._socket(state, self.scenario.socket_of(stmt)))))
 
-    def _once(self, footprint: Footprint) -> Footprint:
+    def once(self, footprint: Footprint) -> Footprint:
         """One copy of each distinct footprint: the explorer keeps many."""
         return self._known.setdefault(footprint, footprint)
 
