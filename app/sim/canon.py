@@ -145,6 +145,8 @@ class StateKeys:
         self._codes: dict[Hashable, int] = {}
         self._memo: dict[int, tuple[object, int, tuple[int, ...]]] = {}
         self._older: dict[int, tuple[object, int, tuple[int, ...]]] = {}
+        self._last_shared: tuple[tuple[object, ...] | None, int] = (None, 0)
+        self._last_irps: tuple[tuple[Irp, ...] | None, list[int]] = (None, [])
 
     def key(self, state: State) -> bytes:
         """The state's key: equal for two states exactly when they are equal up to the renamings of the module
@@ -163,27 +165,33 @@ class StateKeys:
             self._older, self._memo = self._memo, {}
         parts = [self._actor(a) for a in state.actors]
         order = self._thread_order(state, parts)
-        numbers: dict[int, int] = {}
-        number = self._number
+        irps = state.irps
+        numbers: dict[int, int] = {} if self.renames_irps else {irp.id: irp.id for irp in irps}
         for index in order:
-            number(numbers, parts[index][1])
+            for ref in parts[index][1]:
+                if ref not in numbers:
+                    numbers[ref] = len(numbers) + 1
         # Routines and callbacks have no fixed place: order them by what they are, IRPs already numbered first.
         others = list(range(self.threads, len(parts)))
         if len(others) > 1:
             others.sort(key=lambda j: (parts[j][0], self._holds(state, parts[j][1], numbers)))
         for j in others:
-            number(numbers, parts[j][1])
+            for ref in parts[j][1]:
+                if ref not in numbers:
+                    numbers[ref] = len(numbers) + 1
         sockets = [self._socket(sock) for sock in state.sockets]
         for _, irp_refs, _ in sockets:
-            number(numbers, irp_refs)
-        irps = state.irps
+            for ref in irp_refs:
+                if ref not in numbers:
+                    numbers[ref] = len(numbers) + 1
         if len(numbers) < len(irps):  # IRPs nobody holds any more: in the order of what they are
-            held = sorted((self._irp(irp), irp.id) for irp in irps if irp.id not in numbers)
-            number(numbers, [irp_id for _, irp_id in held])
+            for _, irp_id in sorted((self._irp(irp), irp.id) for irp in irps if irp.id not in numbers):
+                numbers[irp_id] = len(numbers) + 1
         out = [len(others), len(irps)]
-        renamed = self._renamed
-        out += [renamed(parts[i], numbers) for i in order]
-        out += [renamed(parts[j], numbers) for j in others]
+        code = self._code
+        for i in (*order, *others):
+            part, refs = parts[i]
+            out.append(code((part, tuple(numbers[r] for r in refs))) if refs else part)
         place: dict[str, int] | None = None
         for sock_code, irp_refs, (calls, callbacks) in sockets:
             if not (irp_refs or calls or callbacks):
@@ -200,8 +208,8 @@ class StateKeys:
             out.append(self._code(named))
         by_number = [0] * len(irps)
         ids = [0] * len(irps)
-        for irp in irps:
-            by_number[numbers[irp.id] - 1] = self._irp(irp)
+        for irp, irp_code in zip(irps, self._irp_codes(irps), strict=True):
+            by_number[numbers[irp.id] - 1] = irp_code
             ids[numbers[irp.id] - 1] = irp.id
         out += by_number
         out.append(self._shared(state, 0))
@@ -237,19 +245,24 @@ class StateKeys:
         return order
 
     def _shared(self, state: State, next_callback: int) -> int:
-        """Shared memory, the registration, and the rules broken so far."""
-        return self._code(
-            (
-                state.words,
-                state.rundowns,
-                state.events,
-                state.captures,
-                state.deregistering,
-                state.deregistered,
-                state.violated,
-                next_callback,
-            )
+        """Shared memory, the registration, and the rules broken so far (most steps change none of them: the
+        last answer is kept, and given again while its tuples are the very same ones)."""
+        part = (
+            state.words,
+            state.rundowns,
+            state.events,
+            state.captures,
+            state.deregistering,
+            state.deregistered,
+            state.violated,
+            next_callback,
         )
+        last, code = self._last_shared
+        if last is not None and all(a is b for a, b in zip(part, last, strict=True)):
+            return code
+        code = self._code(part)
+        self._last_shared = (part, code)
+        return code
 
     # -- parts -------------------------------------------------------------------------------------------------------
 
@@ -259,17 +272,6 @@ class StateKeys:
         if code is None:
             code = self._codes[part] = len(self._codes)
         return code
-
-    def _number(self, numbers: dict[int, int], refs: Iterable[int]) -> None:
-        """Give each IRP not numbered yet the next number, in the order met."""
-        for ref in refs:
-            if ref not in numbers:
-                numbers[ref] = (len(numbers) + 1) if self.renames_irps else ref
-
-    def _renamed(self, part: tuple[int, tuple[int, ...]], numbers: dict[int, int]) -> int:
-        """An actor's code with the IRPs it holds under their new numbers."""
-        code, refs = part
-        return self._code((code, tuple(numbers[r] for r in refs))) if refs else code
 
     def _irp_contents(self, state: State, refs: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(self._irp(state.irp(r)) for r in refs)
@@ -355,6 +357,14 @@ class StateKeys:
         )  # fmt: skip
         self._memo[id(sock)] = (sock, code, irp_refs)
         return code, irp_refs, (sock.calls, sock.callbacks)
+
+    def _irp_codes(self, irps: tuple[Irp, ...]) -> list[int]:
+        """Each IRP's code; most steps leave the tuple of IRPs as it was, and then its codes too."""
+        last, codes = self._last_irps
+        if irps is not last:
+            codes = [self._irp(irp) for irp in irps]
+            self._last_irps = (irps, codes)
+        return codes
 
     def _irp(self, irp: Irp) -> int:
         """An IRP without its number."""

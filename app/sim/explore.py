@@ -337,13 +337,17 @@ class ReducedSearch(_Search):
         self.skipped: list[frozenset[str] | None] = []  # expanded states: what was not followed from them
         self._sets: dict[frozenset[str], frozenset[str]] = {}
         self._asleep: dict[Asleep, Asleep] = {}  # many states share one sleep set: one copy of each
-        # Programs that can jump back, and sandbox threads that can start an operation again, may go round a loop
-        # of private steps: their blocks remember the states they pass through, and stop where one comes back.
+        # Programs that can jump back on a test of their own locals, and sandbox threads that can start an operation
+        # again, may go round a loop of private steps: their blocks remember the states they pass through, and stop
+        # where one comes back. (A jump back on shared memory, a spin, is a shared step: it ends its block.)
+        memory = scenario.memory_index
         self.looping = {
             key
             for key, program in scenario.programs.items()
             if any(
-                isinstance(stmt, sc.GotoIf) and program.label_index(stmt.target) <= pc
+                isinstance(stmt, sc.GotoIf)
+                and program.label_index(stmt.target) <= pc
+                and not any(name in memory for name in stmt.reads_locals)
                 for pc, stmt in enumerate(program.statements)
             )
         }

@@ -9,6 +9,10 @@ safe in every interleaving, a broken one breaks the same rules, with witnesses t
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from app.scenarios import with_copies
@@ -101,3 +105,25 @@ def test_the_exact_counts_cost_little_when_the_reduced_search_is_large() -> None
     reduced = ReducedSearch(variant, Bounds(), None).run()
     assert reduced.states > EXACT_COUNTS_AFTER
     assert explore(variant) == reduced
+
+
+def test_a_report_is_the_same_in_every_process() -> None:
+    """Workers sharing searches (Redis) must compute the same report for the same search id, whatever order their
+    sets and dictionaries happen to iterate in (string hashes differ from process to process)."""
+    program = (
+        "import hashlib, json; from app.scenarios import load_library; from app.sim.explore import explore; "
+        "r = explore(load_library().scenarios['sandbox']); "
+        "print(hashlib.sha256(json.dumps([r.states, r.transitions, sorted(r.outcomes.items()), "
+        "sorted(r.witnesses.items())]).encode()).hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", program],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(digests) == 1, digests
