@@ -88,6 +88,8 @@ class Bounds:
 
 @dataclass(frozen=True)
 class Progress:
+    """How far a search has come, for ``should_stop`` (and a progress bar): states kept, steps taken, depth."""
+
     states: int
     transitions: int
     depth: int
@@ -95,6 +97,9 @@ class Progress:
 
 @dataclass
 class Report:
+    """What a search found: whether it was complete (else the bound that stopped it), its size, how runs end, and
+    the shortest witness of each rule broken."""
+
     complete: bool
     stopped_by: str | None
     states: int
@@ -172,9 +177,8 @@ class _Search:
         self.depth = array("i")
         self._steps: dict[tuple[str, ...], tuple[str, ...]] = {}  # one copy of each tuple of actions
         self.report = Report(complete=True, stopped_by=None, states=0, transitions=0)
-        self.found: dict[
-            str, tuple[int, int, tuple[str, ...]]
-        ] = {}  # kind: (length, state, actions after it)
+        # Each violation kind's shortest witness so far: (its length, the stored state, the actions after it).
+        self.found: dict[str, tuple[int, int, tuple[str, ...]]] = {}
         self.expansions = 0
 
     def cut(self, reason: str) -> None:
@@ -329,8 +333,10 @@ class ReducedSearch(_Search):
         self.keys = StateKeys(scenario)
         self.privacy = Privacy(scenario)
         self.footprints = Footprints(scenario)
-        self.buckets: dict[int, list[tuple[int, State]]] = {}
+        # States waiting to be expanded, by depth (each with the depth it was queued at).
+        self.buckets: dict[int, list[tuple[int, State, int]]] = {}
         self.deepest = 0
+        self.level = 0  # the depth being expanded
         self.naming = array("i")  # per state: how its representative names things (StateKeys.named_key)
         self.expanded = bytearray()
         self.asleep: dict[int, Asleep] = {}  # states waiting to be expanded: what not to follow from them
@@ -357,20 +363,19 @@ class ReducedSearch(_Search):
         start = self.engine.initial()
         key, naming = self.keys.named_key(start)
         self.remember(key, -1, (), 0, naming)
-        self.buckets[0] = [(0, start)]
-        d = 0
-        while d <= self.deepest:
-            for number, state in self.buckets.pop(d, ()):
-                if self.depth[number] != d or self.expanded[number]:
+        self.buckets[0] = [(0, start, 0)]
+        while self.level <= self.deepest:
+            for number, state, queued in self.buckets.pop(self.level, ()):
+                if self.depth[number] != queued or self.expanded[number]:
                     continue  # reached by a shorter path since, and expanded from there
-                self.report.max_depth_seen = d
-                if self.checkpoint(d):
+                self.report.max_depth_seen = self.level
+                if self.checkpoint(self.level):
                     return self.finish()
                 self.expanded[number] = 1
                 sleep = dict(self.asleep.pop(number, ()))
-                skipped = self.expand(number, state, d, sleep, None)
+                skipped = self.expand(number, state, queued, sleep, None)
                 self.skipped[number] = self._sets.setdefault(skipped, skipped) if skipped else None
-            d += 1
+            self.level += 1
         return self.finish()
 
     def remember(self, key: bytes, parent: int, steps: tuple[str, ...], depth: int, naming: int) -> int:
@@ -491,14 +496,16 @@ class ReducedSearch(_Search):
                 if both:
                     self.asleep[known] = self.kept(both)
                 return
-            self.parent[known], self.via[known], self.depth[known] = parent, steps, depth
+            self.parent[known], self.depth[known] = parent, depth
+            self.via[known] = self._steps.setdefault(steps, steps)
             self.naming[known] = naming
             if both:
                 self.asleep[known] = self.kept(both)
         else:
             self.revisit(known, naming, sleep)
             return
-        self.buckets.setdefault(depth, []).append((known, state))
+        # A state found by a revisit (below) may be shallower than the depth being expanded: it waits at this one.
+        self.buckets.setdefault(max(depth, self.level), []).append((known, state, depth))
         self.deepest = max(self.deepest, depth)
 
     def kept(self, sleep: Sleep) -> Asleep:
