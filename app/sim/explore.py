@@ -111,6 +111,10 @@ class Report:
     max_depth_seen: int = 0
     # True: the figures come from the reduced search (end states counted up to names, no schedule count).
     reduced: bool = False
+    # Violation kinds whose witness may not be a shortest one: the search dropped or left unexpanded a state
+    # shallower than the witness (max_states, a time limit, a cancel). Bounds on depth and preemptions do not count:
+    # a witness is a shortest one among the schedules they allow.
+    unproven: list[str] = field(default_factory=list)
 
 
 def explore(
@@ -180,10 +184,17 @@ class _Search:
         # Each violation kind's shortest witness so far: (its length, the stored state, the actions after it).
         self.found: dict[str, tuple[int, int, tuple[str, ...]]] = {}
         self.expansions = 0
+        # Every state shallower than this was kept and expanded: a witness no longer than it is a shortest one.
+        self.horizon: int | None = None
 
     def cut(self, reason: str) -> None:
         if self.report.complete:
             self.report.complete, self.report.stopped_by = False, reason
+
+    def lose(self, depth: int) -> None:
+        """A state of this depth was dropped, or will not be expanded."""
+        if self.horizon is None or depth < self.horizon:
+            self.horizon = depth
 
     def add(self, key: bytes, parent: int, actions: tuple[str, ...], depth: int) -> int:
         """Store a new state; its index."""
@@ -235,8 +246,10 @@ class _Search:
         return False
 
     def finish(self) -> Report:
-        for kind, (_, number, tail) in self.found.items():
+        for kind, (length, number, tail) in self.found.items():
             self.report.witnesses[kind] = self.path_to(number, tail)
+            if self.horizon is not None and length > self.horizon:
+                self.report.unproven.append(kind)
         return self.report
 
 
@@ -265,6 +278,7 @@ class FullSearch(_Search):
             d = self.depth[number]
             self.report.max_depth_seen = max(self.report.max_depth_seen, d)
             if self.checkpoint(d):
+                self.lose(d)
                 break
             moves = self.engine.moves(state)
             if not moves:
@@ -308,6 +322,7 @@ class FullSearch(_Search):
                 continue
             if self.report.states >= self.bounds.max_states:
                 self.cut("max_states")
+                self.lose(self.depth[number] + 1)
                 continue
             child = self.add(key, number, (move.action.id,), self.depth[number] + 1)
             reached.append(child)
@@ -370,6 +385,7 @@ class ReducedSearch(_Search):
                     continue  # reached by a shorter path since, and expanded from there
                 self.report.max_depth_seen = self.level
                 if self.checkpoint(self.level):
+                    self.lose(self.level)
                     return self.finish()
                 self.expanded[number] = 1
                 sleep = dict(self.asleep.pop(number, ()))
@@ -484,6 +500,7 @@ class ReducedSearch(_Search):
         if known is None:
             if self.report.states >= self.bounds.max_states:
                 self.cut("max_states")
+                self.lose(depth)
                 return
             known = self.remember(key, parent, steps, depth, naming)
             if sleep:

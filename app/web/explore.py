@@ -98,6 +98,10 @@ class WitnessOut(BaseModel):
     rule: str
     schedule: list[str]
     length: int
+    shortest: bool = Field(
+        description="Whether no shorter schedule breaks this rule. Always true of a complete search; a reduced "
+        "search stopped by a bound may not have ruled out a shorter one."
+    )
     link: str
 
 
@@ -178,6 +182,7 @@ def explore_response(search: Search) -> ExploreResponse:
                 rule=RULES[kind].rule,
                 schedule=list(schedule),
                 length=len(schedule),
+                shortest=kind not in report.unproven,
                 link=play_link(search.scenario, schedule, definition=search.definition),
             )
             for kind, schedule in sorted(report.witnesses.items(), key=lambda kv: (len(kv[1]), kv[0]))

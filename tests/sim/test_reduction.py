@@ -17,7 +17,7 @@ import pytest
 
 from app.scenarios import with_copies
 from app.sim import CompiledScenario, replay
-from app.sim.explore import EXACT_COUNTS_AFTER, Bounds, ReducedSearch, explore
+from app.sim.explore import EXACT_COUNTS_AFTER, Bounds, FullSearch, ReducedSearch, explore
 from tests.sim.helpers import COMPARED, assert_searches_agree, built_ins
 
 LIBRARY = built_ins()
@@ -127,3 +127,24 @@ def test_a_report_is_the_same_in_every_process() -> None:
         for seed in ("1", "2")
     }
     assert len(digests) == 1, digests
+
+
+@pytest.mark.parametrize(
+    ("search", "scenario_id", "max_states"),
+    [(ReducedSearch, "sandbox", 100), (FullSearch, "protect-check-zero", 400)],
+)
+def test_a_search_stopped_by_its_state_bound_says_which_witnesses_may_not_be_shortest(
+    search: type[ReducedSearch] | type[FullSearch], scenario_id: str, max_states: int
+) -> None:
+    """A state dropped at the bound may lie on a shorter way to a rule broken further down: a witness longer than
+    the shallowest state dropped is only a witness. Every other one is a shortest one, as the full search says."""
+    compiled = LIBRARY.scenarios[scenario_id]
+    if scenario_id == "protect-check-zero":
+        compiled = more_threads(scenario_id, 3)
+    stopped = search(compiled, Bounds(max_states=max_states), None).run()
+    full = explore(compiled, reduce=False)
+    assert stopped.stopped_by == "max_states" and stopped.unproven
+    for kind, witness in stopped.witnesses.items():
+        if kind not in stopped.unproven:
+            assert len(witness) == len(full.witnesses[kind])
+    assert not explore(compiled, Bounds(max_depth=7)).unproven  # a depth bound loses no shorter witness

@@ -70,6 +70,16 @@ def test_a_large_scenario_is_searched_reduced_and_the_page_says_what_was_counted
     assert f"{full.states:,}" not in panel and f"{full.terminal_states} end states" not in panel
 
 
+def test_a_witness_the_state_bound_may_have_made_longer_is_not_called_shortest(client: TestClient) -> None:
+    request = {"scenario": "sandbox", "bounds": {"max_states": 100}}
+    body = client.post("/api/explore", json=request).json()
+    assert body["stopped_by"] == "max_states"
+    assert {w["shortest"] for w in body["witnesses"]} == {True, False}
+    search = client.post("/api/explore/searches", json=request).json()
+    panel = client.get(search["url"].replace("/api/explore/searches/", "/search/progress/")).text
+    assert panel.count("a shorter one may exist") == sum(not w["shortest"] for w in body["witnesses"])
+
+
 def test_bounds_stop_the_search_and_say_which(client: TestClient) -> None:
     for bounds, reason in (
         ({"max_states": 20}, "max_states"),
