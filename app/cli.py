@@ -63,11 +63,28 @@ def main(argv: list[str] | None = None) -> int:
 def _explore(scenario: CompiledScenario) -> int:
     report = explore(scenario)
     status = "complete" if report.complete else f"stopped by {report.stopped_by}"
-    print(f"search {status}: {report.states} states, {report.transitions} transitions")
-    schedules = "infinitely many (a loop)" if report.schedules is None else f"{report.schedules:,}"
-    print(f"  {report.terminal_states} terminal state(s); complete schedules: {schedules}")
+    if report.reduced:
+        print(f"reduced search {status}: {report.states} states, {report.transitions} transitions")
+        print(
+            "  (private steps not interleaved; states equal up to IRP numbers and identical threads are one)"
+        )
+        print(
+            f"  {report.terminal_states} distinct terminal state(s) up to those names; schedules not counted"
+        )
+        counted = "terminal state(s) up to names"
+    else:
+        print(f"search {status}: {report.states} states, {report.transitions} transitions")
+        schedules = (
+            f"{report.schedules:,}"
+            if report.schedules is not None
+            else "infinitely many (a loop)"
+            if report.complete
+            else "not counted (incomplete)"
+        )
+        print(f"  {report.terminal_states} terminal state(s); complete schedules: {schedules}")
+        counted = "terminal state(s)"
     for outcome, count in sorted(report.outcomes.items()):
-        print(f"  {outcome}: {count} terminal state(s)")
+        print(f"  {outcome}: {count} {counted}")
     for kind, schedule in sorted(report.witnesses.items()):
         print(f"  shortest {kind} ({len(schedule)} steps): {'.'.join(schedule)}")
     return 0

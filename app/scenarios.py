@@ -72,6 +72,24 @@ def load_file(path: Path, *, built_in: bool = True) -> CompiledScenario:
     return compiled
 
 
+def with_copies(compiled: CompiledScenario, thread: str, copies: int) -> CompiledScenario:
+    """The scenario with ``copies`` copies of one of its threads in that thread's place, named ``<thread>1``,
+    ``<thread>2``...: a design tried with more threads (three senders instead of one), as the explorer's benchmark
+    and tests search it. Its id says how many threads it has; it promises nothing (``expect``, ``demo`` and
+    ``bugs`` are the original's to keep, since ids and IRP numbers change with the threads)."""
+    data = compiled.source.model_dump(mode="json", exclude={"expect", "demo", "bugs", "family", "variant"})
+    original = next((t for t in data["threads"] if t["name"] == thread), None)
+    if original is None:
+        raise ScenarioError(f"Scenario '{compiled.source.id}' has no thread '{thread}' to copy.")
+    threads: list[dict[str, Any]] = []
+    for t in data["threads"]:
+        threads += [{**t, "name": f"{thread}{n}"} for n in range(1, copies + 1)] if t is original else [t]
+    data["threads"] = threads
+    data["id"] = f"{compiled.source.id}-{len(threads)}-threads"
+    data["title"] = f"{compiled.source.title} ({len(threads)} threads)"[:100]
+    return parse_scenario(data)
+
+
 @dataclass(frozen=True)
 class Library:
     """The built-in scenarios by id, in gallery order (level, then title)."""

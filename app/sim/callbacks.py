@@ -12,12 +12,11 @@ Neither may wait for WSK (the memory chapter's waits check that).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from app.sim import accept, irps
 from app.sim.model import SEGMENT, Actor, EventKind, Frame, Handle, Phase, State
 from app.sim.ntstatus import STATUS, status_name
 from app.sim.program import CompiledScenario
+from app.sim.records import replace
 from app.sim.scenario import EventName
 from app.sim.step import Action, Move, Transaction
 

@@ -13,13 +13,12 @@ call (UB-5).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from app.sim import close, irps
 from app.sim import scenario as sc
 from app.sim.model import Actor, Call, EventKind, Frame, Handle, IrpState, Phase, Socket, State
 from app.sim.ntstatus import STATUS, status_name
 from app.sim.program import CompiledScenario
+from app.sim.records import replace
 from app.sim.step import Action, Move, Transaction
 
 SUCCESS = STATUS["STATUS_SUCCESS"]

@@ -37,13 +37,12 @@ that models it. Read the chapters in this order, each top to bottom:
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from app.sim import accept, callbacks, calls, close, explain, irps, memory, peer
 from app.sim import scenario as sc
 from app.sim.model import Actor, EventKind, Frame, State, initial_state
 from app.sim.ntstatus import STATUS
 from app.sim.program import CompiledProgram, CompiledScenario
+from app.sim.records import replace
 from app.sim.step import (
     Action,
     Event,
@@ -98,6 +97,29 @@ class Engine:
                 self._settle(tx, move.action.actor)
                 return tx.result(move.action, tuple(m.action for m in moves))
         raise IllegalAction(action_id, tuple(m.action for m in moves))
+
+    # -- the explorer's queries: moves listed once per state, steps taken without narration ---------------------
+
+    def moves(self, state: State) -> list[Move]:
+        """Every enabled move, in the order ``enabled`` lists their actions. The explorer lists a state's moves
+        once and takes each with ``successor``, instead of listing them again for every ``step``."""
+        return self._moves(state)
+
+    def moves_of(self, state: State, actor_id: str) -> list[Move]:
+        """The enabled moves of one application thread, completion routine or event callback (none if it is
+        gone): the explorer follows one actor through steps that touch nothing but that actor."""
+        for actor in state.actors:
+            if actor.id == actor_id:
+                return self._actor_moves(state, actor)
+        return []
+
+    def successor(self, state: State, move: Move) -> tuple[State, tuple[Violation, ...]]:
+        """The state after ``move`` (one of ``moves(state)``) and the rules it broke: exactly what ``step`` gives,
+        without the narration and events that only a replayed trace shows."""
+        tx = Transaction(self.scenario, state, narrate=False)
+        move.perform(tx)
+        self._settle(tx, move.action.actor)
+        return tx.state, tuple(tx.violations)
 
     def blocked(self, state: State, enabled: tuple[Action, ...] | None = None) -> tuple[tuple[str, str], ...]:
         """For every actor that cannot move now, why not, as (actor id, reason). A caller that has listed the

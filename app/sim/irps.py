@@ -21,13 +21,12 @@ WSK completes an IRP either inline, before the call returns, or later, while the
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from app.sim import accept, close
 from app.sim import scenario as sc
 from app.sim.model import SEGMENT, Actor, Call, EventKind, Frame, Irp, IrpState, Phase, State
 from app.sim.ntstatus import GARBAGE, STATUS, is_success, status_name
 from app.sim.program import CompiledScenario
+from app.sim.records import replace
 from app.sim.step import Action, Move, Transaction
 
 SUCCESS = STATUS["STATUS_SUCCESS"]

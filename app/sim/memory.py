@@ -12,12 +12,11 @@ FreeSocketContext breaks rule UB-4 (``context_use_after_free``).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from app.sim import scenario as sc
 from app.sim.model import Actor, EventKind, Frame, IrpState, Rundown, State, Wait, WaitKind
 from app.sim.ntstatus import GARBAGE, show_value
 from app.sim.program import CompiledScenario
+from app.sim.records import replace
 from app.sim.step import Transaction
 
 #: The statements that may block their actor.

@@ -11,11 +11,12 @@ catches a misspelt state.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
 from app.sim.program import CompiledScenario
+from app.sim.records import replace
 from app.sim.scenario import CONNECTED_STATES, EventName, SocketDecl
 
 

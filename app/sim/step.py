@@ -9,10 +9,11 @@ the end as a ``StepResult``. Nothing else ever changes a state.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from app.sim.model import Actor, EventKind, Frame, Irp, Socket, State
 from app.sim.program import CompiledProgram, CompiledScenario
+from app.sim.records import replace
 from app.sim.rules import RULES
 
 
@@ -113,9 +114,11 @@ class Transaction:
     the state so that the explorer's outcomes are exact).
     """
 
-    def __init__(self, scenario: CompiledScenario, state: State):
+    def __init__(self, scenario: CompiledScenario, state: State, narrate: bool = True):
         self.scenario = scenario
         self.state = state
+        # The explorer's steps are never shown: it only needs the new state and the rules broken.
+        self.narrate = narrate
         self.events: list[Event] = []
         self.violations: list[Violation] = []
         self.sentences: list[str] = []
@@ -166,7 +169,7 @@ class Transaction:
     def put_socket(self, index: int, **changes: object) -> None:
         """Change some fields of one socket."""
         sockets = list(self.state.sockets)
-        sockets[index] = replace(sockets[index], **changes)  # type: ignore[arg-type]
+        sockets[index] = replace(sockets[index], **changes)
         self.state = replace(self.state, sockets=tuple(sockets))
 
     def socket_name(self, index: int) -> str:
@@ -177,11 +180,13 @@ class Transaction:
 
     def say(self, sentence: str) -> None:
         """Add one sentence to the step's narration."""
-        self.sentences.append(sentence)
+        if self.narrate:
+            self.sentences.append(sentence)
 
     def emit(self, kind: EventKind, **fields: object) -> None:
         """Record an event of this step."""
-        self.events.append(Event(kind=kind, **fields))  # type: ignore[arg-type]
+        if self.narrate:
+            self.events.append(Event(kind=kind, **fields))  # type: ignore[arg-type]
 
     def violate(self, kind: str, message: str, actor: str | None) -> None:
         """Record a broken rule: a Violation, a violation event, and the kind in the state's ``violated``."""

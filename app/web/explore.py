@@ -34,8 +34,8 @@ MAX_STATES = 80_000
 
 
 class ExploreBounds(Input):
-    # A state costs about 1.8 KB while searching, and two searches may run at once: 80,000 states each keeps
-    # the server under its 500 MB budget (bench/abuse.py measures it). Raise it when states get cheaper.
+    # A state costs under 0.6 KB while searching (bench/explore.py measures it), and two searches may run at
+    # once: 80,000 states each keeps the server well under its 500 MB budget (bench/abuse.py measures that).
     max_states: int = Field(default=MAX_STATES, ge=1, le=MAX_STATES)
     max_depth: int = Field(default=400, ge=1, le=2000)
     max_preemptions: int | None = Field(
@@ -98,21 +98,44 @@ class WitnessOut(BaseModel):
     rule: str
     schedule: list[str]
     length: int
+    shortest: bool = Field(
+        description="Whether no shorter schedule breaks this rule. Always true of a complete search; a reduced "
+        "search stopped by a bound may not have ruled out a shorter one."
+    )
     link: str
+
+
+_REDUCED = (
+    "Which search counted the figures. false: the full search, which stores every distinct state and counts every "
+    "schedule. true: the reduced search, for scenarios too large to count that way: steps that touch only their own "
+    "thread are not interleaved with other threads, and states that differ only in IRP numbers, callback numbers or "
+    "which of two identical threads did what are one state. Its verdict, its witnesses and their lengths are exactly "
+    "the full search's; 'states' and 'transitions' are its own, 'terminal_states' and 'outcomes' count end states "
+    "up to those names, and 'schedules' is null."
+)
 
 
 class ExploreResponse(BaseModel):
     scenario: str
     complete: bool
     stopped_by: str | None
-    states: int
-    transitions: int
-    terminal_states: int
-    schedules: int | None = Field(
-        description="Distinct complete schedules; null if unbounded (a loop) or incomplete."
+    reduced: bool = Field(description=_REDUCED)
+    states: int = Field(description="Distinct states the search kept.")
+    transitions: int = Field(description="Steps the search took.")
+    terminal_states: int = Field(
+        description="Distinct states where the run ends (nothing can move); up to names when 'reduced'."
     )
-    outcomes: dict[str, int]
-    witnesses: list[WitnessOut]
+    schedules: int | None = Field(
+        description="Distinct complete schedules; null if unbounded (a loop), incomplete, or 'reduced' (the reduced "
+        "search does not count them)."
+    )
+    outcomes: dict[str, int] = Field(
+        description="End states by outcome (ok, deadlock, violation) and by each rule broken on the way; up to names "
+        "when 'reduced'."
+    )
+    witnesses: list[WitnessOut] = Field(
+        description="The shortest schedule that breaks each rule, shortest first."
+    )
     elapsed_ms: int
 
 
@@ -147,6 +170,7 @@ def explore_response(search: Search) -> ExploreResponse:
         scenario=search.scenario,
         complete=report.complete,
         stopped_by=report.stopped_by,
+        reduced=report.reduced,
         states=report.states,
         transitions=report.transitions,
         terminal_states=report.terminal_states,
@@ -158,6 +182,7 @@ def explore_response(search: Search) -> ExploreResponse:
                 rule=RULES[kind].rule,
                 schedule=list(schedule),
                 length=len(schedule),
+                shortest=kind not in report.unproven,
                 link=play_link(search.scenario, schedule, definition=search.definition),
             )
             for kind, schedule in sorted(report.witnesses.items(), key=lambda kv: (len(kv[1]), kv[0]))

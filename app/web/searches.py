@@ -433,6 +433,8 @@ def _report_json(r: Report) -> str:
             "outcomes": dict(r.outcomes),
             "witnesses": {kind: list(schedule) for kind, schedule in r.witnesses.items()},
             "max_depth_seen": r.max_depth_seen,
+            "reduced": r.reduced,
+            "unproven": r.unproven,
         },
         separators=(",", ":"),
     )
@@ -450,6 +452,8 @@ def _report_from_json(text: str) -> Report:
         outcomes=Counter(d["outcomes"]),
         witnesses={kind: tuple(schedule) for kind, schedule in d["witnesses"].items()},
         max_depth_seen=d["max_depth_seen"],
+        reduced=d.get("reduced", False),  # a report stored before the reduced search existed was a full one
+        unproven=d.get("unproven", []),
     )
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from app.scenarios import load_library, with_copies
+from app.web.links import encode_definition, play_link
 from tests.e2e.helpers import snap
 
 
@@ -27,7 +29,12 @@ def test_find_the_race_and_watch_the_witness(page: Page, live_server: str, artif
 
 
 def test_a_long_search_shows_progress_then_results(page: Page, live_server: str) -> None:
-    page.goto(live_server + "/play/sandbox?v=1&s=")
+    """Check zero, then close, with three senders: a scenario of one's own, and a search of several seconds."""
+    design = with_copies(load_library().scenarios["protect-check-zero"], "Sender", 3)
+    page.goto(
+        live_server
+        + play_link("custom", (), definition=encode_definition(design.source.model_dump(mode="json")))
+    )
     page.get_by_role("button", name="Find the race").click()
     page.get_by_role("button", name="Search every interleaving").click()
     expect(page.locator(".search-panel progress")).to_be_visible()

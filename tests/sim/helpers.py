@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from app.scenarios import Library, load_library
-from app.sim import CompiledScenario, Engine, load
-from app.sim.explore import Report, explore
+from app.sim import CompiledScenario, Engine, load, replay
+from app.sim.canon import StateKeys
+from app.sim.explore import Bounds, FullSearch, ReducedSearch, Report, explore
 from app.sim.model import State
 from app.sim.step import StepResult
+from app.web.links import play_link
 
 FREE_AND_MPR = [
     {"op": "IoFreeIrp", "irp": "Irp"},
@@ -87,3 +90,54 @@ def walk(
             each_step(engine, state, result)
         state = result.state
     return tuple(schedule), engine, state
+
+
+class _EndClasses(FullSearch):
+    """The full search, also noting each end state's key up to names (app/sim/canon.py) with its outcome and the
+    rules broken: what the reduced search must count."""
+
+    def __init__(self, compiled: CompiledScenario, bounds: Bounds):
+        super().__init__(compiled, bounds, None)
+        self.names = StateKeys(compiled)
+        self.ends: dict[bytes, tuple[str, frozenset[str]]] = {}
+
+    def end(self, number: int, state: State, moves: list[Any]) -> None:
+        super().end(number, state, moves)
+        terminal = self.engine.terminal_violations(state)
+        outcome = self.engine.outcome(state, terminal)
+        kinds = frozenset(state.violated) | {v.kind for v in terminal}
+        self.ends[self.names.key(state)] = (outcome, kinds - {"deadlock"})
+
+
+#: Fingerprints of the scenarios whose two searches have been compared already (tests/sim/conftest.py).
+COMPARED: set[str] = set()
+
+
+def assert_searches_agree(compiled: CompiledScenario, max_states: int = 200_000) -> bool:
+    """The reduced search and the full search give the same answers: the same violation kinds, shortest witnesses
+    of the same lengths (the reduced search's replay to their violation at their last step), and the same end
+    states once states equal up to names are counted as one. False (nothing compared) when the full search does
+    not finish within ``max_states``."""
+    COMPARED.add(compiled.fingerprint)
+    full = _EndClasses(compiled, Bounds(max_states=max_states))
+    full_report = full.run()
+    if not full_report.complete:
+        return False
+    reduced = ReducedSearch(compiled, Bounds(), None).run()
+    name = compiled.source.id
+    assert reduced.complete, (
+        f"{name}: the reduced search stopped ({reduced.stopped_by}) where the full one did not"
+    )
+    lengths = {kind: len(w) for kind, w in full_report.witnesses.items()}
+    assert {kind: len(w) for kind, w in reduced.witnesses.items()} == lengths, f"{name}: witnesses differ"
+    for kind, witness in reduced.witnesses.items():
+        trace = replay(compiled, witness)
+        at = {step for step, v in trace.violations if v.kind == kind}
+        assert len(witness) in at, f"{name}: {play_link(name, witness)} does not end breaking {kind}"
+    expected: Counter[str] = Counter()
+    for outcome, kinds in full.ends.values():
+        expected[outcome if outcome in ("ok", "deadlock") else "violation"] += 1
+        expected.update(kinds)
+    assert reduced.outcomes == expected, f"{name}: end states differ: {reduced.outcomes} != {expected}"
+    assert reduced.terminal_states == len(full.ends)
+    return True

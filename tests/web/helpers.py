@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 T = TypeVar("T")
 
-# The sandbox with up to ten preemptions takes about half a minute to search, so it is still running whenever a
-# test looks; the tests cancel it when they are done.
+# The sandbox with up to ten preemptions gets the full search (a preemption bound is never reduced), which takes
+# over fifteen seconds, so it is still running whenever a test looks; the tests cancel it when they are done.
 LONG_SEARCH: dict[str, Any] = {
     "scenario": "sandbox",
     "bounds": {"max_preemptions": 10, "time_limit_ms": 30_000},

@@ -37,6 +37,49 @@ def test_a_safe_scenario_is_proved_safe_in_every_schedule(client: TestClient) ->
     assert body["schedules"] and body["schedules"] > 1000
 
 
+def test_a_small_scenario_is_counted_in_full_and_says_so(client: TestClient) -> None:
+    body = client.post("/api/explore", json={"scenario": "rundown-protection"}).json()
+    assert (
+        body["reduced"] is False
+        and body["schedules"] == explore(LIBRARY.scenarios["rundown-protection"]).schedules
+    )
+    panel = client.post("/search/rundown-protection").text
+    assert f"all {body['schedules']:,} schedules" in panel and "reduced" not in panel
+
+
+def test_a_large_scenario_is_searched_reduced_and_the_page_says_what_was_counted(client: TestClient) -> None:
+    """The reduced search gives the full search's verdict and witnesses, but counts end states up to names and no
+    schedules: the answer says so, and the page states no number it did not compute."""
+    body = client.post("/api/explore", json={"scenario": "sandbox"}).json()
+    full = explore(LIBRARY.scenarios["sandbox"], reduce=False)
+    assert body["reduced"] is True and body["complete"] and body["schedules"] is None
+    assert {w["kind"]: w["length"] for w in body["witnesses"]} == {
+        k: len(w) for k, w in full.witnesses.items()
+    }
+    assert body["states"] < full.states and body["terminal_states"] < full.terminal_states
+    search = client.post(
+        "/api/explore/searches", json={"scenario": "sandbox"}
+    ).json()  # the same search, done
+    assert (
+        eventually(lambda: client.get(search["url"]).json(), lambda s: s["status"] == "done")["result"]
+        == body
+    )
+    panel = client.get(search["url"].replace("/api/explore/searches/", "/search/progress/")).text
+    assert "of a reduced search" in panel and "distinct end states" in panel
+    assert "the schedules are not counted" in panel and " schedules</" not in panel
+    assert f"{full.states:,}" not in panel and f"{full.terminal_states} end states" not in panel
+
+
+def test_a_witness_the_state_bound_may_have_made_longer_is_not_called_shortest(client: TestClient) -> None:
+    request = {"scenario": "sandbox", "bounds": {"max_states": 100}}
+    body = client.post("/api/explore", json=request).json()
+    assert body["stopped_by"] == "max_states"
+    assert {w["shortest"] for w in body["witnesses"]} == {True, False}
+    search = client.post("/api/explore/searches", json=request).json()
+    panel = client.get(search["url"].replace("/api/explore/searches/", "/search/progress/")).text
+    assert panel.count("a shorter one may exist") == sum(not w["shortest"] for w in body["witnesses"])
+
+
 def test_bounds_stop_the_search_and_say_which(client: TestClient) -> None:
     for bounds, reason in (
         ({"max_states": 20}, "max_states"),

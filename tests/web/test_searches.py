@@ -4,14 +4,17 @@ search's address gives the same answer after a restart."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+import app.web.searches as searches_module
 from app.main import create_app
 from app.scenarios import load_library
+from app.sim.explore import explore
 from app.web.searches import Searches, SearchKey
 from tests.web.helpers import eventually, long_search
 
@@ -136,3 +139,12 @@ def test_running_a_search_again_after_a_restart_takes_a_slot_like_any_other(make
     full = make_client(Searches(capacity=0))
     refused = full.get(started["url"])
     assert refused.status_code == 429 and refused.headers["retry-after"] == "5"
+
+
+def test_a_stored_report_keeps_which_search_counted_it_and_older_ones_read_as_full() -> None:
+    reduced = explore(LIBRARY.scenarios["sandbox"])
+    assert reduced.reduced
+    assert searches_module._report_from_json(searches_module._report_json(reduced)) == reduced
+    older = json.loads(searches_module._report_json(reduced))
+    del older["reduced"]  # stored before the reduced search existed: a full search's report
+    assert searches_module._report_from_json(json.dumps(older)).reduced is False

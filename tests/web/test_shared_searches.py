@@ -128,7 +128,8 @@ def test_finished_reports_outlive_the_workers_and_are_bounded(workers: Any, redi
 
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     small = Searches(keep=2, shared=client)
-    running = small.start(Target.of(LIBRARY.scenarios["sandbox"], None, Bounds(), 30_000))
+    # A preemption bound gets the full search, which takes the sandbox long enough to outlast the others.
+    running = small.start(Target.of(LIBRARY.scenarios["sandbox"], None, Bounds(max_preemptions=10), 30_000))
     ids = []
     for n in range(4):
         search = small.start(
