@@ -63,7 +63,7 @@ from app.sim.footprint import NOTHING, ROUTINE_ENDS, Footprint, Footprints
 from app.sim.independence import Privacy
 from app.sim.model import Actor, State
 from app.sim.program import CompiledScenario
-from app.sim.step import ENVIRONMENT, Move
+from app.sim.step import ENVIRONMENT, IllegalAction, Move
 
 CHECK_EVERY = (
     64  # expansions between calls to should_stop: few enough that a time limit or a cancel is prompt
@@ -123,19 +123,26 @@ def explore(
     should_stop: Callable[[Progress], str | None] | None = None,
     *,
     reduce: bool = True,
+    prefix: tuple[str, ...] = (),
 ) -> Report:
     """Search the scenario's schedules; report outcomes, shortest witnesses, and whether the search was complete.
 
     With ``reduce`` (the default), the reduced search, then the full search for exact counts when that is small;
-    without it, or with ``max_preemptions``, the full search alone."""
+    without it, or with ``max_preemptions``, the full search alone.
+
+    With a ``prefix`` (a schedule), the search starts from the state the prefix reaches: it answers "what can
+    still happen from here?". Its witnesses are whole schedules, the prefix then the steps found after it, so that
+    they replay from the start; only rules broken after the prefix count as found, and the bounds (depth,
+    preemptions) count from the end of the prefix. A prefix that is not a schedule of the scenario raises
+    ``IllegalAction``."""
     bounds = bounds or Bounds()
     if not reduce or bounds.max_preemptions is not None:
-        return FullSearch(scenario, bounds, should_stop).run()
-    report = ReducedSearch(scenario, bounds, should_stop).run()
+        return FullSearch(scenario, bounds, should_stop, prefix).run()
+    report = ReducedSearch(scenario, bounds, should_stop, prefix).run()
     if report.complete and report.states <= EXACT_COUNTS_AFTER:
         cap = min(bounds.max_states, EXACT_COUNTS_STATES, EXACT_COUNTS_RATIO * report.states)
         small = replace(bounds, max_states=cap)
-        full = FullSearch(scenario, small, None).run()
+        full = FullSearch(scenario, small, None, prefix).run()
         if full.complete:
             return full
     return report
@@ -170,10 +177,26 @@ class _Search:
     actions from there), its depth, the report, and the best witness per violation kind."""
 
     def __init__(
-        self, scenario: CompiledScenario, bounds: Bounds, should_stop: Callable[[Progress], str | None] | None
+        self,
+        scenario: CompiledScenario,
+        bounds: Bounds,
+        should_stop: Callable[[Progress], str | None] | None,
+        prefix: tuple[str, ...] = (),
     ):
         self.engine = Engine(scenario)
         self.bounds = bounds
+        # Where the search starts: the initial state, or the state a prefix reaches (and the actor that moved last
+        # in it, from which preemptions are counted).
+        self.prefix = prefix
+        self.origin = self.engine.initial()
+        self.origin_last: str | None = None
+        for step, action_id in enumerate(prefix, 1):
+            moves = self.engine.moves(self.origin)
+            move = next((m for m in moves if m.action.id == action_id), None)
+            if move is None:
+                raise IllegalAction(action_id, tuple(m.action for m in moves), step)
+            self.origin, _ = self.engine.successor(self.origin, move)
+            self.origin_last = next_last_actor(self.origin_last, move.action)
         self.should_stop = should_stop
         self.index: dict[bytes, int] = {}
         self.parent = array("i")
@@ -247,7 +270,7 @@ class _Search:
 
     def finish(self) -> Report:
         for kind, (length, number, tail) in self.found.items():
-            self.report.witnesses[kind] = self.path_to(number, tail)
+            self.report.witnesses[kind] = self.prefix + self.path_to(number, tail)
             if self.horizon is not None and length > self.horizon:
                 self.report.unproven.append(kind)
         return self.report
@@ -257,9 +280,13 @@ class FullSearch(_Search):
     """Every enabled action of every state; each state kept under its exact key (module docstring)."""
 
     def __init__(
-        self, scenario: CompiledScenario, bounds: Bounds, should_stop: Callable[[Progress], str | None] | None
+        self,
+        scenario: CompiledScenario,
+        bounds: Bounds,
+        should_stop: Callable[[Progress], str | None] | None,
+        prefix: tuple[str, ...] = (),
     ):
-        super().__init__(scenario, bounds, should_stop)
+        super().__init__(scenario, bounds, should_stop, prefix)
         self.keys = StateKeys(scenario, exact=True)
         self.tracked = bounds.max_preemptions is not None
         self.successors: dict[int, tuple[int, ...]] = {}
@@ -270,9 +297,9 @@ class FullSearch(_Search):
         return key + f"{last}/{used}".encode() if self.tracked else key
 
     def run(self) -> Report:
-        start = self.engine.initial()
-        self.add(self.key(start, None, 0), -1, (), 0)
-        queue: deque[tuple[int, State, str | None, int]] = deque([(0, start, None, 0)])
+        start, last = self.origin, self.origin_last if self.tracked else None
+        self.add(self.key(start, last, 0), -1, (), 0)
+        queue: deque[tuple[int, State, str | None, int]] = deque([(0, start, last, 0)])
         while queue:
             number, state, last, used = queue.popleft()
             d = self.depth[number]
@@ -341,9 +368,13 @@ class ReducedSearch(_Search):
     """Blocks of private steps, states equal up to names, and sleep sets (module docstring)."""
 
     def __init__(
-        self, scenario: CompiledScenario, bounds: Bounds, should_stop: Callable[[Progress], str | None] | None
+        self,
+        scenario: CompiledScenario,
+        bounds: Bounds,
+        should_stop: Callable[[Progress], str | None] | None,
+        prefix: tuple[str, ...] = (),
     ):
-        super().__init__(scenario, bounds, should_stop)
+        super().__init__(scenario, bounds, should_stop, prefix)
         self.report.reduced = True
         self.keys = StateKeys(scenario)
         self.privacy = Privacy(scenario)
@@ -375,7 +406,7 @@ class ReducedSearch(_Search):
         self.repeating = {t.name for t in scenario.threads if any(times is None for *_, times in t.menu)}
 
     def run(self) -> Report:
-        start = self.engine.initial()
+        start = self.origin
         key, naming = self.keys.named_key(start)
         self.remember(key, -1, (), 0, naming)
         self.buckets[0] = [(0, start, 0)]
@@ -550,8 +581,9 @@ class ReducedSearch(_Search):
         self.expand(known, representative, self.depth[known], still, missing)
 
     def rebuild(self, number: int) -> State:
-        """The state a stored state stands for, replayed from the start along the path that reached it."""
-        state = self.engine.initial()
+        """The state a stored state stands for, replayed from where the search started along the path that reached
+        it."""
+        state = self.origin
         for action_id in self.path_to(number):
             move = next(m for m in self.engine.moves(state) if m.action.id == action_id)
             state, _ = self.engine.successor(state, move)

@@ -13,15 +13,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from app.scenarios import ScenarioError, parse_scenario
-from app.sim import RULES, CompiledScenario
+from app.sim import RULES, CompiledScenario, parse_schedule
 from app.sim.explore import Bounds
+from app.sim.replay import MAX_SCHEDULE
+from app.sim.scenario import MAX_ACTION_ID
 from app.web import render
-from app.web.api import Input, ScenarioRef, resolve_scenario
+from app.web.api import Input, ScenarioRef, Schedule, resolve_scenario
 from app.web.errors import API_ERRORS, PAGE_ERRORS, SCENARIO_ERRORS, ErrorOut
 from app.web.links import MAX_DEF_CHARS, LinkError, decode_definition, play_link
 from app.web.params import ScenarioId
 from app.web.player import locate
-from app.web.searches import Busy, Search, Searches, SearchKey, Target, Unavailable
+from app.web.searches import Busy, Search, Searches, SearchKey, Target, Unavailable, prefix_digest
 
 api = APIRouter(prefix="/api/explore", tags=["explore"])
 pages = APIRouter()
@@ -46,8 +48,10 @@ class ExploreBounds(Input):
     def engine_bounds(self) -> Bounds:
         return Bounds(self.max_states, self.max_depth, self.max_preemptions)
 
-    def target(self, compiled: CompiledScenario, definition: str | None) -> Target:
-        return Target.of(compiled, definition, self.engine_bounds(), self.time_limit_ms)
+    def target(
+        self, compiled: CompiledScenario, definition: str | None, prefix: tuple[str, ...] = ()
+    ) -> Target:
+        return Target.of(compiled, definition, self.engine_bounds(), self.time_limit_ms, prefix)
 
 
 # The answers a search may give besides its result, for the OpenAPI document: no free slot (429), and with Redis, a
@@ -86,11 +90,35 @@ VERIFIER_BOUNDS = ExploreBounds(time_limit_ms=20_000)
 
 class ExploreRequest(Input):
     model_config = ConfigDict(
-        extra="forbid", strict=True, json_schema_extra={"examples": [{"scenario": "close-during-send"}]}
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {"scenario": "close-during-send"},
+                {"scenario": "close-during-send", "prefix": "Sender.Sender.Sender"},
+            ]
+        },
     )
 
     scenario: ScenarioRef
     bounds: ExploreBounds = ExploreBounds()
+    prefix: Schedule = Field(
+        default="",
+        description="Search from the state this schedule reaches rather than from the start: what can still happen "
+        "from here? Witnesses are whole schedules (the prefix, then the steps found after it); only rules broken "
+        "after the prefix are found, and max_depth and max_preemptions count from its end. The reachability meter "
+        "(POST /api/run with reachability) answers the same question at every step.",
+    )
+
+    def start(self, request: Request) -> Target:
+        """The search this request asks for; a 422 naming the step when the prefix is not a schedule."""
+        compiled, definition = resolve_scenario(request, self.scenario)
+        try:
+            prefix = parse_schedule(self.prefix)
+            request.app.state.traces.get(compiled, prefix)  # replays it, or says which step is not possible
+        except ValueError as err:
+            raise HTTPException(422, f"prefix: {err}") from None
+        return self.bounds.target(compiled, definition, prefix)
 
 
 class WitnessOut(BaseModel):
@@ -117,6 +145,7 @@ _REDUCED = (
 
 class ExploreResponse(BaseModel):
     scenario: str
+    prefix: list[str] = Field(description="The schedule the search started after; empty: from the start.")
     complete: bool
     stopped_by: str | None
     reduced: bool = Field(description=_REDUCED)
@@ -168,6 +197,7 @@ def explore_response(search: Search) -> ExploreResponse:
     assert report is not None
     return ExploreResponse(
         scenario=search.scenario,
+        prefix=list(search.prefix),
         complete=report.complete,
         stopped_by=report.stopped_by,
         reduced=report.reduced,
@@ -192,9 +222,11 @@ def explore_response(search: Search) -> ExploreResponse:
 
 
 def search_url(search: Search) -> str:
-    """The search's address; a custom scenario's definition rides along, so the address outlives this process."""
-    query = "" if search.definition is None else "?" + urlencode({"def": search.definition})
-    return f"/api/explore/searches/{search.id}{query}"
+    """The search's address; a custom scenario's definition and the prefix ride along, so the address outlives this
+    process."""
+    params = {"def": search.definition, "prefix": ".".join(search.prefix)}
+    query = urlencode({name: value for name, value in params.items() if value})
+    return f"/api/explore/searches/{search.id}" + (f"?{query}" if query else "")
 
 
 def search_out(search: Search) -> SearchOut:
@@ -243,7 +275,7 @@ async def wait(request: Request, search: Search, timeout: float | None) -> Searc
     return waited
 
 
-def target_of(request: Request, search_id: str, definition: str | None) -> Target:
+def target_of(request: Request, search_id: str, definition: str | None, prefix: str | None = None) -> Target:
     """The search an id names, rebuilt to run again; a 404 that says what to do when the id names none here."""
     key = SearchKey.parse(search_id)
     if key is not None:
@@ -287,16 +319,27 @@ def target_of(request: Request, search_id: str, definition: str | None) -> Targe
             f"Search '{search_id}' is of another version of scenario '{compiled.source.id}' than this server "
             "has; start the search again to search this version.",
         )
-    return Target(key, compiled, definition)
+    steps = tuple(prefix.split(".")) if prefix else ()
+    if prefix_digest(steps) != key.after:
+        raise HTTPException(
+            404,
+            f"Search '{search_id}' starts after a prefix that travels in the address's 'prefix' parameter, and "
+            "this one is missing or is another: copy the whole address, or start the search again.",
+        )
+    try:
+        request.app.state.traces.get(compiled, steps)
+    except ValueError as err:
+        raise HTTPException(422, f"prefix: {err}") from None
+    return Target(key, compiled, definition, steps)
 
 
-async def find(request: Request, search_id: str, definition: str | None) -> Search:
+async def find(request: Request, search_id: str, definition: str | None, prefix: str | None = None) -> Search:
     """The search with this id. One this server no longer holds (after a restart, or once its report was evicted)
     runs again from what its id names, so its address gives the same answer; that takes a free slot."""
     searches: Searches = request.app.state.searches
     search = await registry(request, searches.get, search_id)
     if search is None:
-        search = await registry(request, searches.start, target_of(request, search_id, definition))
+        search = await registry(request, searches.start, target_of(request, search_id, definition, prefix))
         search = await wait(request, search, QUICK_WAIT_S)
     return search
 
@@ -311,6 +354,15 @@ async def cancel(request: Request, search_id: str) -> Search:
     return await wait(request, search, CANCEL_WAIT_S)
 
 
+Prefix = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_SCHEDULE * (MAX_ACTION_ID + 1),
+        pattern="^[A-Za-z0-9.-]*$",
+        description="The schedule a search starts after, as in the search's url: lets a search this server no "
+        "longer holds run again.",
+    ),
+]
 Definition = Annotated[
     str | None,
     Query(
@@ -325,11 +377,9 @@ Definition = Annotated[
 
 @api.post("", response_model=ExploreResponse, responses={**SCENARIO_ERRORS, **SEARCH_ERRORS})
 async def explore_now(request: Request, body: ExploreRequest) -> ExploreResponse:
-    """Search every schedule of a scenario (within the bounds) and answer when done."""
-    compiled, definition = resolve_scenario(request, body.scenario)
-    search = await registry(
-        request, request.app.state.searches.start, body.bounds.target(compiled, definition)
-    )
+    """Search every schedule of a scenario (within the bounds), or every continuation of a prefix, and answer when
+    done."""
+    search = await registry(request, request.app.state.searches.start, body.start(request))
     search = await wait(request, search, None)
     if search.report is None:
         raise HTTPException(500, f"Search '{search.id}' failed. Please report it with the request you sent.")
@@ -343,15 +393,15 @@ async def start_search(request: Request, body: ExploreRequest) -> SearchOut:
     """Start a search and return at once; poll its url for progress and the result, POST to its cancel
     url to stop it.
     An identical search that is running or done is shared rather than started again."""
-    compiled, definition = resolve_scenario(request, body.scenario)
-    target = body.bounds.target(compiled, definition)
-    return search_out(await registry(request, request.app.state.searches.start, target))
+    return search_out(await registry(request, request.app.state.searches.start, body.start(request)))
 
 
 @api.get("/searches/{search_id}", response_model=SearchOut, responses=SEARCH_ID_ERRORS)
-async def get_search(request: Request, search_id: str, definition: Definition = None) -> SearchOut:
+async def get_search(
+    request: Request, search_id: str, definition: Definition = None, prefix: Prefix = None
+) -> SearchOut:
     """A search's progress and result, from any worker; after a restart the search runs again from its id."""
-    return search_out(await find(request, search_id, definition))
+    return search_out(await find(request, search_id, definition, prefix))
 
 
 @api.post("/searches/{search_id}/cancel", response_model=SearchOut, responses=SEARCH_ID_ERRORS)
@@ -386,8 +436,10 @@ async def search_from_player(request: Request, scenario_id: ScenarioId) -> Respo
 
 
 @pages.get("/search/progress/{search_id}", response_class=HTMLResponse, responses=PANEL_ERRORS)
-async def search_progress(request: Request, search_id: str, definition: Definition = None) -> Response:
-    return _panel(request, await find(request, search_id, definition))
+async def search_progress(
+    request: Request, search_id: str, definition: Definition = None, prefix: Prefix = None
+) -> Response:
+    return _panel(request, await find(request, search_id, definition, prefix))
 
 
 @pages.post("/search/cancel/{search_id}", response_class=HTMLResponse, responses=PANEL_ERRORS)

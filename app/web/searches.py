@@ -26,6 +26,7 @@ worker that dies stops renewing, so its slot and its running record expire inste
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import re
@@ -72,7 +73,15 @@ class Unavailable(RuntimeError):
 _ID = re.compile(
     r"(?P<scenario>[a-z0-9][a-z0-9-]{0,63})\.(?P<version>[0-9a-f]{16})\."
     r"(?P<states>[0-9]{1,9})\.(?P<depth>[0-9]{1,9})\.(?P<preemptions>any|[0-9]{1,9})\.(?P<time>[0-9]{1,9})"
+    r"(?:\.after-(?P<after>[0-9a-f]{16}))?"
 )
+
+
+def prefix_digest(prefix: tuple[str, ...]) -> str | None:
+    """What names a prefix in a search id: too long to spell out, it travels beside the id (``?prefix=``)."""
+    if not prefix:
+        return None
+    return hashlib.sha256(".".join(prefix).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -83,13 +92,15 @@ class SearchKey:
     version: str  # the scenario's fingerprint: another version of the scenario is another search
     bounds: Bounds
     time_limit_ms: int
+    after: str | None = None  # the digest of the prefix the search starts after, if any (``prefix_digest``)
 
     @property
     def id(self) -> str:
         b = self.bounds
         preemptions = "any" if b.max_preemptions is None else str(b.max_preemptions)
         bounds = f"{b.max_states}.{b.max_depth}.{preemptions}.{self.time_limit_ms}"
-        return f"{self.scenario}.{self.version}.{bounds}"
+        after = "" if self.after is None else f".after-{self.after}"
+        return f"{self.scenario}.{self.version}.{bounds}{after}"
 
     @classmethod
     def parse(cls, search_id: str) -> SearchKey | None:
@@ -99,23 +110,31 @@ class SearchKey:
             return None
         preemptions = None if m["preemptions"] == "any" else int(m["preemptions"])
         bounds = Bounds(int(m["states"]), int(m["depth"]), preemptions)
-        return cls(m["scenario"], m["version"], bounds, int(m["time"]))
+        return cls(m["scenario"], m["version"], bounds, int(m["time"]), m["after"])
 
 
 @dataclass(frozen=True)
 class Target:
-    """A search to run: its key, the compiled scenario, and for a custom scenario its link definition."""
+    """A search to run: its key, the compiled scenario, for a custom scenario its link definition, and the prefix
+    (a schedule) it starts after."""
 
     key: SearchKey
     scenario: CompiledScenario
     definition: str | None
+    prefix: tuple[str, ...] = ()
 
     @classmethod
     def of(
-        cls, scenario: CompiledScenario, definition: str | None, bounds: Bounds, time_limit_ms: int
+        cls,
+        scenario: CompiledScenario,
+        definition: str | None,
+        bounds: Bounds,
+        time_limit_ms: int,
+        prefix: tuple[str, ...] = (),
     ) -> Target:
         name = "custom" if definition is not None else scenario.source.id
-        return cls(SearchKey(name, scenario.fingerprint, bounds, time_limit_ms), scenario, definition)
+        key = SearchKey(name, scenario.fingerprint, bounds, time_limit_ms, prefix_digest(prefix))
+        return cls(key, scenario, definition, prefix)
 
 
 @dataclass(frozen=True)
@@ -135,6 +154,7 @@ class Search:
     # clock or a failure.
     reusable: bool = False
     cancel_requested: bool = False
+    prefix: tuple[str, ...] = ()  # the schedule the search starts after, so that its address can carry it
 
     @property
     def id(self) -> str:
@@ -389,6 +409,7 @@ def _flat(search: Search) -> list[str | int]:
         "status": search.status,
         "scenario": search.scenario,
         "definition": search.definition or "",
+        "prefix": ".".join(search.prefix),
         "states": str(p.states),
         "transitions": str(p.transitions),
         "depth": str(p.depth),
@@ -418,6 +439,7 @@ def _from_fields(search_id: str, f: dict[str, str]) -> Search | None:
         report=_report_from_json(f["report"]) if f["report"] else None,
         reusable=f["reusable"] == "1",
         cancel_requested=f.get("cancel") == "1",
+        prefix=tuple(f["prefix"].split(".")) if f.get("prefix") else (),
     )
 
 
@@ -561,6 +583,7 @@ class Searches:
             key=target.key,
             scenario=target.scenario.source.id,
             definition=target.definition,
+            prefix=target.prefix,
             status="running",
             progress=Progress(1, 0, 0),
             started_at=time.time(),
@@ -587,7 +610,7 @@ class Searches:
 
         ended: Search | None
         try:
-            report = explore(target.scenario, target.key.bounds, should_stop)
+            report = explore(target.scenario, target.key.bounds, should_stop, prefix=target.prefix)
             if stop is not None:
                 # The engine names the first cut (a bound may have cut a branch earlier); what ended the search
                 # is ours, and it decides whether the report may answer identical requests.

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from app.scenarios import load_library
+from app.scenarios import load_library, with_copies
 from app.sim import replay, run_on
 from app.sim.engine import Engine
+from app.sim.explore import explore
 from app.sim.model import State
 from app.sim.reach import Reach, measure
+from app.sim.step import IllegalAction
 
 LIBRARY = load_library()
 SMALL = 3_000  # scenarios whose whole graph is at most this many states are checked by brute force
@@ -117,3 +119,48 @@ def test_a_search_cut_short_is_not_exact_and_never_claims_unavoidable() -> None:
     assert not meter.exact and meter.states <= 200
     start = meter.at(Engine(compiled).initial())
     assert start is not None and start.unavoidable == frozenset() and start.continuations is None
+
+
+# -- the meter against a search from the same prefix -----------------------------------------------------------------
+
+INLINE_CHECK_ZERO_TWO_SENDERS = with_copies(LIBRARY.scenarios["protect-check-zero"], "Sender", 2)
+AGAINST_SEARCH = {
+    **{scenario_id: compiled for scenario_id, compiled in sorted(LIBRARY.scenarios.items())},
+    "inline: check zero with two senders": INLINE_CHECK_ZERO_TWO_SENDERS,
+}
+
+
+@pytest.mark.parametrize("name", sorted(AGAINST_SEARCH))
+def test_the_meter_agrees_with_a_search_from_the_same_prefix(name: str) -> None:
+    """At steps along the demo and a random run, a rule not yet broken is possible by the meter exactly when a
+    search from that step's schedule (POST /api/explore's prefix) finds a witness of it, and that witness replays to
+    it after the prefix; one the meter calls unavoidable breaks in every end state the search reaches."""
+    compiled = AGAINST_SEARCH[name]
+    meter = measure(compiled)
+    assert meter.exact, f"{name}: the meter's search was cut short; choose smaller scenarios for this test"
+    runs = [tuple(compiled.source.demo or ()), run_on(replay(compiled, ()), "random", 60, seed=11).schedule]
+    for schedule in runs:
+        trace = replay(compiled, schedule)
+        last = len(trace.snapshots) - 1
+        for snapshot in {trace.snapshots[i] for i in (0, last // 3, 2 * last // 3, last)}:
+            prefix = schedule[: snapshot.index]
+            broken = frozenset(snapshot.state.violated)
+            reach = meter.at(snapshot.state)
+            assert reach is not None
+            report = explore(compiled, prefix=prefix, reduce=not reach.unavoidable)
+            assert report.complete, (name, snapshot.index)
+            where = f"{name} after {snapshot.index} steps"
+            assert set(report.witnesses) - broken == set(reach.possible) - broken, where
+            for kind, witness in report.witnesses.items():
+                assert witness[: len(prefix)] == prefix, (where, kind)
+                steps = {step for step, v in replay(compiled, witness).violations if v.kind == kind}
+                assert len(witness) in steps, (where, kind)
+            for kind in reach.unavoidable - broken:
+                assert report.outcomes[kind] == report.terminal_states, (where, kind)
+
+
+def test_a_prefix_the_scenario_cannot_run_is_refused_with_the_step_and_the_actions_possible_there() -> None:
+    with pytest.raises(
+        IllegalAction, match=r"Action 'Closer-p' is not possible at step 1\. Possible actions:"
+    ):
+        explore(LIBRARY.scenarios["close-during-send"], prefix=("Closer-p",))

@@ -169,9 +169,9 @@ def test_the_fix_verifier_answers_at_once_then_fills_in_each_variant_verdict() -
 def test_the_fix_verifier_computes_each_verdict_once_for_everyone(monkeypatch: pytest.MonkeyPatch) -> None:
     runs: list[str] = []
 
-    def counted(scenario: Any, *args: Any) -> Any:
+    def counted(scenario: Any, *args: Any, **kwargs: Any) -> Any:
         runs.append(scenario.source.id)
-        return explore(scenario, *args)
+        return explore(scenario, *args, **kwargs)
 
     monkeypatch.setattr(searches_module, "explore", counted)
     app = create_app(LIBRARY)
@@ -206,3 +206,28 @@ def test_a_witness_run_marks_its_preemptions_on_the_timeline(client: TestClient)
     ]
     html = client.get(witness).text
     assert re.search(r'<li class="[^"]*\bpreempt\b[^"]*" title="[^"]*a preemption', html)
+
+
+def test_a_search_from_a_prefix_finds_what_can_still_happen_from_there(client: TestClient) -> None:
+    """Once Sender is inside WskSend, a close can still break P1; but a send after close (which needs the close to
+    come first) no longer can. Witnesses start with the prefix and replay from the start."""
+    prefix = ["Sender", "Sender", "Sender"]
+    body = client.post("/api/explore", json={"scenario": "close-during-send", "prefix": prefix}).json()
+    assert body["prefix"] == prefix and body["complete"]
+    kinds = {w["kind"] for w in body["witnesses"]}
+    assert "close_with_call_in_progress" in kinds and "call_after_close" not in kinds
+    for witness in body["witnesses"]:
+        assert witness["schedule"][:3] == prefix
+        trace = replay(LIBRARY.scenarios["close-during-send"], witness["schedule"])
+        assert (witness["length"], witness["kind"]) in {(s, v.kind) for s, v in trace.violations}
+    same = client.post("/api/explore", json={"scenario": "close-during-send", "prefix": "Sender.Sender.Sender"})
+    assert same.json()["witnesses"] == body["witnesses"]
+
+
+def test_a_prefix_the_scenario_cannot_run_is_a_422_naming_the_step() -> None:
+    with TestClient(create_app()) as client:
+        bad = client.post("/api/explore", json={"scenario": "close-during-send", "prefix": "Sender.Closer-p"})
+        assert bad.status_code == 422
+        assert "prefix: Action 'Closer-p' is not possible at step 2. Possible actions:" in bad.json()["detail"]
+        malformed = client.post("/api/explore", json={"scenario": "close-during-send", "prefix": "Sender..x"})
+        assert malformed.status_code == 422 and "is not an action id" in malformed.json()["detail"]

@@ -148,3 +148,21 @@ def test_a_stored_report_keeps_which_search_counted_it_and_older_ones_read_as_fu
     older = json.loads(searches_module._report_json(reduced))
     del older["reduced"]  # stored before the reduced search existed: a full search's report
     assert searches_module._report_from_json(json.dumps(older)).reduced is False
+
+
+def test_a_search_from_a_prefix_carries_its_prefix_across_a_restart(make_client: Any) -> None:
+    before = make_client()
+    request = {"scenario": "close-during-send", "prefix": "Sender.Sender.Sender"}
+    started = before.post("/api/explore/searches", json=request).json()
+    assert ".after-" in started["id"] and started["url"].endswith("?prefix=Sender.Sender.Sender")
+    whole = before.post("/api/explore/searches", json={"scenario": "close-during-send"}).json()
+    assert whole["id"] != started["id"], "a search from a prefix is another search"
+    answer = finished(before, started["url"])
+    assert answer["result"]["prefix"] == ["Sender", "Sender", "Sender"]
+
+    again = finished(make_client(), started["url"])
+    assert without_timing(again["result"]) == without_timing(answer["result"])
+    bare = make_client().get(f"/api/explore/searches/{started['id']}")
+    assert bare.status_code == 404 and "'prefix'" in bare.json()["detail"]
+    other = make_client().get(f"/api/explore/searches/{started['id']}?prefix=Sender")
+    assert other.status_code == 404 and "'prefix'" in other.json()["detail"]
