@@ -15,14 +15,12 @@ from starlette.concurrency import run_in_threadpool
 from app.scenarios import ScenarioError, parse_scenario
 from app.sim import RULES, CompiledScenario, parse_schedule
 from app.sim.explore import Bounds
-from app.sim.replay import MAX_SCHEDULE
-from app.sim.scenario import MAX_ACTION_ID
 from app.web import render
 from app.web.api import Input, ScenarioRef, Schedule, resolve_scenario
 from app.web.errors import API_ERRORS, PAGE_ERRORS, SCENARIO_ERRORS, ErrorOut
 from app.web.links import MAX_DEF_CHARS, LinkError, decode_definition, play_link
 from app.web.params import ScenarioId
-from app.web.player import locate
+from app.web.player import MAX_LINK_SCHEDULE, locate
 from app.web.searches import Busy, Search, Searches, SearchKey, Target, Unavailable, prefix_digest
 
 api = APIRouter(prefix="/api/explore", tags=["explore"])
@@ -357,7 +355,8 @@ async def cancel(request: Request, search_id: str) -> Search:
 Prefix = Annotated[
     str | None,
     Query(
-        max_length=MAX_SCHEDULE * (MAX_ACTION_ID + 1),
+        # As long as a player link's schedule may be: a longer request line is refused before the app sees it.
+        max_length=MAX_LINK_SCHEDULE,
         pattern="^[A-Za-z0-9.-]*$",
         description="The schedule a search starts after, as in the search's url: lets a search this server no "
         "longer holds run again.",
