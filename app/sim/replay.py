@@ -10,7 +10,7 @@ replaying from the start: step 500 then costs about what step 5 does.
 
 from __future__ import annotations
 
-import string
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -24,8 +24,9 @@ from app.sim.schedulers import SchedulerName
 from app.sim.step import Action, Event, IllegalAction, StepResult, Violation, is_preemption, next_last_actor
 
 MAX_SCHEDULE = LIMITS["schedule"]
-ACTION_ID_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-_")
 SEPARATOR = "."
+# One match per id (a player link carries up to 2,000 of them): a character-by-character test cost a tenth of a step.
+_ACTION_ID = re.compile(f"[A-Za-z0-9_-]{{1,{MAX_ACTION_ID}}}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +114,7 @@ def parse_schedule(schedule: str | list[str] | tuple[str, ...]) -> tuple[str, ..
     if len(parts) > MAX_SCHEDULE:
         raise ValueError(f"The schedule has {len(parts)} actions; the limit is {MAX_SCHEDULE}. Shorten it.")
     for part in parts:
-        if not part or len(part) > MAX_ACTION_ID or not all(c in ACTION_ID_CHARACTERS for c in part):
+        if not _ACTION_ID.fullmatch(part):
             raise ValueError(
                 f"'{part[:60]}' is not an action id: ids are up to {MAX_ACTION_ID} ASCII letters, digits and "
                 "dashes, joined by '.' in a schedule."
