@@ -210,7 +210,11 @@ def _check_question(
             )
     asked = _ask(step, trace, step.at, meter)
     if not any(o.right for o in asked.options) or all(o.right for o in asked.options):
-        answer = "every option" if asked.options and all(o.right for o in asked.options) else "no option"
+        answer = (
+            "every option is right"
+            if asked.options and all(o.right for o in asked.options)
+            else "no option is right"
+        )
         hint = ""
         if step.ask == "breaks":
             assert step.rule is not None
@@ -219,8 +223,8 @@ def _check_question(
             ]
             hint = f" Steps of this run where it teaches: {', '.join(map(str, useful[:12])) or 'none'}."
         raise LessonError(
-            f"{where}: the engine's answer at step {step.at} is {answer}, so the question has nothing to "
-            f"choose; ask it at another step.{hint}"
+            f"{where}: at step {step.at} {answer}, so the question has nothing to choose; ask it at another "
+            f"step.{hint}"
         )
 
 
