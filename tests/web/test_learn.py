@@ -146,7 +146,7 @@ def test_the_example_in_the_writing_guide_is_a_valid_lesson(tmp_path: Path) -> N
     guide = (Path(__file__).resolve().parents[2] / "docs" / "writing-lessons.md").read_text()
     example = guide.split("```yaml\n", 1)[1].split("```", 1)[0].replace("order: 4", "order: 40")
     lesson = load_lesson(write(tmp_path, example, "40-why-close-races.yaml"), LIBRARY)
-    assert lesson.source.scenario == "close-during-send" and lesson.steps[5].ask == "next"
+    assert lesson.source.scenario == "close-during-send" and lesson.steps[5].ask == "breaks"
 
 
 def test_the_gallery_starts_with_the_course(client: TestClient) -> None:
