@@ -1,9 +1,9 @@
 """The course: lessons as data files in ``lessons/``, validated at start-up against the scenarios they teach on.
 
 A lesson walks one run of a built-in scenario (its ``schedule``) on the stage, and at chosen steps says why in the
-author's words, or asks the learner to predict before it reveals. A question names only its kind: the engine
-computes its answer key from the scenario (the enabled actions, or what can still happen), so a lesson file never
-holds an answer that could go stale when a scenario changes.
+author's words, or asks the learner to predict before it reveals. A question names only its kind (and what it is
+about: a rule, a memory cell): the engine computes its answer key from the scenario (the enabled actions, the next
+state, what can still happen), so a lesson file never holds an answer that could go stale when a scenario changes.
 
 As with scenarios, a file that cannot be used stops the start-up with its name and the fix: a step that the run
 does not have, a question the engine cannot answer, a schedule that does not replay.
@@ -12,6 +12,7 @@ does not have, a question the engine cannot answer, a schedule that does not rep
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from app.scenarios import Library, describe_errors
 from app.sim import RULES, CompiledScenario, IllegalAction, Trace, parse_schedule, replay
+from app.sim.model import State
 from app.sim.reach import Meter, measure
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,12 +47,24 @@ class LessonStep(Input):
 
     at: int = Field(ge=0, le=400, description="The step of the lesson's run (0 is the start).")
     why: Text | None = Field(default=None, description="Why this step matters, in the author's words.")
-    ask: Literal["next", "can_break"] | None = Field(
+    ask: Literal["next", "can_break", "counter", "breaks"] | None = Field(
         default=None,
         description="'next': which of these actions can happen next? 'can_break': can the rule in 'rule' still "
-        "break from here? The engine computes the answer.",
+        "break from here? 'counter': what will the memory cell or socket count in 'cell' be after the next "
+        "step? 'breaks': which of the actions enabled now breaks the rule in 'rule', or makes it unavoidable? "
+        "The engine computes the answer.",
     )
-    rule: str | None = Field(default=None, description="The violation kind a 'can_break' question is about.")
+    rule: str | None = Field(
+        default=None, description="The violation kind a 'can_break' or 'breaks' question is about."
+    )
+    cell: (
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}(\.[a-z_]{1,16})?$")] | None
+    ) = Field(
+        default=None,
+        description="What a 'counter' question asks about: a memory cell of the scenario (a word, or a "
+        "run-down block's count), or a socket's count: '<socket>.calls', '<socket>.pending', "
+        "'<socket>.retained'.",
+    )
 
 
 class Lesson(Input):
@@ -122,6 +136,13 @@ def load_lesson(path: Path, library: Library) -> CompiledLesson:
     except ValueError as err:
         raise LessonError(f"{name}: the schedule is malformed: {err}") from None
     steps: dict[int, LessonStep] = {}
+    measured: list[Meter] = []
+
+    def meter() -> Meter:  # searched once per lesson, and only if a question needs it
+        if not measured:
+            measured.append(measure(scenario, max_states=ANSWERABLE_STATES))
+        return measured[0]
+
     for index, step in enumerate(lesson.steps):
         where = f"{name}: steps.{index} (at: {step.at})"
         if step.at in steps:
@@ -135,40 +156,80 @@ def load_lesson(path: Path, library: Library) -> CompiledLesson:
             raise LessonError(
                 f"{where}: say why the step matters ('why') or ask something ('ask'), or remove it."
             )
-        _check_question(where, step, scenario, trace)
+        _check_question(where, step, scenario, trace, meter)
         steps[step.at] = step
     return CompiledLesson(lesson, scenario, trace, steps)
 
 
-def _check_question(where: str, step: LessonStep, scenario: CompiledScenario, trace: Trace) -> None:
-    """A question must be one the engine can answer at its step."""
+def _check_question(
+    where: str, step: LessonStep, scenario: CompiledScenario, trace: Trace, meter: Callable[[], Meter]
+) -> None:
+    """A question must be one the engine can answer at its step, with at least one right and one wrong option."""
     if step.ask is None:
-        if step.rule is not None:
-            raise LessonError(
-                f"{where}: 'rule' belongs to a 'can_break' question; add 'ask: can_break' or remove it."
-            )
+        for name in ("rule", "cell"):
+            if getattr(step, name) is not None:
+                raise LessonError(f"{where}: '{name}' belongs to a question; add 'ask' or remove it.")
         return
     if step.at == len(trace.schedule):
         raise LessonError(
             f"{where}: a question is asked before the next step is revealed, and step {step.at} is the last of "
             "the run; ask it earlier or lengthen the schedule."
         )
-    if step.ask == "next":
-        if step.rule is not None:
-            raise LessonError(f"{where}: a 'next' question takes no 'rule'; remove it.")
-        return
-    if step.rule not in RULES:
-        raise LessonError(
-            f"{where}: a 'can_break' question needs 'rule', one of the violation kinds: "
-            f"{', '.join(sorted(RULES))}."
+    takes = {"next": (), "can_break": ("rule",), "counter": ("cell",), "breaks": ("rule",)}[step.ask]
+    for name in ("rule", "cell"):
+        if name not in takes and getattr(step, name) is not None:
+            raise LessonError(f"{where}: a '{step.ask}' question takes no '{name}'; remove it.")
+    if step.ask == "counter":
+        if step.cell is None:
+            raise LessonError(
+                f"{where}: a 'counter' question needs 'cell', one of: {', '.join(counters(scenario))}."
+            )
+        if step.cell not in counters(scenario):
+            raise LessonError(
+                f"{where}: '{step.cell}' is not a counter of '{scenario.source.id}'; use one of: "
+                f"{', '.join(counters(scenario))}."
+            )
+    if step.ask in ("can_break", "breaks"):
+        if step.rule not in RULES:
+            raise LessonError(
+                f"{where}: a '{step.ask}' question needs 'rule', one of the violation kinds: "
+                f"{', '.join(sorted(RULES))}."
+            )
+        measured = meter()
+        if not measured.exact:
+            raise LessonError(
+                f"{where}: the engine cannot answer this question: '{scenario.source.id}' has more than "
+                f"{ANSWERABLE_STATES:,} states, so whether '{step.rule}' can still break is not known exactly. "
+                "Teach it on a smaller scenario."
+            )
+        if step.ask == "breaks" and step.rule not in measured.kinds:
+            breakable = ", ".join(sorted(measured.kinds)) or "none: every interleaving is safe"
+            raise LessonError(
+                f"{where}: no run of '{scenario.source.id}' breaks '{step.rule}', so no action can break it; "
+                f"ask about a rule the scenario can break ({breakable}) or use 'can_break'."
+            )
+    asked = _ask(step, trace, step.at, meter)
+    if not any(o.right for o in asked.options) or all(o.right for o in asked.options):
+        answer = (
+            "every option is right"
+            if asked.options and all(o.right for o in asked.options)
+            else "no option is right"
         )
-    meter = measure(scenario, max_states=ANSWERABLE_STATES)
-    if not meter.exact:
+        hint = ""
+        if step.ask == "breaks":
+            assert step.rule is not None
+            useful = [
+                at for at in range(len(trace.schedule)) if _has_right_and_wrong(_ask(step, trace, at, meter))
+            ]
+            hint = f" Steps of this run where it teaches: {', '.join(map(str, useful[:12])) or 'none'}."
         raise LessonError(
-            f"{where}: the engine cannot answer this question: '{scenario.source.id}' has more than "
-            f"{ANSWERABLE_STATES:,} states, so whether '{step.rule}' can still break is not known exactly. Teach "
-            "it on a smaller scenario."
+            f"{where}: at step {step.at} {answer}, so the question has nothing to choose; ask it at another "
+            f"step.{hint}"
         )
+
+
+def _has_right_and_wrong(asked: Question) -> bool:
+    return any(o.right for o in asked.options) and not all(o.right for o in asked.options)
 
 
 def load_course(library: Library, directory: Path = LESSON_DIR) -> Course:
@@ -205,6 +266,8 @@ class Question:
     text: str
     options: tuple[Option, ...]
     many: bool  # several options may be right (tick all that apply)
+    yes: str = "can happen"  # how the feedback marks a right option of a tick-all question, and a wrong one
+    no: str = "cannot happen"
 
 
 def question(lesson: CompiledLesson, at: int, meter: Meter | None = None) -> Question | None:
@@ -212,17 +275,29 @@ def question(lesson: CompiledLesson, at: int, meter: Meter | None = None) -> Que
     step = lesson.steps.get(at)
     if step is None or step.ask is None:
         return None
+
+    def measured() -> Meter:
+        return meter or measure(lesson.scenario, max_states=ANSWERABLE_STATES)
+
+    return _ask(step, lesson.trace, at, measured)
+
+
+def _ask(step: LessonStep, trace: Trace, at: int, meter: Callable[[], Meter]) -> Question:
+    """The question of ``step``, asked at step ``at`` of ``trace`` (the validation tries other steps too)."""
     if step.ask == "next":
-        return _next_question(lesson, at)
+        return _next_question(trace, at)
+    if step.ask == "counter":
+        assert step.cell is not None
+        return _counter_question(trace, at, step.cell)
     assert step.rule is not None
-    meter = meter or measure(lesson.scenario, max_states=ANSWERABLE_STATES)
-    return _can_break_question(lesson, at, step.rule, meter)
+    if step.ask == "breaks":
+        return _breaks_question(trace, at, step.rule, meter())
+    return _can_break_question(trace, at, step.rule, meter())
 
 
-def _next_question(lesson: CompiledLesson, at: int) -> Question:
+def _next_question(trace: Trace, at: int) -> Question:
     """Which of these can happen next? The options: every action enabled now, and actions the same run takes at
     other steps but that cannot happen now (each with the engine's reason why not)."""
-    trace = lesson.trace
     engine = trace.engine
     enabled = trace.enabled_at(at)
     now = {a.id for a in enabled}
@@ -236,10 +311,18 @@ def _next_question(lesson: CompiledLesson, at: int) -> Question:
         Option(a.id, a.label, True, f"It can: nothing stops {a.actor} from taking this step now.")
         for a in enabled
     ]
+    moving: dict[str, list[str]] = {}
+    for a in enabled:
+        moving.setdefault(a.label.split(":", 1)[0], []).append(a.label.split(":", 1)[-1].strip())
     for action_id, label in sorted(others.items())[: max(0, MAX_OPTIONS - len(options))]:
         actor = label.split(":", 1)[0]
         why = blocked.get(actor) or blocked.get(actor.lower())
-        reason = f"Not now: {why}" if why else "Not now: it is not what this actor does next."
+        if why:
+            reason = f"Not now: {why}"
+        elif actor in moving:
+            reason = f"Not now: {actor}'s next step is another one ({'; '.join(moving[actor])})."
+        else:
+            reason = "Not now: it is not what this actor does next."
         options.append(Option(action_id, label, False, reason))
     options.sort(key=lambda o: o.label)
     return Question("next", "Which of these can happen next? Tick every one that can.", tuple(options), True)
@@ -253,8 +336,8 @@ VERDICT_OPTIONS = (
 )
 
 
-def _can_break_question(lesson: CompiledLesson, at: int, kind: str, meter: Meter) -> Question:
-    state = lesson.trace.snapshots[at].state
+def _can_break_question(trace: Trace, at: int, kind: str, meter: Meter) -> Question:
+    state = trace.snapshots[at].state
     reach = meter.at(state)
     assert reach is not None  # a complete graph holds every state a run reaches
     verdict = reach.verdict(kind, frozenset(state.violated))
@@ -272,6 +355,91 @@ def _can_break_question(lesson: CompiledLesson, at: int, kind: str, meter: Meter
     )
     text = f"Can rule {rule.rule} ({rule.title}) still break from here?"
     return Question("can_break", text, options, False)
+
+
+# What will the counter be? A word of shared memory, a run-down block's count, or a count the socket keeps.
+SOCKET_COUNTS = {
+    "calls": "the number of calls in progress on socket {socket}",
+    "pending": "the number of IRPs WSK holds for socket {socket}",
+    "retained": "the number of data indication lists the client retains on socket {socket}",
+}
+
+
+def counters(scenario: CompiledScenario) -> list[str]:
+    """What a 'counter' question may ask about in ``scenario``: its words and run-down blocks, and each socket's
+    counts (``s.calls``, ``s.pending``, ``s.retained``). Events are not counters: they are set or not."""
+    cells = [cell.name for cell in scenario.memory if cell.kind in ("word", "rundown")]
+    return cells + [f"{decl.name}.{field}" for decl in scenario.sockets for field in SOCKET_COUNTS]
+
+
+def _counter(scenario: CompiledScenario, state: State, name: str) -> tuple[str, int]:
+    """How the question names the counter, and its value in ``state``."""
+    socket, _, field = name.partition(".")
+    if field:
+        index = scenario.socket_index[socket]
+        sock = state.sockets[index]
+        count = {"calls": len(sock.calls), "pending": len(sock.pending), "retained": sock.retained}[field]
+        return SOCKET_COUNTS[field].format(socket=socket), count
+    index = scenario.memory_index[name]
+    cell = scenario.memory[index]
+    if cell.kind == "rundown":
+        return f"the count of calls holding {cell.c_name}", state.rundowns[index].count
+    return cell.c_name, state.words[index]
+
+
+def _counter_question(trace: Trace, at: int, name: str) -> Question:
+    """What will the counter be after the next step? The key is its value in the engine's next state; the other
+    options are the values a learner might plausibly guess: unchanged, one more or less, zero."""
+    scenario = trace.scenario
+    label, now = _counter(scenario, trace.snapshots[at].state, name)
+    after = trace.snapshots[at + 1]
+    _, then = _counter(scenario, after.state, name)
+    assert after.action is not None
+    guesses = {then, now, now + 1, now - 1, 0}
+    if len(guesses) < 4:
+        guesses.add(now + 2)
+    values = sorted(v for v in guesses if v >= 0 or v == then or now < 0)
+    change = "stays" if then == now else "becomes"
+    why = f"After the next step it {change} {then}: {after.narration}"
+    options = tuple(
+        Option(str(v), str(v), v == then, why if v == then else f"Not {v}. {why}") for v in values
+    )
+    text = f"What will {label} be after the next step ({after.action.label})?"
+    return Question("counter", text, options, False)
+
+
+def _breaks_question(trace: Trace, at: int, kind: str, meter: Meter) -> Question:
+    """Which action breaks it? Each action enabled now, right if after it the rule has been broken or every way
+    on breaks it; the reason is the meter's verdict after that action."""
+    engine = trace.engine
+    state = trace.snapshots[at].state
+    rule = RULES[kind]
+    options = []
+    for action in trace.enabled_at(at):
+        result = engine.step(state, action.id)
+        reach = meter.at(result.state)
+        assert reach is not None  # a complete graph holds every successor
+        verdict = reach.verdict(kind, frozenset(result.state.violated))
+        if verdict == "happened" and kind not in state.violated:
+            found = [v.message for v in result.violations if v.kind == kind]
+            reason = f"It breaks it at once: {found[0]}" if found else "It breaks it at once."
+        elif verdict == "happened":
+            reason = "The run had broken it already, before this step."
+        else:
+            count, total = reach.count(kind), reach.continuations
+            ways = f" ({count:,} of the {total:,} ways on)" if count is not None and total else ""
+            reason = {
+                "unavoidable": f"After it the bug is certain: every way the run can go on breaks it{ways}.",
+                "possible": f"After it the bug can still happen, but need not{ways}.",
+                "impossible": "After it no way the run can go on breaks it.",
+            }[verdict]
+        options.append(Option(action.id, action.label, verdict in ("happened", "unavoidable"), reason))
+    options.sort(key=lambda o: o.label)
+    text = (
+        f"Which of these steps breaks rule {rule.rule} ({rule.title}), or makes it certain to break? "
+        "Tick every one that does."
+    )
+    return Question("breaks", text, tuple(options), True, yes="breaks it", no="does not")
 
 
 @dataclass(frozen=True)
@@ -292,8 +460,8 @@ def grade(asked: Question, picked: set[str]) -> Feedback:
         missed = len(right - picked)
         extra = len(picked - right)
         parts = [
-            f"{missed} that can happen left unticked" if missed else "",
-            f"{extra} that cannot ticked" if extra else "",
+            f"{missed} that {asked.yes} left unticked" if missed else "",
+            f"{extra} that {asked.no} ticked" if extra else "",
         ]
         summary = "Not quite: " + " and ".join(p for p in parts if p) + "."
     else:

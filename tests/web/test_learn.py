@@ -146,8 +146,127 @@ def test_the_example_in_the_writing_guide_is_a_valid_lesson(tmp_path: Path) -> N
     guide = (Path(__file__).resolve().parents[2] / "docs" / "writing-lessons.md").read_text()
     example = guide.split("```yaml\n", 1)[1].split("```", 1)[0].replace("order: 4", "order: 40")
     lesson = load_lesson(write(tmp_path, example, "40-why-close-races.yaml"), LIBRARY)
-    assert lesson.source.scenario == "close-during-send" and lesson.steps[5].ask == "next"
+    assert lesson.source.scenario == "close-during-send" and lesson.steps[5].ask == "breaks"
 
 
 def test_the_gallery_starts_with_the_course(client: TestClient) -> None:
     assert 'href="/learn">Start here: the course</a>' in client.get("/").text
+
+
+# -- the new question kinds: the engine computes their keys, and refuses what it cannot answer -------------------
+
+RACE = """
+id: tiny
+title: A tiny race
+order: 3
+scenario: check-zero-then-close
+schedule: Closer.Closer.Closer.Sender.Sender.Sender.Sender.Closer
+goal: Something worth knowing.
+steps:
+  - {at: 3, ask: counter, cell: Ref}
+  - {at: 7, ask: breaks, rule: close_with_call_in_progress}
+docs:
+  - {title: Closing a Socket, url: "https://learn.microsoft.com/windows-hardware/drivers/network/closing-a-socket"}
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (
+            ("{at: 3, ask: counter, cell: Ref}", "{at: 3, ask: counter, cell: Nope}"),
+            "'Nope' is not a counter",
+        ),
+        (("{at: 3, ask: counter, cell: Ref}", "{at: 3, ask: counter}"), "needs 'cell', one of: Ref, s.calls"),
+        (
+            ("{at: 3, ask: counter, cell: Ref}", "{at: 8, ask: counter, cell: Ref}"),
+            "step 8 is the last of the run",
+        ),
+        (("{at: 3, ask: counter, cell: Ref}", "{at: 3, ask: next, cell: Ref}"), "takes no 'cell'"),
+        (
+            ("{at: 3, ask: counter, cell: Ref}", "{at: 3, why: Hm., cell: Ref}"),
+            "'cell' belongs to a question",
+        ),
+        (
+            ("rule: close_with_call_in_progress}", "rule: deadlock}"),
+            "no run of 'check-zero-then-close' breaks",
+        ),
+        (
+            ("rule: close_with_call_in_progress}", "rule: nonsense}"),
+            "needs 'rule', one of the violation kinds",
+        ),
+        (
+            ("{at: 7, ask: breaks", "{at: 2, ask: breaks"),
+            "no option is right, so the question has nothing to choose; ask it at another step. Steps of this run where it teaches: 7.",
+        ),
+        (("{at: 7, ask: breaks", "{at: 12, ask: breaks"), "the run has only 8 steps"),
+    ],
+)
+def test_a_question_the_engine_cannot_answer_is_refused_with_the_fix(
+    tmp_path: Path, change: tuple[str, str], says: str
+) -> None:
+    with pytest.raises(LessonError) as err:
+        load_lesson(write(tmp_path, RACE.replace(*change)), LIBRARY)
+    assert str(err.value).startswith("03-tiny.yaml: steps.") and says in str(err.value)
+
+
+def test_the_counter_key_is_the_value_in_the_engines_next_state(tmp_path: Path) -> None:
+    lesson = load_lesson(write(tmp_path, RACE), LIBRARY)
+    asked = question(lesson, 3)
+    assert asked is not None and asked.kind == "counter" and not asked.many
+    assert [o.value for o in asked.options if o.right] == ["1"]  # Sender's InterlockedIncrement: 0 becomes 1
+    assert {"0", "1", "2"} <= {o.value for o in asked.options}
+    assert "ctx->Ref" in asked.text and "increments ctx->Ref to 1" in asked.options[0].reason
+
+
+def test_a_socket_count_can_be_asked_too(tmp_path: Path) -> None:
+    text = RACE.replace("{at: 3, ask: counter, cell: Ref}", "{at: 6, ask: counter, cell: s.calls}")
+    asked = question(load_lesson(write(tmp_path, text), LIBRARY), 6)
+    assert asked is not None and [o.value for o in asked.options if o.right] == ["1"]  # Sender enters WskSend
+    assert "calls in progress on socket s" in asked.text
+
+
+def test_which_action_breaks_it_is_judged_by_the_meter(tmp_path: Path) -> None:
+    lesson = load_lesson(write(tmp_path, RACE), LIBRARY)
+    asked = question(lesson, 7)
+    assert asked is not None and asked.kind == "breaks" and asked.many
+    assert {o.value for o in asked.options} == {a.id for a in lesson.trace.enabled_at(7)}
+    assert {o.value for o in asked.options if o.right} == {"Closer"}
+    reasons = {o.value: o.reason for o in asked.options}
+    assert reasons["Closer"].startswith("It breaks it at once")
+    assert "no way the run can go on breaks it" in reasons["Sender-p"]
+
+
+def test_the_new_kinds_are_graded_over_http(client: TestClient) -> None:
+    counter = [
+        (i, at) for i, lsn in COURSE.lessons.items() for at, s in lsn.steps.items() if s.ask == "counter"
+    ]
+    breaks = [
+        (i, at) for i, lsn in COURSE.lessons.items() for at, s in lsn.steps.items() if s.ask == "breaks"
+    ]
+    assert counter and breaks, "the course uses both new kinds"
+    lesson_id, at = counter[0]
+    asked = question(COURSE.lessons[lesson_id], at)
+    assert asked is not None
+    page = client.get(f"/learn/{lesson_id}?at={at}").text
+    assert 'type="radio" name="pick"' in page and "What will" in page
+    wrong = next(o.value for o in asked.options if not o.right)
+    bad = client.get(f"/learn/{lesson_id}/answer", params={"at": at, "pick": wrong})
+    assert "Not quite." in bad.text and "After the next step it" in bad.text
+    lesson_id, at = breaks[0]
+    asked = question(COURSE.lessons[lesson_id], at)
+    assert asked is not None
+    right = [o.value for o in asked.options if o.right]
+    good = client.get(f"/learn/{lesson_id}/answer", params={"at": at, "pick": right})
+    assert "Right." in good.text and "breaks it" in good.text
+    none = client.get(f"/learn/{lesson_id}/answer", params={"at": at})
+    assert f"{len(right)} that breaks it left unticked" in none.text
+
+
+def test_every_lesson_has_a_goal_two_questions_and_a_recap() -> None:
+    assert len(COURSE.lessons) == 9
+    for lesson_id, lesson in COURSE.lessons.items():
+        asks = [s for s in lesson.steps.values() if s.ask]
+        assert len(asks) >= 2, f"{lesson_id}: predict-then-check at least twice"
+        last = lesson.steps.get(lesson.last)
+        assert last is not None and last.why and "Recap" in last.why, f"{lesson_id}: a recap at the last step"
