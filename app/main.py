@@ -65,6 +65,9 @@ def create_app(library: Library | None = None) -> FastAPI:
     app.state.templates = templates
     # term(word): a domain word or rule id, linked to the glossary, explained where it is shown.
     templates.env.globals["term"] = glossary.term
+    # The course and the gallery list the challenges and count progress (app/web/challenges.py).
+    templates.env.globals["challenge_cards"] = challenges.cards
+    templates.env.globals["progress_ids"] = challenges.progress_ids
     # The last added is the outermost: the security headers wrap the guard's 413 and 500 answers too.
     app.add_middleware(Guard, templates=templates)
     app.add_middleware(SecurityHeaders)

@@ -635,3 +635,26 @@ async def completed(
         )
 
     return HTMLResponse(await run_in_threadpool(render))
+
+
+def cards(request: Request) -> list[dict[str, Any]]:
+    """The challenges as the course lists them (a template global: the course page is not this module's)."""
+    return [
+        {
+            "id": c.source.id,
+            "title": c.source.title,
+            "story": c.source.story,
+            "kind": c.kind,
+            "best": c.best,
+            "rule": RULES[c.goal_kind] if c.goal_kind else None,
+        }
+        for c in catalogue(request).challenges.values()
+    ]
+
+
+def progress_ids(request: Request) -> dict[str, str]:
+    """The lesson and challenge ids the gallery's progress line counts, space-separated."""
+    return {
+        "lessons": " ".join(request.app.state.course.lessons),
+        "challenges": " ".join(catalogue(request).challenges),
+    }
