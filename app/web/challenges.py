@@ -142,10 +142,22 @@ def _verdict(request: Request, challenge: CompiledChallenge, picks: dict[str, st
     }
 
 
-def _picks(challenge: CompiledChallenge, pairs: list[str] | None, *, default: bool) -> dict[str, str]:
-    """``c=<slot>:<option>`` parameters as a pick; the challenge's start for the slots not named, if ``default``."""
+def _form_picks(request: Request) -> list[str]:
+    """The design page's form names each slot's radio group ``c.<slot>`` (one group per slot): as ``c`` pairs."""
+    return [
+        f"{key[2:]}:{value}"
+        for key, value in request.query_params.multi_items()
+        if key.startswith("c.") and len(key) <= 40
+    ][:8]
+
+
+def _picks(
+    challenge: CompiledChallenge, pairs: list[str] | None, *, default: bool, request: Request | None = None
+) -> dict[str, str]:
+    """``c=<slot>:<option>`` parameters (and the form's ``c.<slot>=<option>``) as a pick; the challenge's start
+    for the slots not named, if ``default``."""
     picks: dict[str, str] = dict(challenge.source.start or {}) if default else {}
-    for pair in pairs or []:
+    for pair in [*(pairs or []), *(_form_picks(request) if request is not None else [])]:
         slot, sep, option = pair.partition(":")
         if not sep:
             raise HTTPException(
@@ -423,10 +435,11 @@ async def challenge_page(
     the hint buttons), or a fix challenge's design page (with ``c``, the picked design and its verdict)."""
     challenge = _challenge(request, challenge_id)
     if challenge.kind == "fix":
-        picks = _picks(challenge, c, default=True)
+        picks = _picks(challenge, c, default=True, request=request)
+        asked = bool(c) or bool(_form_picks(request))
         verdict = (
             await run_in_threadpool(request.app.state.challenge_verdicts.get, request, challenge, picks)
-            if c
+            if asked
             else None
         )
         return _fix_page(request, challenge, picks, verdict, None)
@@ -579,7 +592,7 @@ async def check_design(request: Request, challenge_id: ChallengeId, c: Picks = N
     challenge = _challenge(request, challenge_id)
     if challenge.kind != "fix":
         raise HTTPException(422, "Only a fix challenge checks a design; this one is played on the stage.")
-    picks = _picks(challenge, c, default=True)
+    picks = _picks(challenge, c, default=True, request=request)
     if request.headers.get("hx-request") != "true":
         return RedirectResponse(f"/challenges/{challenge_id}?{_pick_query(picks)}", status_code=303)
     verdict = await run_in_threadpool(request.app.state.challenge_verdicts.get, request, challenge, picks)
