@@ -10,10 +10,11 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from app.challenges import load_catalogue
 from app.lessons import load_course
 from app.scenarios import Library, load_library
 from app.sim import CompiledScenario, Trace, TraceCache
-from app.web import api, docs, explore, glossary, learn, pages, player, shared
+from app.web import api, challenges, docs, explore, glossary, learn, pages, player, shared
 from app.web.caching import StepCache
 from app.web.errors import Guard, install_error_handlers
 from app.web.meter import Meters
@@ -51,6 +52,8 @@ def create_app(library: Library | None = None) -> FastAPI:
     )
     app.state.library = library or load_library()
     app.state.course = load_course(app.state.library)
+    app.state.challenges = load_catalogue(app.state.library)
+    app.state.challenge_verdicts = challenges.Verdicts()
     app.state.traces = SharedTraces()
     app.state.steps = StepCache()
     app.state.meters = Meters()
@@ -66,6 +69,9 @@ def create_app(library: Library | None = None) -> FastAPI:
     app.state.templates = templates
     # term(word): a domain word or rule id, linked to the glossary, explained where it is shown.
     templates.env.globals["term"] = glossary.term
+    # The course and the gallery list the challenges and count progress (app/web/challenges.py).
+    templates.env.globals["challenge_cards"] = challenges.cards
+    templates.env.globals["progress_ids"] = challenges.progress_ids
     # The last added is the outermost: the security headers wrap the guard's 413 and 500 answers too.
     app.add_middleware(Guard, templates=templates)
     app.add_middleware(SecurityHeaders)
@@ -76,6 +82,8 @@ def create_app(library: Library | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(player.router)
     app.include_router(learn.router)
+    app.include_router(challenges.api)
+    app.include_router(challenges.pages)
     app.include_router(explore.api)
     app.include_router(explore.pages)
     app.include_router(docs.router)
