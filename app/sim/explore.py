@@ -129,7 +129,11 @@ def explore(
     With ``reduce`` (the default), the reduced search, then the full search for exact counts when that is small;
     without it, or with ``max_preemptions``, the full search alone."""
     bounds = bounds or Bounds()
-    if not reduce or bounds.max_preemptions is not None:
+    # In a live sandbox a thread can be added only while another goes on, so adding reads what stopping writes:
+    # steps the reduction takes for private. Its searches (of a whole live sandbox, not of a situation built in
+    # one: app/sim/sandbox.py) are full ones.
+    joins = any(t.joins == "when_added" for t in scenario.threads)
+    if not reduce or bounds.max_preemptions is not None or joins:
         return FullSearch(scenario, bounds, should_stop).run()
     report = ReducedSearch(scenario, bounds, should_stop).run()
     if report.complete and report.states <= EXACT_COUNTS_AFTER:
