@@ -422,6 +422,38 @@ def situation_of(design_id: str, schedule: Iterable[str]) -> Situation:
     )
 
 
+def chip(action_id: str) -> str | None:
+    """The short name of a live sandbox thread's choice (its operations, and stop), or None for other actions."""
+    thread, _, what = action_id.partition("-")
+    if not (thread[:1] == "T" and thread[1:].isdigit()):
+        return None
+    if what == "stop":
+        return "stop"
+    return next((op.name for op in OPERATIONS if op.id == what), None)
+
+
+def over_bounds(schedule: Iterable[str]) -> str | None:
+    """What a live session's schedule asks for beyond the sandbox's bounds, in a sentence that names the bound; None
+    if nothing. The engine would refuse such an action too, but only as one it cannot take."""
+    started: Counter[str] = Counter()
+    ops = {op.id for op in OPERATIONS}
+    for action in schedule:
+        actor, _, what = action.partition("-")
+        if actor[:1] == "T" and actor[1:].isdigit() and actor[1:].isascii() and int(actor[1:]) > MAX_THREADS:
+            return (
+                f"'{action}' names thread {actor}, but a sandbox has at most {MAX_THREADS} threads "
+                f"(T1 to T{MAX_THREADS})."
+            )
+        if what in ops:
+            started[actor] += 1
+            if started[actor] > MAX_OPERATIONS:
+                return (
+                    f"thread {actor} starts more than {MAX_OPERATIONS} operations, the most one sandbox thread may "
+                    "start. Add another thread instead."
+                )
+    return None
+
+
 def situation_scenario(situation: Situation) -> Scenario:
     """The fixed scenario a situation amounts to: its threads, each with a menu of exactly the operations it
     started (``times`` as often), all there from the start; the peer allowed what it did. Its id names the live
