@@ -177,9 +177,9 @@ DESIGNS: dict[str, Design] = {
             "The closing bit and the count share State: a call adds 2 with InterlockedCompareExchange only while "
             "bit 0 is clear; close sets bit 0 and waits on Drained if calls were in progress.",
             ({"name": "State", "kind": "word"}, {"name": "Drained", "kind": "event"}),
-            ("State += 2 unless closing",),
-            ("State -= 2", "last one out sets Drained"),
-            ("set bit 0 of State", "wait on Drained if calls were in"),
+            ("State += 2 if open",),
+            ("State -= 2",),
+            ("set the closing bit", "wait on Drained"),
             True,
         ),
         Design(
@@ -315,7 +315,8 @@ def design_of(scenario_id: str) -> Design | None:
 
 
 def operation_label(op: Operation, design: Design) -> str:
-    return f"{op.name}: {op.steps(design)}"[:60]
+    """The label of an operation's action: its name and what it does under the design (at most 60 characters)."""
+    return f"{op.name}: {op.steps(design)}"
 
 
 def live_scenario(design_id: str) -> Scenario:
