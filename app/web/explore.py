@@ -402,6 +402,9 @@ def _panel(request: Request, search: Search) -> Response:
     return render.page(request, "partials/search.html", view)
 
 
+# A situation built by hand grows quickly (each thread's operations in any order): it gets more time than a
+# built-in scenario's search, and the panel shows its progress meanwhile.
+SITUATION_BOUNDS = ExploreBounds(time_limit_ms=30_000)
 MAX_SEARCH_FORM = 48_000  # bytes: the player's form (a schedule of up to 40,000 characters, and its step)
 
 
@@ -427,7 +430,7 @@ async def _situation_target(request: Request, scenario_id: str) -> Target:
         )
     situation = sandbox.situation_scenario(built)
     definition = encode_definition(situation.model_dump(mode="json"))
-    return ExploreBounds().target(compile_scenario(situation), definition)
+    return SITUATION_BOUNDS.target(compile_scenario(situation), definition)
 
 
 @pages.post("/search/{scenario_id}", response_class=HTMLResponse, responses=PANEL_ERRORS)

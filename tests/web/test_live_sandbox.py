@@ -87,7 +87,7 @@ def test_find_the_race_searches_the_situation_built_so_far(client: TestClient) -
         url = html.unescape(re.search(r'hx-get="([^"]+)"', panel).group(1))  # type: ignore[union-attr]
         panel = client.get(url).text
     assert "T1: send; T2: send; T3: close" in panel
-    assert "Searched within 80,000 states" in panel
+    assert "Searched within 80,000 states and 30 s" in panel
     assert "Found" in panel and "UB-2 / P1" in panel
     links = [html.unescape(h) for h in re.findall(r'href="(/play/[^"]+)"', panel)]
     assert links and all(link.startswith("/play/live-check-zero?v=1&s=T2-add.T3-add.") for link in links)
