@@ -416,7 +416,10 @@ async def _situation_target(request: Request, scenario_id: str) -> Target:
         raise HTTPException(
             413, f"The player's form is at most {MAX_SEARCH_FORM} bytes; this one is {len(body)}."
         )
-    form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=16)
+    try:
+        form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=16)
+    except ValueError:
+        raise HTTPException(422, "The player's form has more than 16 fields; send v, s and at.") from None
     schedule, at = form.get("s", [""])[0], form.get("at", [None])[0]
     loc = locate(request, scenario_id, "1", schedule, at, None)
     design = sandbox.design_of(scenario_id)

@@ -111,6 +111,7 @@ def test_find_the_race_before_anything_was_built_says_what_to_do(client: TestCli
     assert client.post("/search/live-none", data={"s": "T1-send", "at": "0"}).status_code == 422
     assert client.post("/search/live-none", data={"s": "T7-add"}).status_code == 422
     assert client.post("/search/live-none", content=b"s=" + b"x" * 50_000).status_code == 413
+    assert client.post("/search/live-none", content=b"&".join([b"a=1"] * 40)).status_code == 422
 
 
 def test_links_to_the_old_sandbox_replay_exactly_as_before(client: TestClient) -> None:
