@@ -48,6 +48,14 @@ def take(page: Page, action: str) -> None:
     expect(page.locator("#player")).to_have_attribute("data-at", str(before + 1))
 
 
+def add_thread(page: Page, name: str) -> None:
+    """Press the build bar's button that adds a thread, and wait for its lane."""
+    before = at(page)
+    page.get_by_role("button", name=f"+ Add thread {name}").click()
+    expect(page.locator("#player")).to_have_attribute("data-at", str(before + 1))
+    expect(page.locator(".threads .lane h3 span", has_text=name)).to_be_attached()
+
+
 def run_operation(page: Page, thread: str) -> None:
     """Let a thread run its operation to its end: its own steps, WSK completing inline."""
     for _ in range(40):
@@ -85,13 +93,12 @@ def test_build_a_situation_find_its_race_and_share_it(
     run_operation(page, "T1")
     take(page, "T1-send")
     run_operation(page, "T1")
-    page.get_by_role("button", name="+ Add thread T2").click()
-    expect(page.locator(".threads .lane h3 span", has_text="T2")).to_be_visible()
+    add_thread(page, "T2")
     take(page, "T2-send")
-    page.get_by_role("button", name="+ Add thread T3").click()
+    add_thread(page, "T3")
     take(page, "T3-close")
     take(page, "T3")
-    page.get_by_role("button", name="+ Add thread T4").click()  # several lanes: they scroll inside their row
+    add_thread(page, "T4")  # several lanes: they scroll inside their row
     expect(page.locator(".threads .lane")).to_have_count(4)
     found: list[str] = page.evaluate(MEASURE)["problems"]
     assert not found, found
