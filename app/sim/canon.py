@@ -116,6 +116,9 @@ def thread_classes(scenario: CompiledScenario) -> list[list[int]]:
                     (op, label, scenario.programs[key].statements, times)
                     for op, label, key, times in thread.menu
                 ),
+                thread.joins,
+                thread.max_operations,
+                thread.stops,
             )
         groups.setdefault((shape, thread.irql), []).append(index)
     return [members for members in groups.values() if len(members) > 1]
@@ -291,7 +294,9 @@ class StateKeys:
         refs: list[int] = []
         frames = tuple(self._frame(frame, refs) for frame in actor.frames)
         name = actor.id if self.exact else ""
-        code = self._code((name, actor.kind, actor.irql, frames, actor.finished, actor.ops_used))
+        code = self._code(
+            (name, actor.kind, actor.irql, frames, actor.finished, actor.ops_used, actor.present)
+        )
         self._memo[id(actor)] = (actor, code, tuple(refs))
         return code, tuple(refs)
 

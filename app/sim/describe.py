@@ -195,6 +195,7 @@ def _actor(engine: Engine, state: State, actor: Actor, can_move: bool, blocked: 
         "kind": actor.kind,
         "irql": actor.irql,
         "status": status,
+        "present": actor.present,
         "blocked": blocked,
         "frames": frames,
     }

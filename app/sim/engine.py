@@ -12,6 +12,7 @@ Action ids:
   ``Closer-i``      WSK completes the IRP of Closer's call inline, before the call returns
   ``Closer-nomem``  Closer's IoAllocateIrp fails and returns NULL (with the setting ``allocation_can_fail``)
   ``Player-send``   the sandbox thread Player starts its menu operation ``send``
+  ``T2-add``        the user adds the live sandbox thread T2 (declared ``joins: when_added``)
   ``cr3``, ``cb1``  the completion routine of IRP 3, the first event callback execution
   ``wsk-c3``        WSK completes IRP 3
   ``wsk-free-s``    WSK frees socket s at the end of its close
@@ -186,7 +187,7 @@ class Engine:
         end of its program, or run its next statement."""
         frame = actor.top
         if frame is None:
-            return self._menu_moves(actor)
+            return self._menu_moves(state, actor)
         if frame.waiting is not None:
             if not memory.wait_satisfied(state, frame.waiting):
                 return []
@@ -210,16 +211,23 @@ class Engine:
             moves.append(irps.allocation_failure_move(actor.id, stmt))
         return moves
 
-    def _menu_moves(self, actor: Actor) -> list[Move]:
-        """A sandbox thread between operations: start any operation it has uses left of, or stop."""
+    def _menu_moves(self, state: State, actor: Actor) -> list[Move]:
+        """A sandbox thread between operations: start any operation it has uses left of, or stop. A live sandbox
+        thread not added yet can be added while the session goes on (some added thread has not stopped): once
+        every thread has stopped, the run is over and what it left behind is checked."""
         thread = next((t for t in self.scenario.threads if t.name == actor.id), None)
         if thread is None or actor.finished:
             return []
+        if not actor.present:
+            going_on = any(a.kind == "thread" and a.present and not a.finished for a in state.actors)
+            return [self._join_move(actor)] if going_on else []
         used = dict(actor.ops_used)
         moves = []
         for op_id, label, key, times in thread.menu:
             if times is not None and used.get(op_id, 0) >= times:
                 continue
+            if thread.max_operations is not None and sum(used.values()) >= thread.max_operations:
+                break  # it has started as many operations as it may: it can only stop
 
             def start(tx: Transaction, op_id: str = op_id, key: str = key, label: str = label) -> None:
                 a = tx.actor(actor.id)
@@ -231,6 +239,9 @@ class Engine:
 
             moves.append(Move(Action(f"{actor.id}-{op_id}", actor.id, f"{actor.id}: {label}"), start))
 
+        if thread.stops == "when_done":
+            return moves  # it goes on until its menu is used up; then it has nothing more to do
+
         def stop(tx: Transaction) -> None:
             tx.put_actor(replace(tx.actor(actor.id), finished=True))
             tx.say(f"{actor.id} stops: it will start no more operations.")
@@ -240,6 +251,18 @@ class Engine:
             Move(Action(f"{actor.id}-stop", actor.id, f"{actor.id}: stop (start no more operations)"), stop)
         )
         return moves
+
+    @staticmethod
+    def _join_move(actor: Actor) -> Move:
+        """A live sandbox thread the user has not added yet: adding it is its only move (a choice of the user's,
+        recorded in the schedule like any other, so that a session is a link)."""
+
+        def join(tx: Transaction) -> None:
+            tx.put_actor(replace(tx.actor(actor.id), present=True))
+            tx.say(f"You add thread {actor.id}: it is idle, ready to start any operation.")
+            tx.emit(EventKind.THREAD_ADDED, actor=actor.id)
+
+        return Move(Action(f"{actor.id}-add", actor.id, f"Add thread {actor.id}"), join)
 
     # -- statements ------------------------------------------------------------------------------------------------
 

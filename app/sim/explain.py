@@ -19,6 +19,8 @@ from app.sim.step import Violation, violation
 def why_blocked(scenario: CompiledScenario, state: State, actor: Actor) -> str:
     """Why an actor with no enabled action cannot move, as the rest of a sentence after its name."""
     frame = actor.top
+    if frame is None and not actor.present:
+        return "was never added: every thread that was had stopped"
     if frame is None:
         return (
             "has finished its program"

@@ -136,7 +136,11 @@ def explore(
     preemptions) count from the end of the prefix. A prefix that is not a schedule of the scenario raises
     ``IllegalAction``."""
     bounds = bounds or Bounds()
-    if not reduce or bounds.max_preemptions is not None:
+    # In a live sandbox a thread can be added only while another goes on, so adding reads what stopping writes:
+    # steps the reduction takes for private. Its searches (of a whole live sandbox, not of a situation built in
+    # one: app/sim/sandbox.py) are full ones.
+    joins = any(t.joins == "when_added" for t in scenario.threads)
+    if not reduce or bounds.max_preemptions is not None or joins:
         return FullSearch(scenario, bounds, should_stop, prefix).run()
     report = ReducedSearch(scenario, bounds, should_stop, prefix).run()
     if report.complete and report.states <= EXACT_COUNTS_AFTER:

@@ -54,7 +54,9 @@ class Privacy:
         """Whether every step the actor can take now is private. False for an actor with nothing to do."""
         frame = actor.top
         if frame is None:
-            return actor.kind == "thread"  # a sandbox thread picks its next operation, or stops
+            # A sandbox thread picks its next operation, or stops; a live sandbox thread not added yet may be added
+            # only while another thread goes on, which it reads.
+            return actor.kind == "thread" and actor.present
         if frame.waiting is not None or frame.call is not None:
             return False
         program = self.scenario.programs[frame.program]

@@ -83,6 +83,7 @@ class EventKind(StrEnum):
     use these names."""
 
     OPERATION_STARTED = "operation_started"
+    THREAD_ADDED = "thread_added"
     THREAD_FINISHED = "thread_finished"
     IRP_ALLOCATED = "irp_allocated"
     IRP_ARMED = "irp_armed"
@@ -210,6 +211,7 @@ class Actor:
     frames: tuple[Frame, ...] = ()
     finished: bool = False
     ops_used: tuple[tuple[str, int], ...] = ()  # sandbox: how often each menu operation was started
+    present: bool = True  # False for a live sandbox thread the user has not added yet (``joins: when_added``)
 
     @property
     def top(self) -> Frame | None:
@@ -325,7 +327,9 @@ def initial_state(scenario: CompiledScenario) -> State:
     actors = []
     for t in scenario.threads:
         frames = (Frame(program=t.program),) if t.program is not None else ()
-        actors.append(Actor(id=t.name, kind="thread", irql=t.irql, frames=frames))
+        actors.append(
+            Actor(id=t.name, kind="thread", irql=t.irql, frames=frames, present=t.joins == "at_start")
+        )
     sockets = []
     for decl in scenario.sockets:
         connected = decl.category in ("connection", "stream") and decl.state in CONNECTED_STATES

@@ -42,6 +42,9 @@ class CompiledThread:
     irql: str
     program: str | None  # key of its program, or None for a sandbox thread
     menu: tuple[tuple[str, str, str, int | None], ...]  # (op id, label, program key, times)
+    joins: str = "at_start"  # "when_added": a live sandbox thread, there once the user adds it
+    max_operations: int | None = None  # operations it may start in all
+    stops: str = "when_told"  # "when_done": it offers no stop action, and is done once its menu is used up
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ def compile_scenario(scenario: sc.Scenario) -> CompiledScenario:
                 )
                 for op in t.menu or []
             )
-            threads.append(CompiledThread(t.name, t.irql, None, menu))
+            threads.append(CompiledThread(t.name, t.irql, None, menu, t.joins, t.max_operations, t.stops))
     for name, routine in scenario.routines.items():
         add(f"routine:{name}", name, routine.kind, list(routine.program))
     return CompiledScenario(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Annotated, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     AfterValidator,
@@ -23,8 +23,11 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
     WithJsonSchema,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -38,6 +41,7 @@ LIMITS = {
     "routines": 16,
     "statements": 64,
     "menu": 12,
+    "operations": 20,  # operations one sandbox thread may start in all (its max_operations)
     "schedule": 2000,  # actions in one schedule (a link's s=, a demo, an API request)
 }
 MAX_ACTION_ID = (
@@ -894,6 +898,36 @@ class ThreadDecl(Model):
     irql: Literal["PASSIVE_LEVEL", "DISPATCH_LEVEL"] = "PASSIVE_LEVEL"
     program: Program | None = None
     menu: list[MenuOperation] | None = Field(default=None, min_length=1, max_length=LIMITS["menu"])
+    joins: Literal["at_start", "when_added"] = Field(
+        default="at_start",
+        description="A sandbox thread's arrival: there from the start, or only once the user adds it (its action "
+        "'<name>-add'), so that a live sandbox can grow thread by thread.",
+    )
+    max_operations: int | None = Field(
+        default=None,
+        ge=1,
+        le=LIMITS["operations"],
+        description="How many operations a sandbox thread may start in all (unbounded if unset).",
+    )
+    stops: Literal["when_told", "when_done"] = Field(
+        default="when_told",
+        description="When a sandbox thread stops: when the user says so (its action '<name>-stop'), or by itself "
+        "once it has used every operation as often as its 'times' allows (it cannot stop before).",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_sandbox_defaults(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        """A thread that does not use the live sandbox's fields dumps exactly as before they existed, so the
+        fingerprints of existing scenarios (and the search ids made from them) stay what they were."""
+        data = handler(self)
+        if isinstance(data, dict):
+            if data.get("joins") == "at_start":
+                del data["joins"]
+            if data.get("max_operations") is None:
+                data.pop("max_operations", None)
+            if data.get("stops") == "when_told":
+                del data["stops"]
+        return data
 
     @field_validator("name")
     @classmethod
@@ -910,6 +944,18 @@ class ThreadDecl(Model):
         if (self.program is None) == (self.menu is None):
             raise ValueError(
                 f"thread '{self.name}' needs exactly one of 'program' (a script) or 'menu' (sandbox)."
+            )
+        sandbox_only = (
+            self.joins != "at_start" or self.max_operations is not None or self.stops != "when_told"
+        )
+        if self.program is not None and sandbox_only:
+            raise ValueError(
+                f"thread '{self.name}': 'joins', 'max_operations' and 'stops' are for sandbox threads (with a "
+                "'menu'); remove them or give the thread a menu."
+            )
+        if self.stops == "when_done" and any(op.times is None for op in self.menu or []):
+            raise ValueError(
+                f"thread '{self.name}' stops when done, so every operation of its menu needs 'times' (how often)."
             )
         return self
 

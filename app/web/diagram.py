@@ -123,7 +123,9 @@ def layout(trace: Trace, last: int | None = None, current: int | None = None) ->
             mark.rules += [v.rule for v in trace.terminal_violations]
             mark.culprits += [v.actor or mark.actor for v in trace.terminal_violations]
         marks.append(mark)
-    threads = [t.name for t in trace.scenario.source.threads]
+    # A live sandbox thread has a line once the user has added it (a thread not added yet is not in the run).
+    movers = {mark.actor for mark in marks}
+    threads = [t.name for t in trace.scenario.source.threads if t.joins == "at_start" or t.name in movers]
     return Layout(_lines(threads, marks), marks, 1, current)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse
@@ -13,12 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from app.scenarios import ScenarioError, parse_scenario
-from app.sim import RULES, CompiledScenario, parse_schedule
+from app.sim import RULES, CompiledScenario, Scenario, compile_scenario, parse_schedule, sandbox
 from app.sim.explore import Bounds
 from app.web import render
 from app.web.api import Input, ScenarioRef, Schedule, resolve_scenario
 from app.web.errors import API_ERRORS, PAGE_ERRORS, SCENARIO_ERRORS, ErrorOut
-from app.web.links import MAX_DEF_CHARS, LinkError, decode_definition, play_link
+from app.web.links import MAX_DEF_CHARS, LinkError, decode_definition, encode_definition, play_link
 from app.web.params import ScenarioId
 from app.web.player import MAX_LINK_SCHEDULE, locate
 from app.web.searches import Busy, Search, Searches, SearchKey, Target, Unavailable, prefix_digest
@@ -190,9 +190,31 @@ class SearchOut(BaseModel):
     )
 
 
+def situation_searched(search: Search) -> Scenario | None:
+    """The situation built in a live sandbox that a search searches (app/sim/sandbox.py), or None for a search
+    of anything else."""
+    if search.definition is None or not search.scenario.endswith(sandbox.SITUATION):
+        return None
+    try:
+        return parse_scenario(decode_definition(search.definition)).source
+    except (LinkError, ScenarioError):
+        return None
+
+
+def witness_link(search: Search, schedule: tuple[str, ...], situation: Scenario | None) -> str:
+    """Where a witness replays: in the scenario searched, or for a situation built in a live sandbox, in that
+    sandbox (its threads added first), so the learner watches it where they built it."""
+    if situation is not None:
+        live = sandbox.live_schedule(situation, schedule)
+        if live is not None:
+            return play_link(live[0], live[1])
+    return play_link(search.scenario, schedule, definition=search.definition)
+
+
 def explore_response(search: Search) -> ExploreResponse:
     report = search.report
     assert report is not None
+    situation = situation_searched(search)
     return ExploreResponse(
         scenario=search.scenario,
         prefix=list(search.prefix),
@@ -211,7 +233,7 @@ def explore_response(search: Search) -> ExploreResponse:
                 schedule=list(schedule),
                 length=len(schedule),
                 shortest=kind not in report.unproven,
-                link=play_link(search.scenario, schedule, definition=search.definition),
+                link=witness_link(search, schedule, situation),
             )
             for kind, schedule in sorted(report.witnesses.items(), key=lambda kv: (len(kv[1]), kv[0]))
         ],
@@ -416,18 +438,61 @@ def _panel(request: Request, search: Search) -> Response:
     out = search_out(search)
     # The panel polls the page twin of the API url, with the same ?def=, so a custom search survives a restart.
     progress = out.url.replace("/api/explore/searches/", "/search/progress/", 1)
+    situation = situation_searched(search)
     view = {
         "search": out,
         "progress_url": progress,
         "rules": RULES,
         "max_states": search.key.bounds.max_states,
+        "time_limit_s": search.key.time_limit_ms // 1000,
+        # A live sandbox's search says what it searched: the situation built so far, not the endless sandbox.
+        "situation": None if situation is None else situation.summary,
     }
     return render.page(request, "partials/search.html", view)
 
 
+# A situation built by hand grows quickly (each thread's operations in any order): it gets more time than a
+# built-in scenario's search, and the panel shows its progress meanwhile.
+SITUATION_BOUNDS = ExploreBounds(time_limit_ms=30_000)
+MAX_SEARCH_FORM = 48_000  # bytes: the player's form (a schedule of up to 40,000 characters, and its step)
+
+
+async def _situation_target(request: Request, scenario_id: str) -> Target:
+    """Find the race in a live sandbox: the situation built up to the step shown (the player's form, sent as the
+    request's body), as a scenario of its own that travels in the search's address."""
+    body = await request.body()
+    if len(body) > MAX_SEARCH_FORM:
+        raise HTTPException(
+            413, f"The player's form is at most {MAX_SEARCH_FORM} bytes; this one is {len(body)}."
+        )
+    try:
+        form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=16)
+    except ValueError:
+        raise HTTPException(422, "The player's form has more than 16 fields; send v, s and at.") from None
+    schedule, at = form.get("s", [""])[0], form.get("at", [None])[0]
+    loc = locate(request, scenario_id, "1", schedule, at, None)
+    design = sandbox.design_of(scenario_id)
+    assert design is not None
+    built = sandbox.situation_of(design.id, loc.schedule[: loc.at])
+    if built.empty:
+        raise HTTPException(
+            422,
+            "There is nothing to search yet: no thread has started an operation. Start some (send on two "
+            "threads and close on a third, say), then search.",
+        )
+    situation = sandbox.situation_scenario(built)
+    definition = encode_definition(situation.model_dump(mode="json"))
+    return SITUATION_BOUNDS.target(compile_scenario(situation), definition)
+
+
 @pages.post("/search/{scenario_id}", response_class=HTMLResponse, responses=PANEL_ERRORS)
 async def search_from_player(request: Request, scenario_id: ScenarioId) -> Response:
-    """The player's Find the race button: quick searches answer with results, longer ones with a progress panel."""
+    """The player's Find the race button: quick searches answer with results, longer ones with a progress panel.
+    In a live sandbox it searches the situation built so far."""
+    if sandbox.design_of(scenario_id) is not None and request.app.state.library.get(scenario_id) is not None:
+        target = await _situation_target(request, scenario_id)
+        search = await registry(request, request.app.state.searches.start, target)
+        return _panel(request, await wait(request, search, QUICK_WAIT_S))
     loc = locate(request, scenario_id, "1", "", None, request.query_params.get("def"))
     target = ExploreBounds().target(loc.compiled, loc.definition)
     search = await registry(request, request.app.state.searches.start, target)

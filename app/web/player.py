@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from app.scenarios import ScenarioError, parse_scenario
-from app.sim import RULES, CompiledScenario, IllegalAction, Trace, parse_schedule, schedulers
+from app.sim import RULES, CompiledScenario, IllegalAction, Trace, parse_schedule, sandbox, schedulers
 from app.sim.describe import describe_state, what_changed
 from app.sim.reach import Meter
 from app.sim.replay import MAX_SCHEDULE
@@ -89,6 +89,10 @@ def locate(
         compiled, definition = found, None
     try:
         schedule = parse_schedule(s or "")
+        if definition is None and sandbox.design_of(compiled.source.id) is not None:
+            over = sandbox.over_bounds(schedule)
+            if over is not None:
+                raise HTTPException(422, f"This sandbox link asks for more than a sandbox holds: {over}")
         trace = request.app.state.traces.get(compiled, schedule)
     except IllegalAction as err:
         raise HTTPException(422, f"This link's schedule cannot be replayed: {err}") from None
@@ -149,6 +153,7 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         irp["changed"] = irp["id"] in changed["irps"]
 
     actions = []
+    live = sandbox.design_of(source.id) is not None and loc.definition is None
     for number, action in enumerate(enabled, start=1):
         on_run = loc.at < last and loc.schedule[loc.at] == action.id
         actions.append(
@@ -156,6 +161,8 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
                 "id": action.id,
                 "actor": action.actor,
                 "label": action.label,
+                # In a live sandbox an idle thread offers every operation: short chips, their full labels on hover.
+                "chip": sandbox.chip(action.id) if live else None,
                 "key": number if number <= 9 else None,
                 "branch": 0 if on_run or final else last - loc.at,
                 "next_in_schedule": on_run,
@@ -238,6 +245,42 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         "ending": _ending(loc, outcome, banner, final),
         "search_url": f"/search/{'custom' if loc.definition else source.id}"
         + (f"?def={loc.definition}" if loc.definition else ""),
+        "live": _live(loc, actions),
+    }
+
+
+def _live(loc: Location, actions: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """A live sandbox's build bar: the design in force (each other design starts a session of its own), what each
+    operation does under it, the thread the user can add next, and the situation built so far (what Find the race
+    searches). None for every other scenario."""
+    design = sandbox.design_of(loc.compiled.source.id)
+    if design is None or loc.definition is not None:
+        return None
+    state = loc.trace.snapshots[loc.at].state
+    added = [a.id for a in state.actors if a.kind == "thread" and a.present]
+    built = sandbox.situation_of(design.id, loc.schedule[: loc.at])
+    return {
+        "design": design,
+        "designs": [
+            {
+                "id": d.id,
+                "name": d.name,
+                "href": play_link(sandbox.live_id(d.id), ()),
+                "current": d.id == design.id,
+            }
+            for d in sandbox.DESIGNS.values()
+        ],
+        "operations": [
+            {"id": op.id, "name": op.name, "steps": op.steps(design)} for op in sandbox.OPERATIONS
+        ],
+        # Threads join in order: the button adds the first one not added yet.
+        "add": next((a for a in actions if a["id"].endswith("-add")), None),
+        "threads": len(added),
+        "max_threads": sandbox.MAX_THREADS,
+        "max_operations": sandbox.MAX_OPERATIONS,
+        "max_steps": MAX_SCHEDULE,
+        "situation": built.describe(),
+        "empty": built.empty,
     }
 
 
@@ -366,6 +409,8 @@ def _lanes(state: dict[str, Any], actions: list[dict[str, Any]], changed: set[st
     threads: list[dict[str, Any]] = []
     routines: list[dict[str, Any]] = []
     for index, actor in enumerate(state["actors"]):
+        if not actor["present"]:
+            continue  # a live sandbox thread not added yet: the build bar offers to add it
         lane = dict(actor)
         lane["vt"] = index
         lane["actions"] = by_actor.get(actor["id"], [])
@@ -381,6 +426,7 @@ def _lanes(state: dict[str, Any], actions: list[dict[str, Any]], changed: set[st
         ]
         (threads if actor["kind"] == "thread" else routines).append(lane)
     placed = {lane["id"] for lane in threads + routines} | {"wsk", "peer"}
+    placed |= {a["id"] for a in state["actors"] if not a["present"]}
     return {
         "threads": threads,
         "routines": routines,
@@ -417,13 +463,17 @@ def _render(request: Request, loc: Location, base: str, fragment: bool) -> bytes
     meters: Meters = request.app.state.meters
     if loc.definition is not None:
         meters.remember(loc.definition, loc.compiled)
-    view = player_view(loc, base) | {"meter": meter_view(loc, meters.ready(loc.compiled))}
+    # A live sandbox can go on for ever: there is no whole graph to measure (Find the race searches what was built).
+    live = sandbox.design_of(loc.compiled.source.id) is not None and loc.definition is None
+    view = player_view(loc, base) | {"meter": meter_view(loc, None if live else meters.ready(loc.compiled))}
     return str(request.app.state.templates.get_template(name).render(request=request, **view)).encode()
 
 
 def meter_view(loc: Location, meter: Meter | None) -> dict[str, Any]:
     """The meter at the located step: what the run has broken so far (at its end, the end-of-run findings too)
     against what can still happen from its state."""
+    if sandbox.design_of(loc.compiled.source.id) is not None and loc.definition is None:
+        return {"ready": True, "live": True}
     snap = loc.trace.snapshots[loc.at]
     broken = set(snap.state.violated)
     if loc.at == len(loc.schedule):
