@@ -53,7 +53,9 @@ def test_a_class_follows_the_presenter_late_joiners_land_on_the_step_and_student
         presenter = presenter_ctx.new_page()
         presenter.goto(f"{live_server}{RUN}")
         presenter.locator("#start-class").click()
-        expect(presenter).to_have_url(re.compile(r"/present/[A-Z2-9]{6}$"))  # the key is gone from the address bar
+        expect(presenter).to_have_url(
+            re.compile(r"/present/[A-Z2-9]{6}$")
+        )  # the key is gone from the address bar
         code = presenter.url.rsplit("/", 1)[1]
         expect(_at(presenter)).to_have_text("0")
         expect(presenter.locator("html")).to_have_class(re.compile(r"\blarge\b"))
