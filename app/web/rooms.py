@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -637,7 +638,7 @@ async def events(request: Request, code: Code) -> StreamingResponse:
     conn = connection_id()
     sub = classroom.broker.subscribe(code)
     try:
-        count = await classroom.store.join(code, conn)
+        await classroom.store.join(code, conn)
         answers = await classroom.store.answers(code, room.question.id) if room.question else []
     except (RoomError, Unavailable) as err:
         classroom.broker.unsubscribe(code, sub)
@@ -651,7 +652,7 @@ async def events(request: Request, code: Code) -> StreamingResponse:
 
     async def stream() -> Any:
         try:
-            await classroom.broker.publish(code, followers_event(count))
+            counting(request, code)
             for chunk in first:
                 yield chunk
             while True:
@@ -665,13 +666,43 @@ async def events(request: Request, code: Code) -> StreamingResponse:
             classroom.broker.unsubscribe(code, sub)
             with anyio.CancelScope(shield=True), anyio.move_on_after(5):
                 try:
-                    left = await classroom.store.leave(code, conn)
-                    await classroom.broker.publish(code, followers_event(left))
+                    await classroom.store.leave(code, conn)
+                    counting(request, code)
                 except (Unavailable, RoomError):
                     pass
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+COUNT_EVERY_S = 1.0  # a class arriving all at once is counted once a second, not once per arrival
+_counting: set[str] = set()
+
+
+def counting(request: Request, code: str) -> None:
+    """Tell the room how many devices follow it, soon: arrivals and departures within a second make one event
+    (500 students joining would otherwise send each of them 500 counts)."""
+    if code in _counting:
+        return
+    _counting.add(code)
+    classroom = _classroom(request)
+
+    async def later() -> None:
+        try:
+            await asyncio.sleep(COUNT_EVERY_S)
+            _counting.discard(code)
+            await classroom.broker.publish(code, followers_event(await classroom.store.followers(code)))
+        except (Unavailable, RoomError):
+            pass
+        finally:
+            _counting.discard(code)
+
+    task = asyncio.get_running_loop().create_task(later())
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
+_tasks: set[asyncio.Task[None]] = set()
 
 
 # -- pages ---------------------------------------------------------------------------------------------------------
