@@ -757,7 +757,9 @@ async def present_page(request: Request, code: str) -> Response:
         "join_url": join_url,
         # segno writes the code as an SVG path with attributes only (no style), so it passes the CSP.
         "qr": Markup(
-            qr.svg_inline(scale=8, border=2, dark="#000", light="#fff", title="QR code of the join link")
+            qr.svg_inline(
+                scale=8, border=2, dark="#000", light="#fff", omitsize=True, title="QR code of the join link"
+            )
         ),
     }
     return HTMLResponse(_render(request, "pages/present.html", **view))
