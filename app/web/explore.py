@@ -66,7 +66,20 @@ SEARCH_ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorOut, "description": _GONE, "headers": _RETRY},
 }
 _NO_SEARCH = "There is no such search: the detail says how to start one."
-SEARCH_ID_ERRORS = {**API_ERRORS, **SEARCH_ERRORS, 404: {"model": ErrorOut, "description": _NO_SEARCH}}
+SEARCH_ID_ERRORS = {
+    **API_ERRORS,
+    **SEARCH_ERRORS,
+    404: {"model": ErrorOut, "description": _NO_SEARCH},
+    # A prefix may be longer than the request line uvicorn reads (about 64 KB): then uvicorn answers itself.
+    400: {
+        "description": "The request body is not valid JSON; or the request line is longer than about 64 KB (the "
+        "server's own plain-text answer, before the app runs).",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}},
+            "text/plain": {"schema": {"type": "string"}},
+        },
+    },
+}
 
 
 def _html(description: str, **extra: Any) -> dict[str, Any]:

@@ -627,7 +627,19 @@ async def answer(request: Request, code: Code, body: AnswerIn) -> AnswerOut:
             "description": "Server-sent events: 'step' (where the class is, as HTML with the stage link), "
             "'question' (the question panel as HTML), 'answers' and 'followers' (counts). The whole state is sent "
             "first on every connection, so a reconnection resynchronises.",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            # Each event as schemathesis and OpenAPI 3.2 tools read a stream: its name, data and id.
+            "content": {
+                "text/event-stream": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "event": {"type": "string"},
+                            "data": {"type": "string"},
+                            "id": {"type": "string"},
+                        },
+                    }
+                }
+            },
         },
     },
 )

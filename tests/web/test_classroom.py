@@ -13,6 +13,7 @@ from app.main import create_app
 from app.rooms import Limits, MemoryStore, key_matches
 from app.scenarios import load_library
 from app.web import rooms
+from tests.sse import run
 
 LIBRARY = load_library()
 DEMO = ".".join(LIBRARY.get("close-during-send").source.demo or ())  # type: ignore[union-attr]
@@ -222,16 +223,15 @@ def test_limits_answer_429_naming_the_limit(client: TestClient) -> None:
 def test_a_room_expires_after_a_period_without_activity() -> None:
     now = [1000.0]
     store = MemoryStore(Limits(room_ttl_s=60), clock=lambda: now[0])
-    import asyncio
 
-    room = asyncio.run(store.create("/play/sandbox?v=1&s=", "Sandbox", "k" * 32))
+    room = run(store.create("/play/sandbox?v=1&s=", "Sandbox", "k" * 32))
     now[0] += 59
-    assert asyncio.run(store.get(room.code)) is not None
-    asyncio.run(store.set_step(room.code, "/play/sandbox?v=1&s=", "Sandbox"))  # activity
+    assert run(store.get(room.code)) is not None
+    run(store.set_step(room.code, "/play/sandbox?v=1&s=", "Sandbox"))  # activity
     now[0] += 59
-    assert asyncio.run(store.get(room.code)) is not None
+    assert run(store.get(room.code)) is not None
     now[0] += 2
-    assert asyncio.run(store.get(room.code)) is None
+    assert run(store.get(room.code)) is None
 
 
 def test_the_event_stream_starts_with_the_whole_state(client: TestClient) -> None:

@@ -3,7 +3,6 @@ questions live in Redis, and events reach every follower through pub/sub, whiche
 
 from __future__ import annotations
 
-import asyncio
 import json
 import urllib.error
 import urllib.request
@@ -13,7 +12,7 @@ import redis
 
 from app.scenarios import load_library
 from tests.live import live_server
-from tests.sse import Follower
+from tests.sse import Follower, run
 
 DEMO = ".".join(load_library().get("close-during-send").source.demo or ())  # type: ignore[union-attr]
 RUN = f"/play/close-during-send?v=1&s={DEMO}&at=0"
@@ -55,7 +54,7 @@ def test_two_workers_serve_one_class_through_redis(redis_url: str) -> None:
                 for f in followers:
                     f.close()
 
-        seen = asyncio.run(follow())
+        seen = run(follow())
         assert len(seen) == 2 * FOLLOWERS
         # Answers from anywhere count once per student, across workers.
         q = _call(f"{server.url}/api/rooms/{code}", method="GET")["question"]
@@ -87,4 +86,4 @@ def test_a_class_outlives_a_server_restart_with_redis(redis_url: str) -> None:
             finally:
                 follower.close()
 
-        assert "step 2 of" in asyncio.run(reconnect())
+        assert "step 2 of" in run(reconnect())
