@@ -14,7 +14,7 @@ from app.challenges import load_catalogue
 from app.lessons import load_course
 from app.scenarios import Library, load_library
 from app.sim import CompiledScenario, Trace, TraceCache
-from app.web import api, challenges, docs, explore, glossary, learn, pages, player, shared
+from app.web import api, challenges, docs, explore, glossary, learn, pages, player, rooms, shared
 from app.web.caching import StepCache
 from app.web.errors import Guard, install_error_handlers
 from app.web.meter import Meters
@@ -61,6 +61,8 @@ def create_app(library: Library | None = None) -> FastAPI:
     # Redis when REDIS_URL is set (several workers share searches through it); None: one process, in memory.
     app.state.shared = shared.connect()
     app.state.searches = Searches(shared=app.state.shared)
+    # Classrooms: in Redis with it (pub/sub carries their events to every worker), else in this process.
+    rooms.install(app)
     templates = Jinja2Templates(directory=str(ROOT / "templates"))
     # Rendered steps are cached under a build id that covers the templates (app/web/caching.py), so an edited
     # template needs a restart anyway; without the check, a step no longer stats every included file (7 per step,
@@ -87,6 +89,8 @@ def create_app(library: Library | None = None) -> FastAPI:
     app.include_router(explore.api)
     app.include_router(explore.pages)
     app.include_router(docs.router)
+    app.include_router(rooms.api)
+    app.include_router(rooms.pages)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
