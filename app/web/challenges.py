@@ -46,7 +46,8 @@ def catalogue(request: Request) -> Catalogue:
     return found
 
 
-def _challenge(request: Request, challenge_id: str) -> CompiledChallenge:
+def find(request: Request, challenge_id: str) -> CompiledChallenge:
+    """The challenge with this id, or a 404 that says where the list is."""
     challenge = catalogue(request).get(challenge_id)
     if challenge is None:
         raise HTTPException(
@@ -56,7 +57,8 @@ def _challenge(request: Request, challenge_id: str) -> CompiledChallenge:
     return challenge
 
 
-def _replay(request: Request, challenge: CompiledChallenge, schedule: tuple[str, ...]) -> Trace:
+def replay_attempt(request: Request, challenge: CompiledChallenge, schedule: tuple[str, ...]) -> Trace:
+    """The challenge's scenario run along ``schedule``, or a 422 that says why it cannot be."""
     try:
         trace: Trace = request.app.state.traces.get(challenge.scenario, schedule)
     except IllegalAction as err:
@@ -66,7 +68,7 @@ def _replay(request: Request, challenge: CompiledChallenge, schedule: tuple[str,
     return trace
 
 
-def _schedule(text: str | list[str] | None) -> tuple[str, ...]:
+def parse_link_schedule(text: str | list[str] | None) -> tuple[str, ...]:
     try:
         return parse_schedule(text or "")
     except ValueError as err:
@@ -343,14 +345,14 @@ def attempt(request: Request, challenge_id: ChallengeId, body: AttemptIn) -> Att
     without it), or a pick of options for a fix challenge (won when the explorer proves every interleaving safe).
 
     A plain ``def``: replaying and searching are CPU work, run in FastAPI's thread pool."""
-    challenge = _challenge(request, challenge_id)
+    challenge = find(request, challenge_id)
     if challenge.kind == "break":
         if body.choices is not None or body.schedule is None:
             raise HTTPException(
                 422,
                 "This is a break challenge: send {'schedule': [...]}, the run as action ids, and no 'choices'.",
             )
-        trace = _replay(request, challenge, _schedule(body.schedule))
+        trace = replay_attempt(request, challenge, parse_link_schedule(body.schedule))
         verdict = judge(challenge, trace)
         won = verdict.outcome == "won"
         link = (
@@ -406,7 +408,7 @@ Picks = Annotated[
 ]
 
 
-def _hints(h: str | None, most: int) -> int:
+def hints_shown(h: str | None, most: int) -> int:
     if h is None or h == "":
         return 0
     if len(h) > 4 or not all(c in "0123456789" for c in h) or int(h) > most:
@@ -433,7 +435,7 @@ async def challenge_page(
 ) -> Response:
     """A challenge: a break challenge's stage at a step (``to`` and ``then`` are the player's buttons, ``hint``
     the hint buttons), or a fix challenge's design page (with ``c``, the picked design and its verdict)."""
-    challenge = _challenge(request, challenge_id)
+    challenge = find(request, challenge_id)
     if challenge.kind == "fix":
         picks = _picks(challenge, c, default=True, request=request)
         asked = bool(c) or bool(_form_picks(request))
@@ -448,14 +450,14 @@ async def challenge_page(
             400, f"This link uses version {v[:8]} of the link format; this server understands 1."
         )
     fragment = request.headers.get("hx-request") == "true"
-    hints = _hints(h, len(challenge.witness))
+    hints = hints_shown(h, len(challenge.witness))
     if hint is not None:
         hints = len(challenge.witness) if hint == "all" else min(hints + 1, len(challenge.witness))
     watch = w == "1"
 
     def resolve() -> tuple[Location, str | None]:
-        schedule = _schedule(s)
-        trace = _replay(request, challenge, schedule)
+        schedule = parse_link_schedule(s)
+        trace = replay_attempt(request, challenge, schedule)
         loc = Location(challenge.scenario, None, schedule, parse_step(at, len(schedule)), trace)
         if to is None and then is None:
             return loc, (stage_link(challenge, schedule, loc.at, hints, watch) if hint is not None else None)
@@ -464,7 +466,7 @@ async def challenge_page(
                 422, "A challenge has no demo run: finding it is the challenge. Try the hints."
             )
         new_schedule, step, _ = follow(loc, then, to, "/play")
-        trace = _replay(request, challenge, new_schedule)
+        trace = replay_attempt(request, challenge, new_schedule)
         moved = Location(challenge.scenario, None, new_schedule, step, trace)
         return moved, stage_link(challenge, new_schedule, step, hints, watch)
 
@@ -589,7 +591,7 @@ def _fix_page(
 async def check_design(request: Request, challenge_id: ChallengeId, c: Picks = None) -> Response:
     """A fix challenge's verdict on the picked design (the fragment the design page swaps in); without htmx, the
     design page itself, under its own link."""
-    challenge = _challenge(request, challenge_id)
+    challenge = find(request, challenge_id)
     if challenge.kind != "fix":
         raise HTTPException(422, "Only a fix challenge checks a design; this one is played on the stage.")
     picks = _picks(challenge, c, default=True, request=request)
@@ -619,7 +621,7 @@ async def completed(
 ) -> Response:
     """A completion link: the server replays the winning run (or searches the picked design) and, if it wins,
     shows it from its start, to be watched; a link that does not win is refused with the reason."""
-    challenge = _challenge(request, challenge_id)
+    challenge = find(request, challenge_id)
     if challenge.kind == "fix":
         if not c:
             raise HTTPException(
@@ -636,8 +638,8 @@ async def completed(
         )
 
     def render() -> str:
-        schedule = _schedule(s)
-        trace = _replay(request, challenge, schedule)
+        schedule = parse_link_schedule(s)
+        trace = replay_attempt(request, challenge, schedule)
         verdict = judge(challenge, trace)
         if verdict.outcome != "won":
             raise HTTPException(422, f"This link's run does not win the challenge. {verdict.reason}")

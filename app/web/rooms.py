@@ -256,7 +256,10 @@ class Stage:
     lesson: CompiledLesson | None = None
 
 
-STAGES = "a player link (/play/<scenario>?v=1&s=...&at=N) or a lesson step (/learn/<lesson>?at=N)"
+STAGES = (
+    "a player link (/play/<scenario>?v=1&s=...&at=N), a lesson step (/learn/<lesson>?at=N) or a challenge's stage "
+    "(/challenges/<challenge>?v=1&s=...&at=N)"
+)
 
 
 def resolve(request: Request, url: str) -> Stage:
@@ -296,7 +299,29 @@ def resolve(request: Request, url: str) -> Stage:
         loc = Location(lesson.scenario, None, lesson.trace.schedule, at, trace)
         label = f"Lesson: {lesson.source.title}, step {at} of {lesson.last}"
         return Stage(f"/learn/{lesson.source.id}?at={at}", label, loc, lesson)
+    if len(segments) == 3 and segments[1] == "challenges" and segments[2]:
+        return _challenge_stage(request, segments[2], query)
     raise HTTPException(422, f"'{path[:80]}' is not a stage a class can follow: give {STAGES}.")
+
+
+def _challenge_stage(request: Request, challenge_id: str, query: dict[str, str]) -> Stage:
+    """A break challenge's stage at a step (a fix challenge is a design page, not a run a class can follow)."""
+    from app.web import challenges
+
+    challenge = challenges.find(request, challenge_id)
+    if challenge.kind == "fix":
+        raise HTTPException(
+            422,
+            f"Challenge '{challenge_id[:64]}' is a fix challenge: a design page, not a run to follow. Present a "
+            "break challenge, or the scenario the design runs on.",
+        )
+    schedule = challenges.parse_link_schedule(query.get("s"))
+    trace = challenges.replay_attempt(request, challenge, schedule)
+    at = parse_step(query.get("at"), len(schedule))
+    hints = challenges.hints_shown(query.get("h"), len(challenge.witness))
+    loc = Location(challenge.scenario, None, schedule, at, trace)
+    label = f"Challenge: {challenge.source.title}, step {at} of {len(schedule)}"
+    return Stage(challenges.stage_link(challenge, schedule, at, hints), label, loc)
 
 
 # -- questions: the engine computes every answer key -----------------------------------------------------------------

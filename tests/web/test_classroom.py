@@ -108,6 +108,26 @@ def test_a_full_url_of_this_server_and_a_lesson_are_stages(client: TestClient) -
     assert state["url"] == f"/learn/{lesson}?at=1" and state["label"].startswith("Lesson: ")
 
 
+def test_a_break_challenge_is_a_stage_a_fix_challenge_is_not(client: TestClient) -> None:
+    """A class can follow a challenge's run step by step (hints shown travel with it); a fix challenge is a design
+    page, and the refusal says what to present instead."""
+    room = _open(client, "/challenges/free-socket-under-send?v=1&s=Sender&h=1")
+    state = client.get(f"/api/rooms/{room['code']}").json()
+    assert state["url"] == "/challenges/free-socket-under-send?v=1&s=Sender&h=1"
+    assert state["label"].startswith("Challenge: ")
+    moved = client.post(
+        f"/api/rooms/{room['code']}/step",
+        json={"url": "/challenges/free-socket-under-send?v=1&s=Sender&at=0"},
+        headers=_key(room),
+    )
+    assert moved.status_code == 200, moved.text
+    assert client.get(moved.json()["url"], headers={"HX-Request": "true"}).status_code == 200
+    fix = client.post("/api/rooms", json={"url": "/challenges/fix-close-protection"})
+    assert fix.status_code == 422 and "fix challenge" in fix.json()["detail"]
+    wrong = client.post("/api/rooms", json={"url": "/challenges/free-socket-under-send?v=1&s=Nobody"})
+    assert wrong.status_code == 422 and "cannot be replayed" in wrong.json()["detail"]
+
+
 def test_bad_bodies_are_refused_with_422(client: TestClient) -> None:
     assert client.post("/api/rooms", json={"url": RUN, "extra": 1}).status_code == 422
     assert client.post("/api/rooms", json={"url": ""}).status_code == 422
