@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from app.lessons import DocLink
+from app.lessons import DocLink, following
 from app.scenarios import Library, ScenarioError, describe_errors, parse_scenario
 from app.sim import RULES, VIOLATION_KINDS, CompiledScenario, Trace, replay
 from app.sim.explore import Bounds, Report, explore
@@ -154,9 +154,7 @@ class Catalogue:
         return self.challenges.get(challenge_id)
 
     def after(self, challenge_id: str) -> CompiledChallenge | None:
-        ids = list(self.challenges)
-        at = ids.index(challenge_id)
-        return self.challenges[ids[at + 1]] if at + 1 < len(ids) else None
+        return following(self.challenges, challenge_id)
 
 
 # -- searches, shared: a scenario's search is the same every time it is asked ------------------------------------

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -24,6 +24,8 @@ from app.scenarios import Library, describe_errors
 from app.sim import RULES, CompiledScenario, IllegalAction, Trace, parse_schedule, replay
 from app.sim.model import State
 from app.sim.reach import Meter, measure
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON_DIR = ROOT / "lessons"
@@ -107,9 +109,14 @@ class Course:
 
     def after(self, lesson_id: str) -> CompiledLesson | None:
         """The next lesson in the course, if any."""
-        ids = list(self.lessons)
-        at = ids.index(lesson_id)
-        return self.lessons[ids[at + 1]] if at + 1 < len(ids) else None
+        return following(self.lessons, lesson_id)
+
+
+def following(in_order: dict[str, T], key: str) -> T | None:
+    """What comes after ``key`` in an ordered collection (the course's lessons, the challenges), if anything."""
+    ids = list(in_order)
+    at = ids.index(key)
+    return in_order[ids[at + 1]] if at + 1 < len(ids) else None
 
 
 def load_lesson(path: Path, library: Library) -> CompiledLesson:
