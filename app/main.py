@@ -56,7 +56,7 @@ def create_app(library: Library | None = None) -> FastAPI:
     app.state.challenge_verdicts = challenges.Verdicts()
     app.state.traces = SharedTraces()
     app.state.steps = StepCache()
-    app.state.meters = Meters()
+    app.state.meters = Meters(pinned=frozenset(c.fingerprint for c in app.state.library.scenarios.values()))
     app.router.on_shutdown.append(app.state.meters.close)  # a search under way must not hold up the exit
     # Redis when REDIS_URL is set (several workers share searches through it); None: one process, in memory.
     app.state.shared = shared.connect()

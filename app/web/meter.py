@@ -23,7 +23,7 @@ from app.sim.reach import Meter, measure
 
 MAX_STATES = 80_000  # as a search (app/web/explore.py): about 1.5 KB a state while searching
 TIME_LIMIT_S = 30.0  # beyond this the meter is labelled "within N states" rather than left computing
-KEPT = 24  # meters kept; one is a few bytes a state once searched
+KEPT = 24  # meters of custom scenarios kept; one is a few bytes a state once searched
 
 Word = Literal["happened", "unavoidable", "possible", "impossible", "not_found"]
 SAYS: dict[str, str] = {
@@ -49,10 +49,19 @@ class Reading:
 
 
 class Meters:
-    """Meters by scenario, computed one at a time in a background thread and kept (least recently used out)."""
+    """Meters by scenario, computed one at a time in a background thread and kept: the ``pinned`` ones (the
+    built-in scenarios: all of them together take about 6 MB) for the life of the process, and up to ``kept``
+    others (custom scenarios), least recently used out. Evicting a built-in one would have a gallery's worth of
+    visitors recompute meters over and over (the sandbox's takes seconds)."""
 
-    def __init__(self, max_states: int = MAX_STATES, time_limit_s: float = TIME_LIMIT_S, kept: int = KEPT):
-        self.max_states, self.time_limit_s, self.kept = max_states, time_limit_s, kept
+    def __init__(
+        self,
+        max_states: int = MAX_STATES,
+        time_limit_s: float = TIME_LIMIT_S,
+        kept: int = KEPT,
+        pinned: frozenset[str] = frozenset(),
+    ):
+        self.max_states, self.time_limit_s, self.kept, self.pinned = max_states, time_limit_s, kept, pinned
         self._done: OrderedDict[str, Meter] = OrderedDict()
         self._running: dict[str, Future[Meter]] = {}
         self._definitions: OrderedDict[str, str] = OrderedDict()  # a custom link's def -> its fingerprint
@@ -122,8 +131,9 @@ class Meters:
             self._running.pop(key, None)
             if not future.cancelled() and future.exception() is None:
                 self._done[key] = future.result()
-                while len(self._done) > self.kept:
-                    self._done.popitem(last=False)
+                unpinned = [k for k in self._done if k not in self.pinned]
+                for oldest in unpinned[: max(0, len(unpinned) - self.kept)]:
+                    del self._done[oldest]
 
 
 def readings(meter: Meter, state: State, broken: frozenset[str]) -> list[Reading]:

@@ -294,3 +294,29 @@ def test_a_meter_whose_search_ends_at_once_does_not_hang_the_server() -> None:
     compiled = LIBRARY.scenarios["seed-close-socket"]
     assert meters.ready(compiled) is None  # started, and (here) already finished
     assert meters.ready(compiled) is not None
+
+
+def test_a_built_in_scenarios_meter_is_never_evicted_by_others() -> None:
+    """Meters of built-in scenarios are pinned: a visitor to every scenario of the gallery must not evict them and
+    have them searched again; only custom scenarios' meters are kept least recently used first out."""
+    from concurrent.futures import Future
+
+    from app.web.meter import Meters
+
+    pinned = LIBRARY.scenarios["close-during-send"]
+    meters = Meters(kept=1, pinned=frozenset({pinned.fingerprint}))
+
+    class Instant:
+        def submit(self, fn: object, *args: object) -> Future[object]:
+            done: Future[object] = Future()
+            done.set_result(fn(*args))  # type: ignore[operator]
+            return done
+
+    meters._pool = Instant()  # type: ignore[assignment]
+    others = [
+        LIBRARY.scenarios[i] for i in ("seed-close-socket", "close-from-callback", "context-freed-early")
+    ]
+    for compiled in (pinned, *others):
+        meters.ready(compiled)
+    assert meters.known(pinned, None)
+    assert [meters.known(c, None) for c in others] == [False, False, True]
