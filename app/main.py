@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from app.lessons import load_course
 from app.scenarios import Library, load_library
 from app.sim import CompiledScenario, Trace, TraceCache
-from app.web import api, docs, explore, glossary, learn, pages, player, shared
+from app.web import api, docs, editor, explore, glossary, learn, pages, player, shared
 from app.web.caching import StepCache
 from app.web.errors import Guard, install_error_handlers
 from app.web.meter import Meters
@@ -79,6 +79,7 @@ def create_app(library: Library | None = None) -> FastAPI:
     app.include_router(explore.api)
     app.include_router(explore.pages)
     app.include_router(docs.router)
+    app.include_router(editor.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

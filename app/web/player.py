@@ -217,6 +217,8 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
             "export": f"/export/{'custom' if loc.definition else source.id}",
             "embed": f"/embed/{'custom' if loc.definition else source.id}",
             "meter": f"/meter/{'custom' if loc.definition else source.id}",
+            # "Edit a copy": the editor with this scenario's text (app/web/editor.py).
+            "edit": f"/edit?def={loc.definition}" if loc.definition else f"/edit?from={source.id}",
         },
         "events": events[-24:],
         "diagram": Markup(picture),  # built from escaped text only (app/web/diagram.py)

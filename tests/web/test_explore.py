@@ -220,7 +220,9 @@ def test_a_search_from_a_prefix_finds_what_can_still_happen_from_there(client: T
         assert witness["schedule"][:3] == prefix
         trace = replay(LIBRARY.scenarios["close-during-send"], witness["schedule"])
         assert (witness["length"], witness["kind"]) in {(s, v.kind) for s, v in trace.violations}
-    same = client.post("/api/explore", json={"scenario": "close-during-send", "prefix": "Sender.Sender.Sender"})
+    same = client.post(
+        "/api/explore", json={"scenario": "close-during-send", "prefix": "Sender.Sender.Sender"}
+    )
     assert same.json()["witnesses"] == body["witnesses"]
 
 
@@ -228,6 +230,8 @@ def test_a_prefix_the_scenario_cannot_run_is_a_422_naming_the_step() -> None:
     with TestClient(create_app()) as client:
         bad = client.post("/api/explore", json={"scenario": "close-during-send", "prefix": "Sender.Closer-p"})
         assert bad.status_code == 422
-        assert "prefix: Action 'Closer-p' is not possible at step 2. Possible actions:" in bad.json()["detail"]
+        assert (
+            "prefix: Action 'Closer-p' is not possible at step 2. Possible actions:" in bad.json()["detail"]
+        )
         malformed = client.post("/api/explore", json={"scenario": "close-during-send", "prefix": "Sender..x"})
         assert malformed.status_code == 422 and "is not an action id" in malformed.json()["detail"]
