@@ -10,10 +10,11 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from app.db import Store
 from app.lessons import load_course
 from app.scenarios import Library, load_library
 from app.sim import CompiledScenario, Trace, TraceCache
-from app.web import api, docs, editor, explore, glossary, learn, pages, player, shared
+from app.web import api, docs, editor, explore, glossary, learn, pages, player, shared, short_links
 from app.web.caching import StepCache
 from app.web.errors import Guard, install_error_handlers
 from app.web.meter import Meters
@@ -37,7 +38,7 @@ class SharedTraces:
             return self._cache.get(scenario, schedule)
 
 
-def create_app(library: Library | None = None) -> FastAPI:
+def create_app(library: Library | None = None, database_url: str | None = None) -> FastAPI:
     """Build the app. Loading the scenario library validates every built-in scenario: a broken one stops start-up."""
     app = FastAPI(
         title="WSK close visualizer",
@@ -58,6 +59,12 @@ def create_app(library: Library | None = None) -> FastAPI:
     # Redis when REDIS_URL is set (several workers share searches through it); None: one process, in memory.
     app.state.shared = shared.connect()
     app.state.searches = Searches(shared=app.state.shared)
+    # Short links (app/db): SQLite under var/, or PostgreSQL by DATABASE_URL; migrated here, before any request.
+    # Every built-in version served is kept, so a link made with it can offer it after the scenario changes.
+    app.state.store = Store(database_url)
+    app.state.store.migrate()
+    app.state.store.keep_scenarios(list(app.state.library.scenarios.values()))
+    app.router.on_shutdown.append(app.state.store.close)
     templates = Jinja2Templates(directory=str(ROOT / "templates"))
     # Rendered steps are cached under a build id that covers the templates (app/web/caching.py), so an edited
     # template needs a restart anyway; without the check, a step no longer stats every included file (7 per step,
@@ -80,6 +87,7 @@ def create_app(library: Library | None = None) -> FastAPI:
     app.include_router(explore.pages)
     app.include_router(docs.router)
     app.include_router(editor.router)
+    app.include_router(short_links.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

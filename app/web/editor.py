@@ -182,26 +182,28 @@ def _check_view(text: str, problems: list[Problem], checked: bool = True) -> dic
     }
 
 
-async def form_text(request: Request) -> str:
-    """The ``yaml`` field of a form post (urlencoded, as browsers and htmx send it); the body is already bounded
-    by the Guard middleware."""
+async def form_fields(request: Request, max_chars: int) -> dict[str, str]:
+    """The fields of a form post (urlencoded, as browsers and htmx send them), each at most ``max_chars`` long;
+    the body is already bounded by the Guard middleware. FastAPI's Form() would need python-multipart for this."""
     kind = request.headers.get("content-type", "").split(";")[0].strip()
     if kind != "application/x-www-form-urlencoded":
-        raise HTTPException(
-            415, "Send the editor's form (application/x-www-form-urlencoded with a 'yaml' field)."
-        )
+        raise HTTPException(415, "Send the page's form (application/x-www-form-urlencoded).")
     try:
-        fields = parse_qs((await request.body()).decode("utf-8"), max_num_fields=8, strict_parsing=False)
+        fields = parse_qs((await request.body()).decode("utf-8"), max_num_fields=8)
     except (UnicodeDecodeError, ValueError):
-        raise HTTPException(400, "The form is not valid UTF-8 form data; send the editor's form.") from None
-    values = fields.get("yaml", [""])
-    text = values[0].replace("\r\n", "\n")
-    if len(text) > MAX_YAML_CHARS:
-        raise HTTPException(
-            413,
-            f"The scenario is {len(text):,} characters long; the limit is {MAX_YAML_CHARS:,}. Shorten it.",
-        )
-    return text
+        raise HTTPException(400, "The form is not valid UTF-8 form data; send the page's form.") from None
+    out = {name: values[0].replace("\r\n", "\n") for name, values in fields.items()}
+    for name, value in out.items():
+        if len(value) > max_chars:
+            raise HTTPException(
+                413, f"The field '{name[:20]}' is {len(value):,} characters long; the limit is {max_chars:,}."
+            )
+    return out
+
+
+async def form_text(request: Request) -> str:
+    """The editor's text: the ``yaml`` field of its form."""
+    return (await form_fields(request, MAX_YAML_CHARS)).get("yaml", "")
 
 
 @router.post("/edit/check", response_class=HTMLResponse, include_in_schema=False)
