@@ -1,0 +1,49 @@
+"""Designs side by side: the code of each variant of a family, program by program, with the lines that differ from
+the other variants marked. Pure: compiled scenarios in, view data out."""
+
+from __future__ import annotations
+
+from difflib import SequenceMatcher
+from typing import Any
+
+from app.sim import CompiledScenario
+
+
+def _differing(lines: list[str], others: list[list[str]]) -> set[int]:
+    """The indexes of ``lines`` that some other variant's program does not have at that place."""
+    marked: set[int] = set()
+    for other in others:
+        matcher = SequenceMatcher(a=lines, b=other, autojunk=False)
+        same = {i for block in matcher.get_matching_blocks() for i in range(block.a, block.a + block.size)}
+        marked |= set(range(len(lines))) - same
+    return marked
+
+
+def side_by_side(designs: list[CompiledScenario]) -> list[dict[str, Any]]:
+    """One row per program (a thread, an operation, a routine) in the order the first design that has it lists it;
+    in each row, one column per design, with its lines and which of them differ from the other designs."""
+    titles: list[str] = []
+    for design in designs:
+        for program in design.programs.values():
+            if program.title not in titles:
+                titles.append(program.title)
+    rows = []
+    for title in titles:
+        code = [
+            next((list(p.lines) for p in design.programs.values() if p.title == title), None)
+            for design in designs
+        ]
+        present = [lines for lines in code if lines is not None]
+        columns = []
+        for lines in code:
+            if lines is None:
+                columns.append({"absent": True, "lines": []})
+                continue
+            others = [o for o in present if o is not lines]
+            marked = _differing(lines, others)
+            columns.append(
+                {"absent": False, "lines": [{"text": t, "differs": i in marked} for i, t in enumerate(lines)]}
+            )
+        same = all(lines == present[0] for lines in present) and len(present) == len(designs)
+        rows.append({"title": title, "columns": columns, "same": same})
+    return rows
