@@ -10,13 +10,18 @@ from app.sim import CompiledScenario
 
 
 def _differing(lines: list[str], others: list[list[str]]) -> set[int]:
-    """The indexes of ``lines`` that some other variant's program does not have at that place."""
-    marked: set[int] = set()
+    """The indexes of ``lines`` that at least half of the other variants' programs do not have at that place: with
+    two designs, what the other lacks; with a family of six, what this design does differently from most (a line
+    that one odd design lacks is not marked in the five others)."""
+    if not others:
+        return set()
+    shared = [0] * len(lines)
     for other in others:
         matcher = SequenceMatcher(a=lines, b=other, autojunk=False)
-        same = {i for block in matcher.get_matching_blocks() for i in range(block.a, block.a + block.size)}
-        marked |= set(range(len(lines))) - same
-    return marked
+        for block in matcher.get_matching_blocks():
+            for i in range(block.a, block.a + block.size):
+                shared[i] += 1
+    return {i for i, count in enumerate(shared) if 2 * count < len(others) or count == 0}
 
 
 def side_by_side(designs: list[CompiledScenario]) -> list[dict[str, Any]]:

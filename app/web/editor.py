@@ -22,10 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.authoring import MAX_DOCUMENTS, MAX_YAML_CHARS, Checked, Problem, check_documents, scenario_yaml
 from app.scenarios import SCENARIO_DIR, ScenarioError, parse_scenario
+from app.sim.scenario import SCENARIO_ID
 from app.web import render
 from app.web.errors import API_ERRORS, PAGE_ERRORS
 from app.web.links import MAX_DEF_CHARS, LinkError, decode_definition, encode_definition, play_link
-from app.web.params import ScenarioId
 
 router = APIRouter()
 
@@ -108,10 +108,11 @@ DefQuery = Annotated[
     ),
 ]
 FromQuery = Annotated[
-    ScenarioId | None,
+    str | None,
     Query(
         alias="from",
         max_length=64,
+        pattern=SCENARIO_ID.pattern,
         description="Start from a copy of this built-in scenario ('blank' or absent: the blank template).",
     ),
 ]

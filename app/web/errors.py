@@ -131,11 +131,18 @@ def install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
 
 
 def _allowed_methods(app: Any, scope: Scope) -> list[str]:
-    """The methods some route answers at this path, asked of the router method by method."""
+    """The methods some route answers at this path, asked of the router method by method. A path written out in
+    full (/api/scenarios/validate) is its own resource, as in the OpenAPI document: a templated route that also
+    matches it (/api/scenarios/{scenario_id}) does not add its methods."""
+    matching = {
+        method: [r for r in app.router.routes if r.matches({**scope, "method": method})[0] is Match.FULL]
+        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+    }
+    literal = any("{" not in getattr(r, "path", "{") for routes in matching.values() for r in routes)
     return [
         method
-        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
-        if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in app.router.routes)
+        for method, routes in matching.items()
+        if any(not literal or "{" not in getattr(r, "path", "{") for r in routes)
     ]
 
 

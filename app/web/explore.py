@@ -82,6 +82,9 @@ PANEL_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 FAMILY_ERRORS: dict[int | str, dict[str, Any]] = {
     404: _html("There is no scenario family with this name."),
+    422: _html(
+        "The designs of a family of one's own ('custom') are missing or cannot be used; the page says why."
+    ),
     503: _html(_GONE, headers=_RETRY),
 }
 

@@ -156,7 +156,7 @@ def test_checking_as_you_type_marks_the_line_in_the_gutter(client: TestClient) -
     response = client.post("/edit/check", data={"yaml": text})
     line = line_of(text, "name: closer")
     assert f'data-line="{line}"' in response.text
-    assert f'<li class="error">{line}</li>' in response.text
+    assert f'<li class="bad">{line}</li>' in response.text
     assert 'hx-swap-oob="true"' in response.text
 
 

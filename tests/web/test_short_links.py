@@ -157,7 +157,9 @@ def test_a_long_link_says_when_its_built_in_changed(database_url: str, tmp_path:
     before = app_client(database_url)
     page = before.get(f"/play/{CHANGED}?v=1&s=Sender&at=1")
     share = (
-        page.text.split('id="share-link" type="text" readonly value="')[1].split('"')[0].replace("&amp;", "&")
+        page.text.split('id="share-link" name="url" type="text" readonly value="')[1]
+        .split('"')[0]
+        .replace("&amp;", "&")
     )
     assert "&h=" in share
     assert "has changed since" not in before.get(share).text
@@ -179,7 +181,9 @@ def test_a_long_link_whose_run_no_longer_replays_offers_the_version_it_was_made_
     before = app_client(database_url)
     page = before.get(f"/play/{CHANGED}?v=1&s={'.'.join(original.source.demo)}")
     share = (
-        page.text.split('id="share-link" type="text" readonly value="')[1].split('"')[0].replace("&amp;", "&")
+        page.text.split('id="share-link" name="url" type="text" readonly value="')[1]
+        .split('"')[0]
+        .replace("&amp;", "&")
     )
     after = app_client(database_url, changed_library(tmp_path))
     refused = after.get(share)

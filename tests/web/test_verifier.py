@@ -43,7 +43,9 @@ def test_the_code_is_side_by_side_with_the_differing_lines_marked() -> None:
 def test_the_family_page_shows_the_code(client: TestClient) -> None:
     page = client.get("/families/close-protection").text
     assert "The code, side by side" in page
-    assert '<li class="differs"><code>InterlockedIncrement(&amp;Ref);</code>' in page
+    assert (
+        '<span class="visually-hidden">Differs: </span><code>InterlockedIncrement(&amp;Ref);</code>' in page
+    )
 
 
 def test_a_family_of_ones_own_from_the_editor(client: TestClient) -> None:
