@@ -132,18 +132,19 @@ def install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
 
 def _allowed_methods(app: Any, scope: Scope) -> list[str]:
     """The methods some route answers at this path, asked of the router method by method. A path written out in
-    full (/api/scenarios/validate) is its own resource, as in the OpenAPI document: a templated route that also
-    matches it (/api/scenarios/{scenario_id}) does not add its methods."""
-    matching = {
-        method: [r for r in app.router.routes if r.matches({**scope, "method": method})[0] is Match.FULL]
-        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
-    }
-    literal = any("{" not in getattr(r, "path", "{") for routes in matching.values() for r in routes)
+    full in the OpenAPI document (/api/scenarios/validate) is its own resource: the methods documented for it,
+    not also those of a templated route that matches it too (/api/scenarios/{scenario_id})."""
+    documented = app.openapi().get("paths", {}).get(scope["path"])
+    if documented:
+        return [method.upper() for method in documented if method.upper() in _METHODS]
     return [
         method
-        for method, routes in matching.items()
-        if any(not literal or "{" not in getattr(r, "path", "{") for r in routes)
+        for method in _METHODS
+        if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in app.router.routes)
     ]
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 class Guard:
