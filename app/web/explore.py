@@ -67,7 +67,22 @@ SEARCH_ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorOut, "description": _GONE, "headers": _RETRY},
 }
 _NO_SEARCH = "There is no such search: the detail says how to start one."
-SEARCH_ID_ERRORS = {**API_ERRORS, **SEARCH_ERRORS, 404: {"model": ErrorOut, "description": _NO_SEARCH}}
+# A search's address carries its prefix (up to 98,000 characters) and a custom scenario (up to 12,000): together
+# they can pass the server's request-line limit of about 64 KB, which it refuses in plain text before the app runs.
+_TOO_LONG = {
+    "description": "The request body is not valid JSON; or the request line is longer than about 64 KB (the "
+    "server's own plain-text answer, before the app runs).",
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}},
+        "text/plain": {"schema": {"type": "string"}},
+    },
+}
+SEARCH_ID_ERRORS = {
+    **API_ERRORS,
+    **SEARCH_ERRORS,
+    400: _TOO_LONG,
+    404: {"model": ErrorOut, "description": _NO_SEARCH},
+}
 
 
 def _html(description: str, **extra: Any) -> dict[str, Any]:
