@@ -11,10 +11,24 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from app.challenges import load_catalogue
+from app.db import Store
 from app.lessons import load_course
 from app.scenarios import Library, load_library
 from app.sim import CompiledScenario, Trace, TraceCache
-from app.web import api, challenges, docs, explore, glossary, learn, pages, player, rooms, shared
+from app.web import (
+    api,
+    challenges,
+    docs,
+    editor,
+    explore,
+    glossary,
+    learn,
+    pages,
+    player,
+    rooms,
+    shared,
+    short_links,
+)
 from app.web.caching import StepCache
 from app.web.errors import Guard, install_error_handlers
 from app.web.meter import Meters
@@ -38,7 +52,7 @@ class SharedTraces:
             return self._cache.get(scenario, schedule)
 
 
-def create_app(library: Library | None = None) -> FastAPI:
+def create_app(library: Library | None = None, database_url: str | None = None) -> FastAPI:
     """Build the app. Loading the scenario library validates every built-in scenario: a broken one stops start-up."""
     app = FastAPI(
         title="WSK close visualizer",
@@ -63,6 +77,12 @@ def create_app(library: Library | None = None) -> FastAPI:
     app.state.searches = Searches(shared=app.state.shared)
     # Classrooms: in Redis with it (pub/sub carries their events to every worker), else in this process.
     rooms.install(app)
+    # Short links (app/db): SQLite under var/, or PostgreSQL by DATABASE_URL; migrated here, before any request.
+    # Every built-in version served is kept, so a link made with it can offer it after the scenario changes.
+    app.state.store = Store(database_url)
+    app.state.store.migrate()
+    app.state.store.keep_scenarios(list(app.state.library.scenarios.values()))
+    app.router.on_shutdown.append(app.state.store.close)
     templates = Jinja2Templates(directory=str(ROOT / "templates"))
     # Rendered steps are cached under a build id that covers the templates (app/web/caching.py), so an edited
     # template needs a restart anyway; without the check, a step no longer stats every included file (7 per step,
@@ -91,6 +111,8 @@ def create_app(library: Library | None = None) -> FastAPI:
     app.include_router(docs.router)
     app.include_router(rooms.api)
     app.include_router(rooms.pages)
+    app.include_router(editor.router)
+    app.include_router(short_links.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -3,7 +3,8 @@
 #   bash scripts/setup.sh            # Python side only
 #   bash scripts/setup.sh --browser  # also ensure Debian's Chromium (/usr/bin/chromium) for e2e tests, and
 #                                    # fetch their pinned test-only JavaScript (axe-core, mermaid) from npm
-#   bash scripts/setup.sh --services # also ensure Debian's redis-server, which the shared-state tests start
+#   bash scripts/setup.sh --services # also ensure Debian's redis-server and postgresql, which the shared-state and
+#                                    # short-link tests start on ports of their own
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +15,7 @@ for arg in "$@"; do
         --browser) want_browser=1 ;;
         --services) want_services=1 ;;
         -h | --help)
-            sed -n '2,6p' "$0"
+            sed -n '2,7p' "$0"
             exit 0
             ;;
         *)
@@ -127,6 +128,23 @@ if [ "$want_services" -eq 1 ] && ! command -v redis-server >/dev/null 2>&1; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server
     if ! command -v redis-server >/dev/null 2>&1; then
         echo "setup.sh: apt-get finished but redis-server is still missing" >&2
+        exit 1
+    fi
+fi
+
+# --- PostgreSQL for the short-link store's tests ----------------------------------------------------------------
+# tests/databases.py starts a cluster of its own (initdb + postgres from /usr/lib/postgresql/*/bin) on a free port;
+# only the package is needed, not its service.
+if [ "$want_services" -eq 1 ] && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "setup.sh: PostgreSQL is missing and apt-get is not available; install postgresql" >&2
+        exit 1
+    fi
+    echo "setup.sh: installing Debian's postgresql with apt-get"
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql
+    if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+        echo "setup.sh: apt-get finished but /usr/lib/postgresql/*/bin/postgres is still missing" >&2
         exit 1
     fi
 fi

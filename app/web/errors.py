@@ -15,7 +15,7 @@ import logging
 import uuid
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -70,16 +70,35 @@ PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+class PageError(HTTPException):
+    """An error that knows the ways forward from it: links (label, address) the error page offers first, before
+    the gallery (the nearest valid step of a link, the scenario, ...). JSON answers carry only the detail."""
+
+    def __init__(
+        self, status: int, detail: str, forward: list[tuple[str, str]], headers: dict[str, str] | None = None
+    ):
+        super().__init__(status, detail, headers)
+        self.forward = forward
+
+
 def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
 
 
 def error_response(
-    request: Request, templates: Jinja2Templates, status: int, detail: str, headers: Any = None
+    request: Request,
+    templates: Jinja2Templates,
+    status: int,
+    detail: str,
+    headers: Any = None,
+    forward: list[tuple[str, str]] | None = None,
 ) -> Response:
     if wants_json(request):
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
-    html = templates.get_template("pages/error.html").render(request=request, status=status, message=detail)
+    ways = [{"label": label, "href": href} for label, href in forward or []]
+    html = templates.get_template("pages/error.html").render(
+        request=request, status=status, message=detail, forward=ways
+    )
     return HTMLResponse(html, status_code=status, headers=headers)
 
 
@@ -97,7 +116,13 @@ def install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
             allowed = _allowed_methods(app, request.scope)
             headers = {"Allow": ", ".join(allowed)}
             detail = f"{request.method} is not supported here; use {' or '.join(allowed)}."
-        return error_response(request, templates, exc.status_code, detail, headers)
+        if exc.status_code == 404 and detail == "Not Found":  # no route: say which address was not found
+            detail = (
+                f"There is no page at {request.url.path[:200]}. Check the address, or start from the scenarios, "
+                "the course or the editor."
+            )
+        forward = getattr(exc, "forward", None)
+        return error_response(request, templates, exc.status_code, detail, headers, forward)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
@@ -106,12 +131,20 @@ def install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
 
 
 def _allowed_methods(app: Any, scope: Scope) -> list[str]:
-    """The methods some route answers at this path, asked of the router method by method."""
+    """The methods some route answers at this path, asked of the router method by method. A path written out in
+    full in the OpenAPI document (/api/scenarios/validate) is its own resource: the methods documented for it,
+    not also those of a templated route that matches it too (/api/scenarios/{scenario_id})."""
+    documented = app.openapi().get("paths", {}).get(scope["path"])
+    if documented:
+        return [method.upper() for method in documented if method.upper() in _METHODS]
     return [
         method
-        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+        for method in _METHODS
         if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in app.router.routes)
     ]
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 class Guard:

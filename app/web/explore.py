@@ -17,6 +17,7 @@ from app.sim import RULES, CompiledScenario, Scenario, compile_scenario, parse_s
 from app.sim.explore import Bounds
 from app.web import render
 from app.web.api import Input, ScenarioRef, Schedule, resolve_scenario
+from app.web.compare import side_by_side
 from app.web.errors import API_ERRORS, PAGE_ERRORS, SCENARIO_ERRORS, ErrorOut
 from app.web.links import MAX_DEF_CHARS, LinkError, decode_definition, encode_definition, play_link
 from app.web.params import ScenarioId
@@ -79,6 +80,9 @@ PANEL_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 FAMILY_ERRORS: dict[int | str, dict[str, Any]] = {
     404: _html("There is no scenario family with this name."),
+    422: _html(
+        "The designs of a family of one's own ('custom') are missing or cannot be used; the page says why."
+    ),
     503: _html(_GONE, headers=_RETRY),
 }
 
@@ -514,31 +518,114 @@ async def search_cancel(request: Request, search_id: str) -> Response:
 # -- the fix verifier: a family side by side ------------------------------------------------------------------------
 
 
-def family_view(request: Request, family: str) -> dict[str, Any]:
-    """Each design of a family with its verdict, or None while it is being computed. The verdicts are the same for
-    everyone, so each is computed once, in the background, outside the user search slots; this never waits."""
-    members = [c for c in request.app.state.library.scenarios.values() if c.source.family == family]
+def family_view(request: Request, family: str, definitions: list[str] | None = None) -> dict[str, Any]:
+    """Each design of a family with its verdict, or None while it is being computed, and the designs' code side by
+    side. A built-in family's verdicts are the same for everyone, so each is computed once, in the background,
+    outside the user search slots; a family of one's own ('custom', its designs in ``definitions``) is searched in
+    the user slots like Find the race. This never waits."""
+    if family == "custom":
+        members = _custom_members(definitions or [])
+    else:
+        members = [
+            (c, None) for c in request.app.state.library.scenarios.values() if c.source.family == family
+        ]
     if not members:
-        raise HTTPException(404, f"There is no scenario family '{family}'.")
-    # The failures first, then the fixes.
-    members.sort(key=lambda c: (c.source.expect == "safe", c.source.title))
+        raise HTTPException(404, f"There is no scenario family '{family}'. The gallery lists the families.")
+    # The failures first, then the fixes (a design of one's own has no promise: its verdict says).
+    members.sort(key=lambda m: (m[0].source.expect == "safe", m[0].source.title))
     rows = []
-    for compiled in members:
-        search = request.app.state.searches.precompute(VERIFIER_BOUNDS.target(compiled, None))
+    for compiled, definition in members:
+        target = VERIFIER_BOUNDS.target(compiled, definition)
+        searches: Searches = request.app.state.searches
+        try:
+            search = searches.precompute(target) if definition is None else searches.start(target)
+        except Busy:
+            rows.append(_row(compiled, definition, "busy", None))
+            continue
         result = explore_response(search) if search.report is not None else None
-        rows.append({"scenario": compiled.source, "status": search.status, "result": result})
-    pending = any(row["status"] == "running" for row in rows)
-    return {"family": family, "rows": rows, "pending": pending, "poll": f"/families/{family}/verdicts"}
+        rows.append(_row(compiled, definition, search.status, result))
+    pending = any(row["status"] in ("running", "busy") for row in rows)
+    query = f"?{urlencode([('def', d) for d in definitions or []])}" if family == "custom" else ""
+    return {
+        "family": family,
+        "custom": family == "custom",
+        "rows": rows,
+        "pending": pending,
+        "poll": f"/families/{family}/verdicts{query}",
+        "code": side_by_side([compiled for compiled, _ in members]),
+        "designs": [row["label"] for row in rows],
+    }
+
+
+def _custom_members(definitions: list[str]) -> list[tuple[CompiledScenario, str | None]]:
+    if not 2 <= len(definitions) <= MAX_DESIGNS:
+        raise HTTPException(
+            422,
+            f"A family of one's own compares 2 to {MAX_DESIGNS} designs, each in a 'def' parameter; this link has "
+            f"{len(definitions)}. Write them in the editor (/edit) and use Compare designs.",
+        )
+    members: list[tuple[CompiledScenario, str | None]] = []
+    for number, definition in enumerate(definitions, start=1):
+        try:
+            members.append((parse_scenario(decode_definition(definition)), definition))
+        except (LinkError, ScenarioError) as err:
+            raise HTTPException(422, f"Design {number} of this link cannot be used: {err}") from None
+    return members
+
+
+def _row(
+    compiled: CompiledScenario, definition: str | None, status: str, result: ExploreResponse | None
+) -> dict[str, Any]:
+    """A design's row: its name, its link, and its verdict, headed by the rule the scenario teaches when the search
+    broke it (a scenario's 'bugs' name what it is about; other rules broken on the way come after)."""
+    source = compiled.source
+    headline = None
+    if result is not None and result.witnesses:
+        teaches = [w for kind in source.bugs for w in result.witnesses if w.kind == kind]
+        headline = (teaches or result.witnesses)[0]
+    return {
+        "scenario": source,
+        "label": source.variant or source.title,
+        "link": play_link(source.id, (), definition=definition),
+        "status": status,
+        "result": result,
+        "headline": headline,
+        "headline_title": RULES[headline.kind].title if headline else None,
+        "others": [w for w in result.witnesses if w is not headline] if result else [],
+    }
+
+
+MAX_DESIGNS = 4
+Designs = Annotated[
+    list[str] | None,
+    Query(
+        alias="def",
+        max_length=MAX_DESIGNS,
+        description="For the family 'custom': each design's link definition (2 to 4), as the editor's Compare "
+        "designs makes them.",
+    ),
+]
 
 
 @pages.get("/families/{family}", response_class=HTMLResponse, responses=FAMILY_ERRORS)
-async def family_page(request: Request, family: str) -> Response:
-    view = await registry(request, family_view, request, family)
+async def family_page(request: Request, family: str, definitions: Designs = None) -> Response:
+    view = await registry(request, family_view, request, family, _bounded(definitions))
     return render.page(request, "pages/family.html", view)
 
 
 @pages.get("/families/{family}/verdicts", response_class=HTMLResponse, responses=FAMILY_ERRORS)
-async def family_verdicts(request: Request, family: str) -> Response:
+async def family_verdicts(request: Request, family: str, definitions: Designs = None) -> Response:
     """The verdict table alone: what the family page polls while verdicts are being computed."""
-    view = await registry(request, family_view, request, family)
+    view = await registry(request, family_view, request, family, _bounded(definitions))
     return render.page(request, "partials/family-verdicts.html", view)
+
+
+def _bounded(definitions: list[str] | None) -> list[str]:
+    """Each design's definition is bounded like a link's (the query's own bound is on how many there are)."""
+    for definition in definitions or []:
+        if len(definition) > MAX_DEF_CHARS:
+            raise HTTPException(
+                422,
+                f"A design in this link is longer than {MAX_DEF_CHARS:,} characters; a link holds no more.",
+            )
+    return definitions or []

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from app.sim import RULES, run_on
 from app.web import glossary, render
 from app.web.errors import PAGE_ERRORS
+from app.web.links import play_link
 from app.web.params import ScenarioId
 
 router = APIRouter()
@@ -74,6 +75,8 @@ def scenario_view(library: Any, traces: Any, scenario_id: str) -> dict[str, Any]
     steps = [
         {
             "index": s.index,
+            # Each step of the narrated run opens on the stage (no dead ends).
+            "href": play_link(source.id, trace.schedule, at=s.index),
             "action": s.action.label if s.action else None,
             "narration": s.narration,
             "violations": s.violations,

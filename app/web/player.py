@@ -30,10 +30,11 @@ from app.web import diagram
 from app.web import meter as meter_module
 from app.web.api import run_response
 from app.web.caching import CACHE_CONTROL, StepCache, StepKey, matches
-from app.web.errors import PAGE_ERRORS
+from app.web.errors import PAGE_ERRORS, PageError
 from app.web.links import LINK_VERSION, MAX_DEF_CHARS, LinkError, decode_definition, play_link
 from app.web.meter import Meters
 from app.web.params import ScenarioId
+from app.web.versions import content_hash, made_with
 
 router = APIRouter()
 
@@ -95,10 +96,36 @@ def locate(
                 raise HTTPException(422, f"This sandbox link asks for more than a sandbox holds: {over}")
         trace = request.app.state.traces.get(compiled, schedule)
     except IllegalAction as err:
-        raise HTTPException(422, f"This link's schedule cannot be replayed: {err}") from None
+        # Ways forward: the last step the schedule does reach, and (for a link made with an earlier version of a
+        # built-in scenario) that version.
+        valid = parse_schedule(s or "")[: max(0, (err.step or 1) - 1)]
+        forward = _forward(compiled, definition, valid, f"Step {len(valid)}, the last this link reaches")
+        earlier = None if definition else made_with(request, compiled)
+        if earlier and earlier["stored"]:
+            forward.insert(0, ("Open the version of the scenario this link was made with", earlier["stored"]))
+        raise PageError(422, f"This link's schedule cannot be replayed: {err}", forward) from None
     except ValueError as err:
-        raise HTTPException(422, f"This link's schedule is malformed: {err}") from None
-    return Location(compiled, definition, schedule, parse_step(at, len(schedule)), trace)
+        raise PageError(
+            422, f"This link's schedule is malformed: {err}", _forward(compiled, definition)
+        ) from None
+    try:
+        step = parse_step(at, len(schedule))
+    except HTTPException as err:
+        forward = _forward(compiled, definition, schedule, f"Step {len(schedule)}, the last of this run")
+        raise PageError(err.status_code, str(err.detail), forward) from None
+    return Location(compiled, definition, schedule, step, trace)
+
+
+def _forward(
+    compiled: CompiledScenario, definition: str | None, schedule: tuple[str, ...] = (), label: str = ""
+) -> list[tuple[str, str]]:
+    """The ways forward from a link that cannot be shown: the nearest valid step, the scenario's start, its page."""
+    name = compiled.source.id
+    ways = [(label, play_link(name, schedule, definition=definition))] if label else []
+    ways.append((f"The start of {compiled.source.title}", play_link(name, (), definition=definition)))
+    if definition is None:
+        ways.append(("Its code, settings and narrated run", f"/scenarios/{name}"))
+    return ways
 
 
 def parse_step(at: str | None, last: int) -> int:
@@ -224,6 +251,8 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
             "export": f"/export/{'custom' if loc.definition else source.id}",
             "embed": f"/embed/{'custom' if loc.definition else source.id}",
             "meter": f"/meter/{'custom' if loc.definition else source.id}",
+            # "Edit a copy": the editor with this scenario's text (app/web/editor.py).
+            "edit": f"/edit?def={loc.definition}" if loc.definition else f"/edit?from={source.id}",
         },
         "events": events[-24:],
         "diagram": Markup(picture),  # built from escaped text only (app/web/diagram.py)
@@ -237,6 +266,9 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
             "demo": bool(source.demo),
             "restart": link(loc, (), 0, base),
             "here": link(loc, loc.schedule, loc.at, "/play"),
+            # The link Share gives: a built-in's carries its content hash, so it can tell when the scenario changed.
+            "share": link(loc, loc.schedule, loc.at, "/play")
+            + ("" if loc.definition else f"&h={content_hash(loc.compiled)}"),
         },
         "page_title": f"{source.title}: step {loc.at} of {last}",
         "description": f"{source.title}, step {loc.at} of {last}: {snap.narration}"[:300],
@@ -466,6 +498,8 @@ def _render(request: Request, loc: Location, base: str, fragment: bool) -> bytes
     # A live sandbox can go on for ever: there is no whole graph to measure (Find the race searches what was built).
     live = sandbox.design_of(loc.compiled.source.id) is not None and loc.definition is None
     view = player_view(loc, base) | {"meter": meter_view(loc, None if live else meters.ready(loc.compiled))}
+    if loc.definition is None and not fragment:
+        view["made_with"] = made_with(request, loc.compiled)
     return str(request.app.state.templates.get_template(name).render(request=request, **view)).encode()
 
 

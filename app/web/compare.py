@@ -1,0 +1,54 @@
+"""Designs side by side: the code of each variant of a family, program by program, with the lines that differ from
+the other variants marked. Pure: compiled scenarios in, view data out."""
+
+from __future__ import annotations
+
+from difflib import SequenceMatcher
+from typing import Any
+
+from app.sim import CompiledScenario
+
+
+def _differing(lines: list[str], others: list[list[str]]) -> set[int]:
+    """The indexes of ``lines`` that at least half of the other variants' programs do not have at that place: with
+    two designs, what the other lacks; with a family of six, what this design does differently from most (a line
+    that one odd design lacks is not marked in the five others)."""
+    if not others:
+        return set()
+    shared = [0] * len(lines)
+    for other in others:
+        matcher = SequenceMatcher(a=lines, b=other, autojunk=False)
+        for block in matcher.get_matching_blocks():
+            for i in range(block.a, block.a + block.size):
+                shared[i] += 1
+    return {i for i, count in enumerate(shared) if 2 * count < len(others) or count == 0}
+
+
+def side_by_side(designs: list[CompiledScenario]) -> list[dict[str, Any]]:
+    """One row per program (a thread, an operation, a routine) in the order the first design that has it lists it;
+    in each row, one column per design, with its lines and which of them differ from the other designs."""
+    titles: list[str] = []
+    for design in designs:
+        for program in design.programs.values():
+            if program.title not in titles:
+                titles.append(program.title)
+    rows = []
+    for title in titles:
+        code = [
+            next((list(p.lines) for p in design.programs.values() if p.title == title), None)
+            for design in designs
+        ]
+        present = [lines for lines in code if lines is not None]
+        columns = []
+        for lines in code:
+            if lines is None:
+                columns.append({"absent": True, "lines": []})
+                continue
+            others = [o for o in present if o is not lines]
+            marked = _differing(lines, others)
+            columns.append(
+                {"absent": False, "lines": [{"text": t, "differs": i in marked} for i, t in enumerate(lines)]}
+            )
+        same = all(lines == present[0] for lines in present) and len(present) == len(designs)
+        rows.append({"title": title, "columns": columns, "same": same})
+    return rows
