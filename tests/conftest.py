@@ -16,8 +16,14 @@ from pathlib import Path
 
 import pytest
 import redis
+from hypothesis import settings
 
 from tests.live import free_port, stop, tail
+
+# No Hypothesis example may fail for taking long: the machine is shared and noisy, and time is a benchmark's
+# business (bench/), never a test's.
+settings.register_profile("no-deadline", deadline=None)
+settings.load_profile("no-deadline")
 
 REDIS_SERVER = os.environ.get("REDIS_SERVER") or shutil.which("redis-server") or "/usr/bin/redis-server"
 REDIS_START_TIMEOUT_S = 10.0
