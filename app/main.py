@@ -51,6 +51,10 @@ class SharedTraces:
         with self._lock:
             return self._cache.get(scenario, schedule)
 
+    def steps_to_replay(self, scenario: CompiledScenario, schedule: tuple[str, ...]) -> int:
+        with self._lock:
+            return self._cache.steps_to_replay(scenario, schedule)
+
 
 def create_app(library: Library | None = None, database_url: str | None = None) -> FastAPI:
     """Build the app. Loading the scenario library validates every built-in scenario: a broken one stops start-up."""

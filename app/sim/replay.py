@@ -208,6 +208,13 @@ class TraceCache:
         self._snapshots = 0
         self._traces: OrderedDict[tuple[str, tuple[str, ...]], Trace] = OrderedDict()
 
+    def steps_to_replay(self, scenario: CompiledScenario, schedule: tuple[str, ...]) -> int:
+        """How many steps ``get`` would replay: 0 from the cache, a few to extend a cached prefix, else all."""
+        for cut in range(0, min(self.lookback, len(schedule)) + 1):
+            if (scenario.fingerprint, schedule[: len(schedule) - cut]) in self._traces:
+                return cut
+        return len(schedule)
+
     def get(self, scenario: CompiledScenario, schedule: tuple[str, ...]) -> Trace:
         """The trace of ``schedule``: cached, extended from a cached prefix, or replayed from the start."""
         key = (scenario.fingerprint, schedule)

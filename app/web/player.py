@@ -515,6 +515,26 @@ def meter_view(loc: Location, meter: Meter | None) -> dict[str, Any]:
     return meter_module.view(meter, snap.state, frozenset(broken))
 
 
+# A step is rendered on the event loop when its run needs at most this many steps replayed (about 40 us each, so
+# at most some 12 ms, plus under a millisecond of rendering); longer replays and custom scenarios go to a thread.
+# Under the GIL a thread buys no parallelism for pure Python, only turns: handing every step to one and back
+# halved the distinct steps served a second (bench/http_step.py), while it keeps a 2,000-step replay from holding
+# up everyone else.
+INLINE_REPLAY_STEPS = 300
+
+
+def _cheap(request: Request, built_in: CompiledScenario | None, s: str | None) -> bool:
+    """Whether a step of a built-in scenario can be rendered on the event loop: its run needs no long replay."""
+    if built_in is None:
+        return False  # a custom scenario is decoded and compiled first: that is work for a thread
+    try:
+        schedule = parse_schedule(s or "")
+    except ValueError:
+        return False  # locate() says what is wrong, from the thread
+    steps: int = request.app.state.traces.steps_to_replay(built_in, schedule)
+    return steps <= INLINE_REPLAY_STEPS
+
+
 # Replaying and rendering is pure Python: under the GIL, threads beyond a couple only take turns and thrash the
 # caches, so steps are rendered two at a time while the event loop goes on serving cached ones.
 RENDERING = CapacityLimiter(2)
@@ -562,7 +582,10 @@ async def _serve(request: Request, scenario_id: str, q: PlayerQuery, base: str) 
             loc = locate(request, scenario_id, q.v, q.s, q.at, q.definition)
             return _render(request, loc, base, fragment)
 
-        body = await to_thread.run_sync(replay_and_render, limiter=RENDERING)
+        if _cheap(request, built_in, q.s):
+            body = replay_and_render()
+        else:
+            body = await to_thread.run_sync(replay_and_render, limiter=RENDERING)
         steps.put(key, body)
     # What this step cost the server (cache, or replay, view and template), for browser tools and the benches.
     headers["Server-Timing"] = f"step;dur={(time.perf_counter() - started) * 1000:.2f}"

@@ -118,3 +118,17 @@ def test_the_cache_keeps_at_most_its_bound_of_snapshots_but_always_the_latest_tr
         kept = list(cache._traces.values())
         assert sum(len(t.snapshots) for t in kept) <= len(demo) + 2 or len(kept) == 1
         assert kept[-1].schedule == demo[:n]
+
+
+def test_the_cache_says_how_many_steps_a_request_would_replay() -> None:
+    """The player renders a step on the event loop only when its run needs a short replay: the cache must say how
+    many steps ``get`` would replay, without replaying them."""
+    compiled = LIBRARY.scenarios["close-during-send"]
+    demo = tuple(compiled.source.demo or ())
+    cache = TraceCache(capacity=8, lookback=3)
+    assert cache.steps_to_replay(compiled, demo) == len(demo)  # nothing cached: all of it
+    cache.get(compiled, demo[:5])
+    assert cache.steps_to_replay(compiled, demo[:5]) == 0
+    assert cache.steps_to_replay(compiled, demo[:7]) == 2  # extends the cached prefix
+    assert cache.steps_to_replay(compiled, demo[:9]) == 9  # beyond the lookback: replayed from the start
+    assert cache.steps_to_replay(LIBRARY.scenarios["protect-none"], demo[:5]) == 5  # another scenario's key
