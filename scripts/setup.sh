@@ -90,19 +90,31 @@ if [ "$(cat .venv/.setup-stamp 2>/dev/null || true)" != "$stamp" ]; then
     echo "$stamp" >.venv/.setup-stamp
 fi
 
-# --- Chromium for the e2e tests -----------------------------------------------------------
-if [ "$want_browser" -eq 1 ] && [ ! -x /usr/bin/chromium ]; then
+# Install a Debian package with apt-get unless what it provides is already there.
+#   $1 = the package; $2 = what it provides (for messages); the rest = a command that succeeds once it is installed
+ensure_debian_package() {
+    local package="$1" provides="$2"
+    shift 2
+    if "$@" >/dev/null 2>&1; then
+        return 0
+    fi
     if ! command -v apt-get >/dev/null 2>&1; then
-        echo "setup.sh: /usr/bin/chromium is missing and apt-get is not available; install Chromium" >&2
+        echo "setup.sh: $provides is missing and apt-get is not available; install $package" >&2
         exit 1
     fi
-    echo "setup.sh: installing Debian's chromium with apt-get"
+    echo "setup.sh: installing Debian's $package with apt-get"
     as_root apt-get update
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
-    if [ ! -x /usr/bin/chromium ]; then
-        echo "setup.sh: apt-get finished but /usr/bin/chromium is still missing" >&2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "$package"
+    if ! "$@" >/dev/null 2>&1; then
+        echo "setup.sh: apt-get finished but $provides is still missing" >&2
         exit 1
     fi
+}
+postgres_installed() { ls /usr/lib/postgresql/*/bin/postgres; }
+
+# --- Chromium for the e2e tests -----------------------------------------------------------
+if [ "$want_browser" -eq 1 ]; then
+    ensure_debian_package chromium /usr/bin/chromium test -x /usr/bin/chromium
 fi
 
 # --- Test-only JavaScript for the e2e tests (axe-core, mermaid) ---------------------------------------
@@ -118,33 +130,13 @@ fi
 
 # --- redis-server for the shared-state tests ---------------------------------------------------
 # The tests start their own server on a free port (tests/conftest.py); only the binary is needed, not a service.
-if [ "$want_services" -eq 1 ] && ! command -v redis-server >/dev/null 2>&1; then
-    if ! command -v apt-get >/dev/null 2>&1; then
-        echo "setup.sh: redis-server is missing and apt-get is not available; install redis-server" >&2
-        exit 1
-    fi
-    echo "setup.sh: installing Debian's redis-server with apt-get"
-    as_root apt-get update
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server
-    if ! command -v redis-server >/dev/null 2>&1; then
-        echo "setup.sh: apt-get finished but redis-server is still missing" >&2
-        exit 1
-    fi
+if [ "$want_services" -eq 1 ]; then
+    ensure_debian_package redis-server redis-server command -v redis-server
 fi
 
 # --- PostgreSQL for the short-link store's tests ----------------------------------------------------------------
 # tests/databases.py starts a cluster of its own (initdb + postgres from /usr/lib/postgresql/*/bin) on a free port;
 # only the package is needed, not its service.
-if [ "$want_services" -eq 1 ] && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
-    if ! command -v apt-get >/dev/null 2>&1; then
-        echo "setup.sh: PostgreSQL is missing and apt-get is not available; install postgresql" >&2
-        exit 1
-    fi
-    echo "setup.sh: installing Debian's postgresql with apt-get"
-    as_root apt-get update
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql
-    if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
-        echo "setup.sh: apt-get finished but /usr/lib/postgresql/*/bin/postgres is still missing" >&2
-        exit 1
-    fi
+if [ "$want_services" -eq 1 ]; then
+    ensure_debian_package postgresql "PostgreSQL (/usr/lib/postgresql/*/bin/postgres)" postgres_installed
 fi
