@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from app.scenarios import Library, describe_errors
 from app.sim import RULES, CompiledScenario, IllegalAction, Trace, parse_schedule, replay
 from app.sim.model import State
-from app.sim.reach import Meter, measure
+from app.sim.reach import Meter, Reach, measure
 
 T = TypeVar("T")
 
@@ -343,13 +343,18 @@ VERDICT_OPTIONS = (
 )
 
 
+def _ways_on(reach: Reach, kind: str) -> str:
+    """How many of the ways the run can go on from a state break ``kind``, when the meter counted them."""
+    count, total = reach.count(kind), reach.continuations
+    return f" ({count:,} of the {total:,} ways on)" if count is not None and total else ""
+
+
 def _can_break_question(trace: Trace, at: int, kind: str, meter: Meter) -> Question:
     state = trace.snapshots[at].state
     reach = meter.at(state)
     assert reach is not None  # a complete graph holds every state a run reaches
     verdict = reach.verdict(kind, frozenset(state.violated))
-    count, total = reach.count(kind), reach.continuations
-    ways = f" ({count:,} of the {total:,} ways on)" if count is not None and total else ""
+    ways = _ways_on(reach, kind)
     reasons = {
         "unavoidable": f"Every way this run can go on from here breaks it{ways}.",
         "possible": f"Some ways this run can go on break it, and some do not{ways}.",
@@ -433,8 +438,7 @@ def _breaks_question(trace: Trace, at: int, kind: str, meter: Meter) -> Question
         elif verdict == "happened":
             reason = "The run had broken it already, before this step."
         else:
-            count, total = reach.count(kind), reach.continuations
-            ways = f" ({count:,} of the {total:,} ways on)" if count is not None and total else ""
+            ways = _ways_on(reach, kind)
             reason = {
                 "unavoidable": f"After it the bug is certain: every way the run can go on breaks it{ways}.",
                 "possible": f"After it the bug can still happen, but need not{ways}.",
