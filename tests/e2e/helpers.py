@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,16 @@ from playwright.sync_api import Page
 
 def snap(page: Page, path: Path) -> None:
     """A full-page screenshot once the step's view transition has finished animating."""
-    # Polled through page.evaluate: the page's CSP forbids the eval that wait_for_function would need.
-    deadline = time.monotonic() + 5
-    while page.evaluate("document.getAnimations().length") and time.monotonic() < deadline:
-        page.wait_for_timeout(50)
+    # Awaited through page.evaluate (the page's CSP forbids the eval that wait_for_function would need): every
+    # running animation's end, cancelled ones included, or 5 s at most.
+    page.evaluate(_ANIMATIONS_DONE)
     page.screenshot(path=str(path), full_page=True)
+
+
+_ANIMATIONS_DONE = """() => Promise.race([
+  Promise.all(document.getAnimations().map((a) => a.finished.catch(() => null))),
+  new Promise((done) => setTimeout(done, 5000)),
+])"""
 
 
 # -- axe-core ------------------------------------------------------------------------------------------------------
