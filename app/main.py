@@ -8,7 +8,6 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 
 from app.challenges import load_catalogue
 from app.db import Store
@@ -25,6 +24,7 @@ from app.web import (
     learn,
     pages,
     player,
+    render,
     rooms,
     shared,
     short_links,
@@ -87,11 +87,7 @@ def create_app(library: Library | None = None, database_url: str | None = None) 
     app.state.store.migrate()
     app.state.store.keep_scenarios(list(app.state.library.scenarios.values()))
     app.router.on_shutdown.append(app.state.store.close)
-    templates = Jinja2Templates(directory=str(ROOT / "templates"))
-    # Rendered steps are cached under a build id that covers the templates (app/web/caching.py), so an edited
-    # template needs a restart anyway; without the check, a step no longer stats every included file (7 per step,
-    # half of a distinct step's time on a busy disk).
-    templates.env.auto_reload = False
+    templates = render.templates(ROOT / "templates")
     app.state.templates = templates
     # term(word): a domain word or rule id, linked to the glossary, explained where it is shown.
     templates.env.globals["term"] = glossary.term

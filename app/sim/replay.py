@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Any, TypeVar, cast
 
 from app.sim import schedulers
 from app.sim.engine import Engine
@@ -24,9 +26,13 @@ from app.sim.schedulers import SchedulerName
 from app.sim.step import Action, Event, IllegalAction, StepResult, Violation, is_preemption, next_last_actor
 
 MAX_SCHEDULE = LIMITS["schedule"]
+_T = TypeVar("_T")
 SEPARATOR = "."
 # One match per id (a player link carries up to 2,000 of them): a character-by-character test cost a tenth of a step.
 _ACTION_ID = re.compile(f"[A-Za-z0-9_-]{{1,{MAX_ACTION_ID}}}")
+# A well-formed schedule is checked in one pass over its characters plus the lengths of its ids; only a malformed
+# one is walked id by id, to name the id at fault. One match per id was a twentieth of a distinct step's cost.
+_SCHEDULE_CHARACTERS = re.compile(r"[A-Za-z0-9_.-]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +106,19 @@ class Trace:
         """running, ok, violation or deadlock."""
         return self.engine.outcome(self.final)
 
+    @cached_property
+    def preemptions(self) -> frozenset[int]:
+        """The steps that switched away from a thread that could have gone on: on a witness, these are the race."""
+        return frozenset(s.index for s in self.snapshots if s.preemption)
+
+    def kept(self, name: str, derive: Callable[[Trace], _T]) -> _T:
+        """What a reader derives from the whole trace (the stage's diagram marks, its track), derived once and
+        kept with the trace: a trace is immutable, so it never goes stale, and it goes when the trace does."""
+        memo: dict[str, Any] = self.__dict__.setdefault("_kept", {})
+        if name not in memo:
+            memo[name] = derive(self)  # two threads may both derive it: the same value, either one kept
+        return cast(_T, memo[name])
+
 
 def parse_schedule(schedule: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """Accept 'a.b.c' or a list of ids; an empty string is the empty schedule."""
@@ -108,11 +127,19 @@ def parse_schedule(schedule: str | list[str] | tuple[str, ...]) -> tuple[str, ..
             raise ValueError(
                 f"The schedule is {len(schedule)} characters long, more than {MAX_SCHEDULE} actions can be. Shorten it."
             )
-        parts = tuple(p for p in schedule.split(SEPARATOR)) if schedule else ()
+        parts = tuple(schedule.split(SEPARATOR)) if schedule else ()
+        well_formed = not parts or (
+            _SCHEDULE_CHARACTERS.fullmatch(schedule) is not None
+            and min(map(len, parts)) >= 1
+            and max(map(len, parts)) <= MAX_ACTION_ID
+        )
     else:
         parts = tuple(schedule)
+        well_formed = False
     if len(parts) > MAX_SCHEDULE:
         raise ValueError(f"The schedule has {len(parts)} actions; the limit is {MAX_SCHEDULE}. Shorten it.")
+    if well_formed:
+        return parts
     for part in parts:
         if not _ACTION_ID.fullmatch(part):
             raise ValueError(

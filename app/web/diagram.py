@@ -14,7 +14,7 @@ a standalone file.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -32,17 +32,18 @@ class Handoff:
     label: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Mark:
-    """One step: who moved, what it was, and what it handed to whom."""
+    """One step: who moved, what it was, and what it handed to whom. Frozen: a trace's marks are read once and
+    shared by every step of it that is drawn."""
 
     step: int
     actor: str
     label: str
-    rules: list[str] = field(default_factory=list)  # rule ids broken at this step
-    culprits: list[str] = field(default_factory=list)  # for each of them, the actor that broke it
+    rules: tuple[str, ...] = ()  # rule ids broken at this step
+    culprits: tuple[str, ...] = ()  # for each of them, the actor that broke it
     preemption: bool = False
-    handoffs: list[Handoff] = field(default_factory=list)
+    handoffs: tuple[Handoff, ...] = ()
 
 
 @dataclass
@@ -63,7 +64,7 @@ def _routine_actor(trace: Trace, after: int, irp: int | None) -> str | None:
     return None
 
 
-def _handoffs(trace: Trace, index: int) -> list[Handoff]:
+def _handoffs(trace: Trace, index: int) -> tuple[Handoff, ...]:
     snapshot = trace.snapshots[index]
     mover = snapshot.action.actor if snapshot.action else WSK
     found: list[Handoff] = []
@@ -85,7 +86,7 @@ def _handoffs(trace: Trace, index: int) -> list[Handoff]:
             found.append(Handoff(event.actor, WSK, f"cancel IRP {event.irp}"))
         elif event.kind.startswith("peer_"):
             found.append(Handoff(PEER, WSK, event.kind.removeprefix("peer_").replace("_", " ")))
-    return [h for h in found if h.source != h.target]
+    return tuple(h for h in found if h.source != h.target)
 
 
 def _lines(threads: list[str], marks: list[Mark]) -> list[str]:
@@ -103,26 +104,34 @@ def _lines(threads: list[str], marks: list[Mark]) -> list[str]:
     return [*threads, WSK, *executions, PEER]
 
 
+def _marks(trace: Trace) -> tuple[Mark, ...]:
+    """A mark for each step of the whole trace (a routine's line is named by the steps after its start, and the
+    end of the run adds its own findings to the last step), read once per trace: every step of it drawn shares
+    them, so a step no longer reads the run up to it again."""
+    marks: list[Mark] = []
+    final = len(trace.snapshots) - 1
+    for index in range(1, final + 1):
+        snapshot = trace.snapshots[index]
+        assert snapshot.action is not None
+        found = snapshot.violations + (trace.terminal_violations if index == final else ())
+        marks.append(
+            Mark(
+                step=index,
+                actor=snapshot.action.actor,
+                label=snapshot.action.label,
+                rules=tuple(v.rule for v in found),
+                culprits=tuple(v.actor or snapshot.action.actor for v in found),
+                preemption=snapshot.preemption,
+                handoffs=_handoffs(trace, index),
+            )
+        )
+    return tuple(marks)
+
+
 def layout(trace: Trace, last: int | None = None, current: int | None = None) -> Layout:
     """The diagram's records for steps 1..last (all by default)."""
     last = len(trace.snapshots) - 1 if last is None else last
-    marks: list[Mark] = []
-    for index in range(1, last + 1):
-        snapshot = trace.snapshots[index]
-        assert snapshot.action is not None
-        mark = Mark(
-            step=index,
-            actor=snapshot.action.actor,
-            label=snapshot.action.label,
-            rules=[v.rule for v in snapshot.violations],
-            culprits=[v.actor or snapshot.action.actor for v in snapshot.violations],
-            preemption=snapshot.preemption,
-            handoffs=_handoffs(trace, index),
-        )
-        if index == len(trace.snapshots) - 1:
-            mark.rules += [v.rule for v in trace.terminal_violations]
-            mark.culprits += [v.actor or mark.actor for v in trace.terminal_violations]
-        marks.append(mark)
+    marks = list(trace.kept("diagram.marks", _marks)[:last])
     # A live sandbox thread has a line once the user has added it (a thread not added yet is not in the run).
     movers = {mark.actor for mark in marks}
     threads = [t.name for t in trace.scenario.source.threads if t.joins == "at_start" or t.name in movers]

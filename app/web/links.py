@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import zlib
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote
 
 LINK_VERSION = 1
 MAX_DEF_CHARS = 12_000  # encoded, in the URL
 MAX_DEF_BYTES = 128_000  # once inflated
+
+
+# What a query value keeps unescaped: action ids, '.' between them, and base64url. A link's values are nearly always
+# only these, and checking is cheaper than quoting a long schedule character by character (twice a player step).
+_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _value(text: str) -> str:
+    """A query value as urlencode writes it with safe='.-_~' (spaces as '+', everything else %-escaped)."""
+    return text if _SAFE.fullmatch(text) else quote(text, safe=".-_~ ").replace(" ", "+")
 
 
 class LinkError(ValueError):
@@ -61,11 +72,11 @@ def play_link(
     scenario_id: str, schedule: tuple[str, ...], at: int | None = None, definition: str | None = None
 ) -> str:
     """The canonical player link for a scenario (built-in, or custom with its definition) at a step."""
-    params: dict[str, str] = {"v": str(LINK_VERSION)}
+    query = f"v={LINK_VERSION}"
     if definition is not None:
-        params["def"] = definition
-    params["s"] = ".".join(schedule)
+        query += f"&def={_value(definition)}"
+    query += f"&s={_value('.'.join(schedule))}"
     if at is not None and at != len(schedule):
-        params["at"] = str(at)
+        query += f"&at={at}"
     path = "custom" if definition is not None else scenario_id
-    return f"/play/{path}?{urlencode(params, safe='.-_~')}"
+    return f"/play/{path}?{query}"

@@ -213,9 +213,6 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         for step, v in found
         if step <= loc.at
     ]
-    marks = {step for step, _ in found}
-    # The steps that switch away from a thread that could have gone on: on a witness, these are the race.
-    preempt = {s.index for s in loc.trace.snapshots if s.preemption}
     events = [
         {"step": s.index, "kind": e.kind, "text": _event_text(e)}
         for s in loc.trace.snapshots[max(1, loc.at - 11) : loc.at + 1]
@@ -228,6 +225,7 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
     drawn, summary = diagram.latest(whole, DIAGRAM_STEPS), diagram.summary(whole)
     picture = diagram.svg(drawn, f"Space-time diagram of steps 1 to {loc.at}", summary, clickable=True)
     path = f"{base}/{'custom' if loc.definition else source.id}"
+    here = link(loc, loc.schedule, loc.at, "/play")
     return {
         "scenario": source,
         "custom": loc.definition is not None,
@@ -242,7 +240,7 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         "banner": banner,
         # Play stops here: a rule broke at this very step (static/js/player.js reads it).
         "broken_here": any(item["here"] for item in banner),
-        "timeline": _track(loc, marks, preempt, last),
+        "timeline": _track(loc),
         "broken_at": [{"step": step, "rule": v.rule} for step, v in found],
         "nav": {
             "action": path,
@@ -265,10 +263,9 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
             "can_go_on": bool(enabled),
             "demo": bool(source.demo),
             "restart": link(loc, (), 0, base),
-            "here": link(loc, loc.schedule, loc.at, "/play"),
+            "here": here,
             # The link Share gives: a built-in's carries its content hash, so it can tell when the scenario changed.
-            "share": link(loc, loc.schedule, loc.at, "/play")
-            + ("" if loc.definition else f"&h={content_hash(loc.compiled)}"),
+            "share": here + ("" if loc.definition else f"&h={content_hash(loc.compiled)}"),
         },
         "page_title": f"{source.title}: step {loc.at} of {last}",
         "description": f"{source.title}, step {loc.at} of {last}: {snap.narration}"[:300],
@@ -356,34 +353,50 @@ def _column(irps: list[dict[str, Any]], key: str, title: str) -> dict[str, Any]:
     return {"state": key, "title": title, "irps": here[hidden:], "hidden": hidden}
 
 
-def _track(loc: Location, marks: set[int], preempt: set[int], last: int) -> Markup:
-    """Markers for steps 0..last, one per step or one per bucket of steps, with what happened in each, as the
-    track's list items. Built here rather than in the template: up to TRACK_MARKERS items, each escaped, were a
-    fifth of a step's rendering."""
+@dataclass(frozen=True)
+class TrackMarker:
+    """One marker of the track: a step, or a bucket of steps, with what happened in it."""
+
+    first: int
+    end: int  # one past its last step
+    classes: str  # violation, preempt
+    title: str  # escaped
+
+    def html(self, current: bool) -> str:
+        classes = f"current {self.classes}".strip() if current else self.classes
+        return f'<li class="{classes}" title="{self.title}"></li>'
+
+
+def _track_markers(trace: Trace) -> tuple[tuple[TrackMarker, ...], tuple[str, ...]]:
+    """The track of a whole run, and each marker as HTML when it is not the current one: the same for every step
+    of the run, so it is built once per trace. Markers for steps 0..last, one per step or one per bucket of steps
+    (up to TRACK_MARKERS), each titled with what happened in it, the broken rules and preemptions marked. Built
+    here rather than in the template: the items, each escaped, were a fifth of a step's rendering."""
+    last = len(trace.schedule)
+    marks = {step for step, _ in trace.violations}
     size = max(1, -(-(last + 1) // TRACK_MARKERS))  # steps per marker, rounded up
-    snapshots = loc.trace.snapshots
-    track = []
+    markers = []
     for first in range(0, last + 1, size):
         end = min(first + size, last + 1)
         broken = not marks.isdisjoint(range(first, end))
-        preempted = not preempt.isdisjoint(range(first, end))
-        classes = " ".join(
-            name
-            for name, hit in (
-                ("current", first <= loc.at < end),
-                ("violation", broken),
-                ("preempt", preempted),
-            )
-            if hit
-        )
-        action = snapshots[first].action if size == 1 else None
+        preempted = not trace.preemptions.isdisjoint(range(first, end))
+        action = trace.snapshots[first].action if size == 1 else None
         what = f"step {first}" if size == 1 else f"steps {first}-{end - 1}"
         if action is not None:
             what += f": {action.label}"
         notes = [n for n, hit in (("a rule is broken", broken), ("a preemption", preempted)) if hit]
+        classes = " ".join(c for c, hit in (("violation", broken), ("preempt", preempted)) if hit)
         title = what + (f" ({', '.join(notes)})" if notes else "")
-        track.append(f'<li class="{classes}" title="{escape(title)}"></li>')
-    return Markup("".join(track))
+        markers.append(TrackMarker(first, end, classes, str(escape(title))))
+    return tuple(markers), tuple(m.html(current=False) for m in markers)
+
+
+def _track(loc: Location) -> Markup:
+    """The track's list items at the located step: the run's markers, the one holding the step marked current."""
+    markers, html = loc.trace.kept("stage.track", _track_markers)
+    size = markers[0].end - markers[0].first
+    here = loc.at // size
+    return Markup("".join((*html[:here], markers[here].html(current=True), *html[here + 1 :])))
 
 
 SCHEDULER_CHOICES: dict[str, schedulers.SchedulerName] = {"@round-robin": "round_robin", "@random": "random"}
