@@ -48,7 +48,10 @@ def test_while_the_socket_connects_the_peer_is_idle_for_want_of_a_connection_not
     compiled = connecting(CONNECT)
     peer_idle = dict(replay(compiled, "W.W.W.W-p").blocked)["peer"]
     assert peer_idle == "can do nothing: socket s is still connecting: there is no connection yet"
-    assert dict(replay(compiled, "").blocked)["peer"] == "can do nothing: socket s is BOUND and has no connection"
+    assert (
+        dict(replay(compiled, "").blocked)["peer"]
+        == "can do nothing: socket s is BOUND and has no connection"
+    )
 
 
 @pytest.mark.parametrize("cancel_status", ["STATUS_CANCELLED", "STATUS_CONNECTION_ABORTED"])
