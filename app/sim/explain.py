@@ -10,7 +10,7 @@ waiting or leaks memory ([Unregistering a Winsock Kernel Application](https://le
 from __future__ import annotations
 
 from app.sim import accept, close, irps, memory, peer
-from app.sim.model import Actor, Handle, Irp, IrpState, State
+from app.sim.model import Actor, Handle, Irp, IrpState, Phase, State
 from app.sim.ntstatus import status_name
 from app.sim.program import CompiledScenario
 from app.sim.step import Violation, violation
@@ -91,12 +91,36 @@ def why_wsk_idle(scenario: CompiledScenario, state: State) -> str:
 
 
 def why_peer_idle(scenario: CompiledScenario, state: State) -> str:
-    """Why the peer does nothing: it has nothing left to send, or the connection is over."""
+    """Why the peer does nothing: it has nothing left to send, or, socket by socket, there is no connection (not
+    yet, or no more) and no bound datagram socket for it to send to."""
     if any(peer.peer_alive(scenario, state, index) for index in range(len(state.sockets))):
         return "has nothing more to send"
-    if all(decl.category == "datagram" for decl in scenario.sockets):
-        return "can do nothing: the socket is closed"
-    return "can do nothing: the connection is closed or reset"
+    reasons = [
+        reason
+        for index in range(len(state.sockets))
+        if (reason := _why_no_peer(scenario, state, index)) is not None
+    ]
+    return "can do nothing: " + "; ".join(reasons)
+
+
+def _why_no_peer(scenario: CompiledScenario, state: State, index: int) -> str | None:
+    """Why the peer cannot act on one socket, as a clause; None for a socket that does not exist for the
+    application yet (its listening socket's clause covers it)."""
+    sock = state.sockets[index]
+    decl = scenario.sockets[index]
+    if sock.handle == Handle.NOT_ACCEPTED:
+        return None
+    if sock.handle in (Handle.CLOSING, Handle.CLOSED):
+        return f"socket {decl.name} is closed"
+    if sock.phase == Phase.LISTENING:
+        return f"every connection declared for socket {decl.name} has arrived"
+    if decl.category == "datagram":
+        return f"datagram socket {decl.name} is not bound"
+    if sock.phase == Phase.CONNECTING:
+        return f"socket {decl.name} is still connecting: there is no connection yet"
+    if sock.phase != Phase.CONNECTED:
+        return f"socket {decl.name} is {sock.phase} and has no connection"
+    return f"the connection on socket {decl.name} is closed or reset"
 
 
 def end_of_run_violations(scenario: CompiledScenario, state: State) -> tuple[Violation, ...]:

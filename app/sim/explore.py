@@ -301,6 +301,7 @@ class FullSearch(_Search):
         return key + f"{last}/{used}".encode() if self.tracked else key
 
     def run(self) -> Report:
+        """Search breadth-first, every enabled action of every state, until done or a bound stops it."""
         start, last = self.origin, self.origin_last if self.tracked else None
         self.add(self.key(start, last, 0), -1, (), 0)
         queue: deque[tuple[int, State, str | None, int]] = deque([(0, start, last, 0)])
@@ -410,6 +411,7 @@ class ReducedSearch(_Search):
         self.repeating = {t.name for t in scenario.threads if any(times is None for *_, times in t.menu)}
 
     def run(self) -> Report:
+        """Search by depth in steps, an actor's block of private steps at a time, until done or a bound stops it."""
         start = self.origin
         key, naming = self.keys.named_key(start)
         self.remember(key, -1, (), 0, naming)
@@ -430,6 +432,7 @@ class ReducedSearch(_Search):
         return self.finish()
 
     def remember(self, key: bytes, parent: int, steps: tuple[str, ...], depth: int, naming: int) -> int:
+        """Store a new state, as ``add`` does, with its naming and the reduced search's own records."""
         number = self.add(key, parent, steps, depth)
         self.naming.append(naming)
         self.expanded.append(0)

@@ -290,5 +290,5 @@ def _changes(before: State, after: State, actor_id: str) -> tuple[set[Part], set
             elif name == actor_id:
                 writes.add(("actor", name))
             elif old is not new and old != new:
-                writes.add(("actor", name))  # never expected: one actor's step changing another
+                writes.add(("actor", name))  # a KeSetEvent releasing the waiters of a notification event
     return writes, grows

@@ -156,6 +156,8 @@ def run_memory_statement(tx: Transaction, who: str, frame: Frame, stmt: sc.Memor
         case sc.KeSetEvent():
             set_event(tx, index, True)
             tx.say(f"{who} signals the event {cell.c_name}.")
+            if not cell.synchronization:
+                release_waiters(tx, index)
         case sc.KeClearEvent():
             set_event(tx, index, False)
             tx.say(f"{who} clears the event {cell.c_name}: it is no longer signalled.")
@@ -184,6 +186,18 @@ def _rundown_protection(tx: Transaction, who: str, index: int, stmt: sc.MemorySt
     set_rundown(tx, index, replace(rundown, count=rundown.count + 1))
     tx.say(f"{who} acquires run-down protection ({rundown.count + 1} reference(s) held).")
     return 1
+
+
+def release_waiters(tx: Transaction, index: int) -> None:
+    """KeSetEvent on a notification event satisfies every wait on it at once ("the system attempts to satisfy as
+    many waits as possible", [KeSetEvent](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-kesetevent)):
+    each waiter is released then, and returns on its next step even if a KeClearEvent resets the event first.
+    Without this a "pulse" (KeSetEvent, then KeClearEvent) would leave the waiters blocked, a deadlock the kernel
+    does not have."""
+    for actor in tx.state.actors:
+        frame = actor.top
+        if frame is not None and frame.waiting == (WaitKind.EVENT, index):
+            tx.put_frame(actor.id, replace(frame, waiting=(WaitKind.RELEASED, index)))
 
 
 def release_provider_npi(tx: Transaction, who: str) -> None:
@@ -274,6 +288,8 @@ def wait_satisfied(state: State, waiting: Wait) -> bool:
     kind, index = waiting
     if kind == WaitKind.EVENT:
         return state.events[index]
+    if kind == WaitKind.RELEASED:
+        return True
     if kind == WaitKind.RUNDOWN:
         return state.rundowns[index].count <= 0
     return state.captures == 0 and state.open_sockets == 0
@@ -283,6 +299,8 @@ def wait_text(scenario: CompiledScenario, state: State, frame: Frame) -> str:
     """What a blocked frame waits for, as the rest of a sentence that starts with the actor's name."""
     assert frame.waiting is not None
     kind, index = frame.waiting
+    if kind == WaitKind.RELEASED:
+        return f"was released by a KeSetEvent on {scenario.memory[index].c_name} and returns from its wait"
     if kind == WaitKind.EVENT:
         cell = scenario.memory[index]
         if cell.synchronization:

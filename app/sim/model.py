@@ -71,11 +71,14 @@ class Phase(StrEnum):
 class WaitKind(StrEnum):
     """What a blocked actor waits for: a kernel event ([KeWaitForSingleObject](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-kewaitforsingleobject)),
     the release of run-down protection ([ExWaitForRundownProtectionRelease](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-exwaitforrundownprotectionrelease)),
-    or the end of its open sockets and NPI captures ([WskDeregister](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nf-wsk-wskderegister))."""
+    or the end of its open sockets and NPI captures ([WskDeregister](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nf-wsk-wskderegister)).
+    RELEASED is a wait on a notification event that a KeSetEvent has satisfied: the waiter is ready to return,
+    whatever happens to the event before it does (a KeClearEvent cannot take the release back)."""
 
     EVENT = "event"
     RUNDOWN = "rundown"
     DEREGISTER = "deregister"
+    RELEASED = "released"
 
 
 class EventKind(StrEnum):

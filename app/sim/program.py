@@ -15,6 +15,8 @@ from app.sim import scenario as sc
 
 @dataclass(frozen=True, slots=True)
 class MemoryCell:
+    """A declared memory cell, compiled: its kind, its initial value, and the socket context it lives in (rule UB-4)."""
+
     name: str
     kind: str  # "word" | "rundown" | "event"
     initial: int
@@ -25,6 +27,8 @@ class MemoryCell:
 
 @dataclass(frozen=True, slots=True)
 class CompiledProgram:
+    """One program ready to run: its statements, the line of C each renders as, and its labels."""
+
     key: str  # "thread:Closer", "menu:Player:send", "routine:SendComplete"
     title: str  # what the UI calls it: "Closer", "Player: Send", "SendComplete"
     kind: str  # "thread" | "completion" | "callback"
@@ -33,11 +37,14 @@ class CompiledProgram:
     labels: tuple[tuple[str, int], ...]
 
     def label_index(self, label: str) -> int:
+        """The statement a ``GotoIf`` target names."""
         return dict(self.labels)[label]
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledThread:
+    """One thread, compiled: its script's program, or a sandbox thread's menu and how it joins and stops."""
+
     name: str
     irql: str
     program: str | None  # key of its program, or None for a sandbox thread
@@ -49,6 +56,8 @@ class CompiledThread:
 
 @dataclass(frozen=True)
 class CompiledScenario:
+    """A validated scenario, ready for the engine: sockets, memory and threads by index, every program compiled."""
+
     source: sc.Scenario
     fingerprint: str
     sockets: tuple[sc.SocketDecl, ...]
@@ -60,6 +69,7 @@ class CompiledScenario:
 
     @property
     def settings(self) -> sc.Settings:
+        """The scenario's settings: where the documentation is silent, the choice made visible."""
         return self.source.settings
 
     def socket_of(self, stmt: sc.Statement) -> int:

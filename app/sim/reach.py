@@ -52,6 +52,7 @@ class Reach:
         return "possible" if kind in self.possible else "impossible"
 
     def count(self, kind: str) -> int | None:
+        """How many continuations from here break this rule, when they were counted."""
         return dict(self.breaking).get(kind) if self.continuations is not None else None
 
 

@@ -13,6 +13,9 @@ LEARN = "https://learn.microsoft.com/windows-hardware/drivers"
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """One rule the simulator checks: the violation kind it raises, its rule id, what breaking it costs on a real
+    machine, and the documentation page that states it."""
+
     kind: str
     rule: str  # the project's rule ids, e.g. "UB-2 / P1", each explained in the glossary
     title: str

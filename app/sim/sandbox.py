@@ -216,6 +216,7 @@ class Operation:
     routine: str | None  # the completion routine of that IRP
 
     def program(self, design: Design) -> list[Statement]:
+        """The operation's statements under the design's close protection."""
         if self.id == "close":
             return [
                 {"op": "IoAllocateIrp", "irp": "irpC"},
@@ -302,10 +303,12 @@ ROUTINES: dict[str, Any] = {
 
 
 def thread_name(number: int) -> str:
+    """The live sandbox's name for its n-th thread (T1, T2, ...)."""
     return f"T{number}"
 
 
 def live_id(design: str) -> str:
+    """The scenario id of the live sandbox for one close-protection design."""
     return f"{PREFIX}{design}"
 
 
@@ -366,6 +369,7 @@ def live_scenario(design_id: str) -> Scenario:
 
 
 def live_scenarios() -> list[Scenario]:
+    """One live sandbox scenario per close-protection design."""
     return [live_scenario(design) for design in DESIGNS]
 
 
@@ -382,6 +386,7 @@ class Situation:
 
     @property
     def empty(self) -> bool:
+        """Whether no thread has started any operation yet."""
         return not self.operations
 
     def describe(self) -> str:

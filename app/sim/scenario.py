@@ -184,6 +184,7 @@ class Operand(Model):
 
     @staticmethod
     def parse(text: str) -> Operand:
+        """Parse an operand as written in a scenario (``Ref``, ``STATUS_PENDING``, ``st + 1``)."""
         return Operand.read([t for _, t in _tokens(text)], text)
 
     @staticmethod
@@ -233,6 +234,7 @@ class Condition(Model):
 
     @staticmethod
     def parse(text: str) -> Condition:
+        """Parse a condition as written in a scenario (``Ref != 0``, ``!Irp``, ``PendingReturned``)."""
         positioned = _tokens(text)
         negated = bool(positioned) and positioned[0][1] == "!"
         if negated:
@@ -312,6 +314,7 @@ class Statement(Model):
 
     @property
     def reads_locals(self) -> tuple[str, ...]:
+        """The names this statement's operands and condition read (locals, memory cells or PendingReturned)."""
         names: list[str] = []
         for value in self.__dict__.values():
             if isinstance(value, Operand) and value.name:
@@ -322,6 +325,7 @@ class Statement(Model):
 
     @property
     def assigns(self) -> tuple[str, ...]:
+        """The local this statement sets (its ``into``), if any."""
         into = getattr(self, "into", None)
         return (into,) if into else ()
 
@@ -334,6 +338,7 @@ class IoAllocateIrp(Statement):
 
     @property
     def assigns(self) -> tuple[str, ...]:
+        """The IRP variable the allocation sets."""
         return (self.irp,)
 
 
@@ -386,12 +391,18 @@ class SocketCall(Statement):
 
 
 class WskSend(SocketCall):
+    """Send on a connected socket ([WskSend](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_send)):
+    WSK completes the IRP once the peer has taken every byte; a close meanwhile is rule UB-2 / P1."""
+
     op: Literal["WskSend"]
     irp: Identifier
     bytes: int = Field(default=100, ge=1, le=65536)
 
 
 class WskReceive(SocketCall):
+    """Receive on a connected socket ([WskReceive](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_receive)):
+    pending until data or the peer's FIN arrives, and taking precedence over the receive event (rule E-7)."""
+
     op: Literal["WskReceive"]
     irp: Identifier
 
@@ -414,6 +425,9 @@ class WskConnect(SocketCall):
 
 
 class WskDisconnect(SocketCall):
+    """Disconnect gracefully (FIN) or, with ``abortive``, reset the connection
+    ([WskDisconnect](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_disconnect))."""
+
     op: Literal["WskDisconnect"]
     irp: Identifier
     abortive: bool = False
@@ -452,6 +466,9 @@ class WskRelease(SocketCall):
 
 
 class WskCloseSocket(SocketCall):
+    """Close the socket ([WskCloseSocket](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_close_socket)):
+    no other call may be in progress (rule UB-2 / P1) and none may follow (UB-1); pending IRPs are cancelled (P2)."""
+
     op: Literal["WskCloseSocket"]
     irp: Identifier
 
@@ -470,11 +487,15 @@ class MemoryStatement(Statement):
 
 
 class InterlockedIncrement(MemoryStatement):
+    """Atomically add one to the word; ``into`` receives the new value."""
+
     op: Literal["InterlockedIncrement"]
     into: Identifier | None = None
 
 
 class InterlockedDecrement(MemoryStatement):
+    """Atomically subtract one from the word; ``into`` receives the new value."""
+
     op: Literal["InterlockedDecrement"]
     into: Identifier | None = None
 
@@ -540,6 +561,8 @@ class ExAcquireRundownProtection(MemoryStatement):
 
 
 class ExReleaseRundownProtection(MemoryStatement):
+    """Give back one run-down reference; the last one releases a closer waiting for run-down."""
+
     op: Literal["ExReleaseRundownProtection"]
 
 
@@ -576,6 +599,8 @@ class FreeSocketContext(Statement):
 
 
 class WskReleaseProviderNPI(Statement):
+    """Release the captured provider NPI: one capture fewer for WskDeregister to wait for (rule R-REG-5)."""
+
     op: Literal["WskReleaseProviderNPI"]
 
 
@@ -594,6 +619,8 @@ class Return(Statement):
 
 
 class ReturnIf(Statement):
+    """Return ``status`` when the condition holds, as ``if (!Irp) return STATUS_INSUFFICIENT_RESOURCES;`` does."""
+
     op: Literal["ReturnIf"]
     cond: ConditionText
     status: OperandText | None = None
@@ -800,6 +827,9 @@ LISTENERS = ("listen", "stream")
 
 
 class SocketDecl(Model):
+    """One socket the scenario starts with (or, ``accepted_from`` a listening socket, will accept): its category,
+    whose dispatch table limits the calls programs may make on it, its state, its context and its peer."""
+
     name: str = Field(default="s", max_length=12, json_schema_extra={"pattern": SOCKET_NAME.pattern})
     category: SocketCategory = "connection"
     state: SocketState = "CONNECTED"
@@ -830,6 +860,9 @@ class SocketDecl(Model):
 
 
 class MemoryDecl(Model):
+    """One shared memory cell: a word, a run-down block or a kernel event, global or a field of a socket context
+    (then freed with it: rule UB-4)."""
+
     name: str = Field(max_length=32, json_schema_extra={"pattern": IDENT.pattern})
     kind: Literal["word", "rundown", "event"] = "word"
     initial: int = Field(default=0, ge=WORD_MIN, le=WORD_MAX)
@@ -894,6 +927,8 @@ class MenuOperation(Model):
 
 
 class ThreadDecl(Model):
+    """One application thread: a script (``program``), or a sandbox thread whose operations the user starts (``menu``)."""
+
     name: str = Field(max_length=16, json_schema_extra={"pattern": THREAD_NAME.pattern})
     irql: Literal["PASSIVE_LEVEL", "DISPATCH_LEVEL"] = "PASSIVE_LEVEL"
     program: Program | None = None
@@ -961,11 +996,15 @@ class ThreadDecl(Model):
 
 
 class RoutineDecl(Model):
+    """A completion routine (rules I-1 to I-4) or an event callback (rules E-1 to E-8) that WSK runs."""
+
     kind: Literal["completion", "callback"]
     program: Program
 
 
 class Registration(Model):
+    """The WSK registration at the start: provider NPI captures WskDeregister waits for (rule R-REG-5)."""
+
     npi_captured: int = Field(
         default=0, ge=0, le=4, description="Provider NPI captures still held at the start."
     )

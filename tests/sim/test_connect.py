@@ -42,6 +42,18 @@ def test_the_peer_acts_only_once_the_connect_has_connected_the_socket() -> None:
     assert "peer-data-s" in {a.id for a in replay(compiled, "W.W.W.W-i").enabled}
 
 
+def test_while_the_socket_connects_the_peer_is_idle_for_want_of_a_connection_not_because_one_closed() -> None:
+    """The stage's peer card once said "the connection is closed or reset" while the connect was still pending,
+    which tells a newcomer the opposite of what is happening."""
+    compiled = connecting(CONNECT)
+    peer_idle = dict(replay(compiled, "W.W.W.W-p").blocked)["peer"]
+    assert peer_idle == "can do nothing: socket s is still connecting: there is no connection yet"
+    assert (
+        dict(replay(compiled, "").blocked)["peer"]
+        == "can do nothing: socket s is BOUND and has no connection"
+    )
+
+
 @pytest.mark.parametrize("cancel_status", ["STATUS_CANCELLED", "STATUS_CONNECTION_ABORTED"])
 def test_a_close_cancels_a_pending_connect_with_cancel_status_and_aborts_nothing(cancel_status: str) -> None:
     """The connect's IRP is pending, so the close cancels it (with the setting ``cancel_status``); there is no

@@ -94,3 +94,37 @@ def test_a_synchronization_event_compiles_as_one() -> None:
     sc = two_waiters("synchronization")
     assert compile_scenario(sc.source).memory[0].synchronization
     assert not two_waiters(None).memory[0].synchronization
+
+
+def pulse(event_type: str | None) -> Any:
+    """W waits for E; S signals it and clears it at once (the pattern KePulseEvent packs into one call)."""
+    event: dict[str, Any] = {"name": "E", "kind": "event"}
+    if event_type is not None:
+        event["event_type"] = event_type
+    return load(
+        {
+            "id": "t", "title": "t", "summary": "t",
+            "sockets": [{"name": "s", "state": "FULLY_DISCONNECTED"}],
+            "memory": [event],
+            "threads": [
+                {"name": "W", "program": [WAIT]},
+                {"name": "S", "program": [{"op": "KeSetEvent", "var": "E"}, {"op": "KeClearEvent", "var": "E"}]},
+            ],
+        }
+    )  # fmt: skip
+
+
+def test_a_waiter_a_notification_event_released_returns_even_if_the_event_is_cleared_first() -> None:
+    """KeSetEvent satisfies every wait on a notification event as it runs: a KeClearEvent before the waiter has
+    returned cannot take the release back (the model once left W blocked, a deadlock the kernel does not have)."""
+    for event_type in (None, "notification"):
+        trace = replay(pulse(event_type), "W.S.S")
+        assert trace.final.events == (False,)
+        assert movers(trace) == ["W"] and trace.outcome == "running"
+        assert replay(pulse(event_type), "W.S.S.W").outcome != "deadlock"
+
+
+def test_a_wait_that_begins_after_the_clear_still_blocks() -> None:
+    """Only the waits there at the KeSetEvent are released: one that starts after the KeClearEvent blocks."""
+    trace = replay(pulse(None), "S.S.W")
+    assert movers(trace) == [] and trace.outcome == "deadlock"

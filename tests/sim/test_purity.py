@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 SIM = Path(__file__).resolve().parents[2] / "app" / "sim"
@@ -47,3 +48,35 @@ def test_only_the_schedulers_import_random():
     for path in SIM.glob("*.py"):
         if path.name != "schedulers.py":
             assert "random" not in imported_modules(path), f"{path.name} imports random"
+
+
+def _public_definitions(body: list[ast.stmt], prefix: str = "") -> Iterator[tuple[str, ast.AST]]:
+    """Every public class, function and method, by dotted name (methods of private classes are private)."""
+    for node in body:
+        if isinstance(
+            node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef
+        ) and not node.name.startswith("_"):
+            yield f"{prefix}{node.name}", node
+            if isinstance(node, ast.ClassDef):
+                yield from _public_definitions(node.body, f"{prefix}{node.name}.")
+
+
+def test_every_public_name_of_the_engine_has_a_docstring_and_no_chapter_grows_too_long() -> None:
+    """Issue 8's textbook: each public name says what rule it models, no class runs over about 350 lines and no
+    function over about 80, so that each chapter reads top to bottom."""
+    undocumented, too_long = [], []
+    for path in sorted(SIM.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        undocumented += [
+            f"{path.name}: {name}"
+            for name, node in _public_definitions(tree.body)
+            if ast.get_docstring(node) is None  # type: ignore[arg-type]
+        ]
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                limit = 350 if isinstance(node, ast.ClassDef) else 80
+                if lines > limit:
+                    too_long.append(f"{path.name}: {node.name} has {lines} lines")
+    assert not undocumented, undocumented
+    assert not too_long, too_long

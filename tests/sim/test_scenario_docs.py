@@ -14,6 +14,7 @@ import yaml
 from app import cli
 from app.scenarios import ScenarioError, load_file, load_library, parse_scenario
 from app.sim import replay, run_on
+from app.sim.explore import explore
 from tests.sim.helpers import CLOSE_COMPLETE, close_program
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +51,20 @@ def test_every_yaml_example_in_the_format_document_validates_and_runs(line: int,
         assert trace.outcome != "running", f"the example at line {line} does not end in 500 steps"
         if source.expect == "safe":
             assert trace.outcome == "ok", trace.violations
+
+
+@pytest.mark.parametrize(("line", "block"), EXAMPLES, ids=[f"line-{line}" for line, _ in EXAMPLES])
+def test_every_example_without_a_bug_to_show_is_safe_in_every_interleaving(line: int, block: str) -> None:
+    """The document's examples are code to copy: one that shows no bug (no demo) must break no rule in any
+    interleaving, not only in the round-robin run above."""
+    compiled = parse_scenario(yaml.safe_load(block))
+    if compiled.source.demo:
+        pytest.skip("this example shows a bug on purpose")
+    report = explore(compiled)
+    assert report.complete, f"the example at line {line} is too large to search"
+    assert set(report.outcomes) == {"ok"}, (
+        f"the example at line {line}: {dict(report.outcomes)} {report.witnesses}"
+    )
 
 
 def test_the_smallest_example_needs_no_expect_demo_or_bugs() -> None:
