@@ -33,7 +33,7 @@ from app.web.caching import CACHE_CONTROL, StepCache, StepKey, matches
 from app.web.errors import PAGE_ERRORS, PageError
 from app.web.links import LINK_VERSION, MAX_DEF_CHARS, LinkError, decode_definition, play_link
 from app.web.meter import Meters
-from app.web.params import ScenarioId
+from app.web.params import ScenarioId, query_model
 from app.web.versions import content_hash, made_with
 
 router = APIRouter()
@@ -667,16 +667,22 @@ class PlayerQuery(LinkQuery):
 
 
 Link = Annotated[LinkQuery, Query()]
-PlayerLink = Annotated[PlayerQuery, Query()]
+# Every step of the stage comes through these two routes: their query is read by pydantic alone (app/web/params.py),
+# documented as FastAPI would document it.
+PLAYER_QUERY, PLAYER_QUERY_DOCS = query_model(PlayerQuery)
 
 
-@router.get("/play/{scenario_id}", response_class=HTMLResponse, responses=PAGE_ERRORS)
-async def play(request: Request, scenario_id: ScenarioId, q: PlayerLink) -> Response:
+@router.get(
+    "/play/{scenario_id}", response_class=HTMLResponse, responses=PAGE_ERRORS, openapi_extra=PLAYER_QUERY_DOCS
+)
+async def play(request: Request, scenario_id: ScenarioId, q: PlayerQuery = PLAYER_QUERY) -> Response:
     return await _serve(request, scenario_id, q, "/play")
 
 
-@router.get("/embed/{scenario_id}", response_class=HTMLResponse, responses=PAGE_ERRORS)
-async def embed(request: Request, scenario_id: ScenarioId, q: PlayerLink) -> Response:
+@router.get(
+    "/embed/{scenario_id}", response_class=HTMLResponse, responses=PAGE_ERRORS, openapi_extra=PLAYER_QUERY_DOCS
+)
+async def embed(request: Request, scenario_id: ScenarioId, q: PlayerQuery = PLAYER_QUERY) -> Response:
     return await _serve(request, scenario_id, q, "/embed")
 
 
