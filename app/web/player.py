@@ -680,7 +680,10 @@ async def play(request: Request, scenario_id: ScenarioId, q: PlayerQuery = PLAYE
 
 
 @router.get(
-    "/embed/{scenario_id}", response_class=HTMLResponse, responses=PAGE_ERRORS, openapi_extra=PLAYER_QUERY_DOCS
+    "/embed/{scenario_id}",
+    response_class=HTMLResponse,
+    responses=PAGE_ERRORS,
+    openapi_extra=PLAYER_QUERY_DOCS,
 )
 async def embed(request: Request, scenario_id: ScenarioId, q: PlayerQuery = PLAYER_QUERY) -> Response:
     return await _serve(request, scenario_id, q, "/embed")

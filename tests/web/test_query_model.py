@@ -29,7 +29,9 @@ async def read_fastapis(q: Annotated[PlayerQuery, Query()]) -> dict[str, str | N
 
 
 names = st.sampled_from(["v", "s", "at", "def", "definition", "to", "then", "utm_source"])
-values = st.one_of(st.text(max_size=10), st.sampled_from(["1", "Sender.Closer", "9" * 9, "@random", "x" * 50]))
+values = st.one_of(
+    st.text(max_size=10), st.sampled_from(["1", "Sender.Closer", "9" * 9, "@random", "x" * 50])
+)
 
 
 @settings(max_examples=200)
@@ -41,6 +43,7 @@ def test_a_query_is_read_and_refused_as_fastapi_reads_and_refuses_it(pairs: list
 
 
 def test_the_query_is_documented_as_fastapi_documents_it() -> None:
-    assert ours.openapi()["paths"]["/q"]["get"]["parameters"] == (
-        fastapis.openapi()["paths"]["/q"]["get"]["parameters"]
+    assert (
+        ours.openapi()["paths"]["/q"]["get"]["parameters"]
+        == (fastapis.openapi()["paths"]["/q"]["get"]["parameters"])
     )
