@@ -42,9 +42,10 @@ class SharedTraces:
     """The trace cache shared by request threads; the lock keeps its LRU bookkeeping consistent."""
 
     # Replaying a run costs about 40 us a step, and a cached snapshot about 1.5 KB: keep up to 40,000 snapshots
-    # (some 60 MB), so that a class exploring a few thousand runs at once steps without replaying them.
-    def __init__(self, capacity: int = 4096, max_snapshots: int = 40_000):
-        self._cache = TraceCache(capacity, max_snapshots=max_snapshots)
+    # (some 60 MB), so that a class exploring a few thousand runs at once steps without replaying them. A run
+    # that is not cached is replayed with steps remembered from earlier runs (about 4 us a step): as many again.
+    def __init__(self, capacity: int = 4096, max_snapshots: int = 40_000, remembered_steps: int = 40_000):
+        self._cache = TraceCache(capacity, max_snapshots=max_snapshots, remembered_steps=remembered_steps)
         self._lock = threading.Lock()
 
     def get(self, scenario: CompiledScenario, schedule: tuple[str, ...]) -> Trace:

@@ -70,11 +70,18 @@ def outcome_of(
     capacity=st.integers(1, 6),
     lookback=st.integers(1, 4),
     max_snapshots=st.none() | st.integers(1, 40),
+    remembered_steps=st.none() | st.integers(1, 60),
 )
 def test_the_cache_gives_the_same_trace_as_a_cold_replay(
-    asked: list[Request], capacity: int, lookback: int, max_snapshots: int | None
+    asked: list[Request],
+    capacity: int,
+    lookback: int,
+    max_snapshots: int | None,
+    remembered_steps: int | None,
 ) -> None:
-    cache = TraceCache(capacity=capacity, lookback=lookback, max_snapshots=max_snapshots)
+    cache = TraceCache(
+        capacity=capacity, lookback=lookback, max_snapshots=max_snapshots, remembered_steps=remembered_steps
+    )
     for scenario_id, schedule in asked:
         compiled = LIBRARY.scenarios[scenario_id]
         warm = outcome_of(cache.get, compiled, schedule)
@@ -132,3 +139,26 @@ def test_the_cache_says_how_many_steps_a_request_would_replay() -> None:
     assert cache.steps_to_replay(compiled, demo[:7]) == 2  # extends the cached prefix
     assert cache.steps_to_replay(compiled, demo[:9]) == 9  # beyond the lookback: replayed from the start
     assert cache.steps_to_replay(LIBRARY.scenarios["protect-none"], demo[:5]) == 5  # another scenario's key
+
+
+def test_a_run_not_cached_is_replayed_with_the_steps_other_runs_took() -> None:
+    """With a memory of steps, replaying a run whose trace was evicted takes its steps from the memory: the very
+    states of the earlier replay, and the same trace a cold replay gives."""
+    compiled = LIBRARY.scenarios["close-during-send"]
+    demo = tuple(compiled.source.demo or ())
+    cache = TraceCache(capacity=1, remembered_steps=1_000)
+    first = cache.get(compiled, demo)
+    cache.get(compiled, ())  # evicts the demo's trace
+    again = cache.get(compiled, demo)
+    assert again is not first
+    # Every state after the start (each replay builds its own start) is the object the first replay made.
+    assert all(a.state is b.state for a, b in zip(first.snapshots[1:], again.snapshots[1:], strict=True))
+    assert again.snapshots == replay(compiled, demo).snapshots
+
+
+def test_the_memory_of_steps_keeps_at_most_its_bound() -> None:
+    compiled = LIBRARY.scenarios["close-during-send"]
+    demo = tuple(compiled.source.demo or ())
+    cache = TraceCache(capacity=1, remembered_steps=3)
+    cache.get(compiled, demo)
+    assert cache._memory is not None and len(cache._memory._steps) == 3
