@@ -11,9 +11,10 @@ replaying from the start: step 500 then costs about what step 5 does.
 from __future__ import annotations
 
 import re
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar, cast
 
@@ -61,6 +62,9 @@ class Trace:
     engine: Engine
     snapshots: tuple[Snapshot, ...]
     schedule: tuple[str, ...]  # the action ids of snapshots[1:], kept so that nothing recomputes them
+    # The trace this one extends, while it lives (weakly: a chain of extensions must not keep every prefix
+    # alive), so that what readers derived from it grows rather than being derived again (``kept``).
+    grown_from: weakref.ref[Trace] | None = field(default=None, compare=False, repr=False)
 
     @property
     def final(self) -> State:
@@ -112,12 +116,20 @@ class Trace:
         """The steps that switched away from a thread that could have gone on: on a witness, these are the race."""
         return frozenset(s.index for s in self.snapshots if s.preemption)
 
-    def kept(self, name: str, derive: Callable[[Trace], _T]) -> _T:
+    def kept(
+        self, name: str, derive: Callable[[Trace], _T], grow: Callable[[_T, Trace], _T] | None = None
+    ) -> _T:
         """What a reader derives from the whole trace (the stage's diagram marks, its track), derived once and
-        kept with the trace: a trace is immutable, so it never goes stale, and it goes when the trace does."""
+        kept with the trace: a trace is immutable, so it never goes stale, and it goes when the trace does.
+
+        With ``grow``, a trace that extends another whose value is kept gets ``grow(earlier value, self)``: a step
+        forward then costs what the new steps cost, not what the whole run does."""
         memo: dict[str, Any] = self.__dict__.setdefault("_kept", {})
         if name not in memo:
-            memo[name] = derive(self)  # two threads may both derive it: the same value, either one kept
+            base = self.grown_from() if self.grown_from is not None else None
+            earlier = base.__dict__.get("_kept", {}).get(name) if base is not None else None
+            # Two threads may both derive it: the same value, either one kept.
+            memo[name] = grow(earlier, self) if grow is not None and earlier is not None else derive(self)
         return cast(_T, memo[name])
 
 
@@ -186,7 +198,13 @@ def extend(trace: Trace, actions: tuple[str, ...]) -> Trace:
         except IllegalAction as err:
             raise IllegalAction(action_id, err.enabled, step=len(snapshots)) from None
         _append(snapshots, result)
-    return Trace(trace.scenario, trace.engine, tuple(snapshots), trace.schedule + actions)
+    return Trace(
+        trace.scenario,
+        trace.engine,
+        tuple(snapshots),
+        trace.schedule + actions,
+        grown_from=weakref.ref(trace),
+    )
 
 
 def replay(scenario: CompiledScenario, schedule: str | list[str] | tuple[str, ...]) -> Trace:

@@ -14,6 +14,7 @@ a standalone file.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
@@ -32,10 +33,10 @@ class Handoff:
     label: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Mark:
-    """One step: who moved, what it was, and what it handed to whom. Frozen: a trace's marks are read once and
-    shared by every step of it that is drawn."""
+    """One step: who moved, what it was, and what it handed to whom. A trace's marks are read once and shared by
+    every step of it that is drawn, and by the traces that extend it: never changed once made."""
 
     step: int
     actor: str
@@ -64,10 +65,13 @@ def _routine_actor(trace: Trace, after: int, irp: int | None) -> str | None:
     return None
 
 
-def _handoffs(trace: Trace, index: int) -> tuple[Handoff, ...]:
+def _handoffs(trace: Trace, index: int) -> tuple[tuple[Handoff, ...], bool]:
+    """The hand-offs of a step, and whether one of them still waits for its routine's execution to move (a longer
+    run can name it)."""
     snapshot = trace.snapshots[index]
     mover = snapshot.action.actor if snapshot.action else WSK
     found: list[Handoff] = []
+    unnamed = False
     for event in snapshot.events:
         if event.kind == "call_entered" and event.actor:
             irp = f" (IRP {event.irp})" if event.irp is not None else ""
@@ -78,6 +82,8 @@ def _handoffs(trace: Trace, index: int) -> tuple[Handoff, ...]:
             )
             if target:
                 found.append(Handoff(WSK, target, f"IRP {event.irp} completes into {event.text}"))
+            else:
+                unnamed = True
         elif event.kind == "callback_started" and event.actor:
             found.append(Handoff(WSK, event.actor, f"{event.text} called"))
         elif event.kind == "socket_closing":
@@ -86,7 +92,7 @@ def _handoffs(trace: Trace, index: int) -> tuple[Handoff, ...]:
             found.append(Handoff(event.actor, WSK, f"cancel IRP {event.irp}"))
         elif event.kind.startswith("peer_"):
             found.append(Handoff(PEER, WSK, event.kind.removeprefix("peer_").replace("_", " ")))
-    return tuple(h for h in found if h.source != h.target)
+    return tuple(h for h in found if h.source != h.target), unnamed
 
 
 def _lines(threads: list[str], marks: list[Mark]) -> list[str]:
@@ -104,56 +110,85 @@ def _lines(threads: list[str], marks: list[Mark]) -> list[str]:
     return [*threads, WSK, *executions, PEER]
 
 
-def _marks(trace: Trace) -> tuple[Mark, ...]:
+@dataclass(frozen=True)
+class Marks:
+    """A mark for each step of a trace, and from which step on a longer run could mark them otherwise: its last
+    step (the end of the run adds its findings there), or an earlier one whose completion routine has not moved
+    yet (a later step names its execution)."""
+
+    marks: tuple[Mark, ...]
+    settled: int  # marks[: settled] are the same in every run that extends this one
+
+
+def _mark(trace: Trace, index: int) -> tuple[Mark, bool]:
+    snapshot = trace.snapshots[index]
+    assert snapshot.action is not None
+    final = index == len(trace.snapshots) - 1
+    found = snapshot.violations + (trace.terminal_violations if final else ())
+    handoffs, unnamed = _handoffs(trace, index)
+    mark = Mark(
+        step=index,
+        actor=snapshot.action.actor,
+        label=snapshot.action.label,
+        rules=tuple(v.rule for v in found),
+        culprits=tuple(v.actor or snapshot.action.actor for v in found),
+        preemption=snapshot.preemption,
+        handoffs=handoffs,
+    )
+    return mark, unnamed
+
+
+def _marks_from(trace: Trace, kept: tuple[Mark, ...]) -> Marks:
+    """``kept`` marks for steps 1..len(kept), and the rest of the trace's marks read from it."""
+    marks = list(kept)
+    settled = max(0, len(trace.snapshots) - 2)  # the last step's mark is never settled
+    for index in range(len(kept) + 1, len(trace.snapshots)):
+        mark, unnamed = _mark(trace, index)
+        marks.append(mark)
+        if unnamed:
+            settled = min(settled, index - 1)
+    return Marks(tuple(marks), settled)
+
+
+def _marks(trace: Trace) -> Marks:
     """A mark for each step of the whole trace (a routine's line is named by the steps after its start, and the
     end of the run adds its own findings to the last step), read once per trace: every step of it drawn shares
     them, so a step no longer reads the run up to it again."""
-    marks: list[Mark] = []
-    final = len(trace.snapshots) - 1
-    for index in range(1, final + 1):
-        snapshot = trace.snapshots[index]
-        assert snapshot.action is not None
-        found = snapshot.violations + (trace.terminal_violations if index == final else ())
-        marks.append(
-            Mark(
-                step=index,
-                actor=snapshot.action.actor,
-                label=snapshot.action.label,
-                rules=tuple(v.rule for v in found),
-                culprits=tuple(v.actor or snapshot.action.actor for v in found),
-                preemption=snapshot.preemption,
-                handoffs=_handoffs(trace, index),
-            )
-        )
-    return tuple(marks)
+    return _marks_from(trace, ())
 
 
-def layout(trace: Trace, last: int | None = None, current: int | None = None) -> Layout:
-    """The diagram's records for steps 1..last (all by default)."""
+def _grown_marks(earlier: Marks, trace: Trace) -> Marks:
+    """The marks of a trace that extends one already marked: the settled marks stay, the rest are read again, so a
+    step forward reads one step, not the whole run."""
+    return _marks_from(trace, earlier.marks[: earlier.settled])
+
+
+def marks_until(trace: Trace, last: int) -> tuple[Mark, ...]:
+    """The marks of steps 1..last, read once per trace (and grown from the trace it extends)."""
+    return trace.kept("diagram.marks", _marks, _grown_marks).marks[:last]
+
+
+def layout(
+    trace: Trace, last: int | None = None, current: int | None = None, steps: int | None = None
+) -> Layout:
+    """The diagram's records for steps 1..last (all by default). With ``steps``, only the last that many of them,
+    with the lines those marks involve (threads, WSK and the peer always): what the player draws, so that a long
+    run draws no more than a short one, and costs no more to draw."""
     last = len(trace.snapshots) - 1 if last is None else last
-    marks = list(trace.kept("diagram.marks", _marks)[:last])
+    marks = marks_until(trace, last)
     # A live sandbox thread has a line once the user has added it (a thread not added yet is not in the run).
     movers = {mark.actor for mark in marks}
     threads = [t.name for t in trace.scenario.source.threads if t.joins == "at_start" or t.name in movers]
-    return Layout(_lines(threads, marks), marks, 1, current)
+    shown = list(marks[-steps:] if steps is not None and len(marks) > steps else marks)
+    return Layout(_lines(threads, shown), shown, shown[0].step if shown else 1, current)
 
 
-def latest(view: Layout, steps: int) -> Layout:
-    """Only the last ``steps`` marks of a layout, with the lines those marks involve (threads, WSK and the peer
-    always): what the player draws, so that a long run draws no more than a short one."""
-    if len(view.marks) <= steps:
-        return view
-    marks = view.marks[-steps:]
-    threads = view.actors[: view.actors.index(WSK)]
-    return Layout(_lines(threads, marks), marks, marks[0].step, view.current)
-
-
-def summary(view: Layout) -> str:
-    """A text alternative of a whole layout: how many steps, who moved, what was handed over, which rules broke."""
-    last = view.marks[-1].step if view.marks else 0
-    movers = sorted({m.actor for m in view.marks})
-    handoffs = sum(len(m.handoffs) for m in view.marks)
-    broken = [f"{rule} at step {m.step}" for m in view.marks for rule in m.rules]
+def summary(marks: Sequence[Mark]) -> str:
+    """A text alternative of a run's marks: how many steps, who moved, what was handed over, which rules broke."""
+    last = marks[-1].step if marks else 0
+    movers = sorted({m.actor for m in marks})
+    handoffs = sum(len(m.handoffs) for m in marks)
+    broken = [f"{rule} at step {m.step}" for m in marks for rule in m.rules]
     text = (
         f"{last} steps by {', '.join(movers) or 'nobody yet'}, with {handoffs} hand-offs between actors"
         + (f"; rules broken: {', '.join(broken)}." if broken else "; no rule broken.")

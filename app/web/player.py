@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -221,8 +222,8 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
     outcome = loc.trace.outcome if final else engine.outcome(snap.state, enabled=enabled)
     # The run so far, ending at this step. Its marks carry only their step number: a click on one submits the
     # form with that step (static/js/player.js).
-    whole = diagram.layout(loc.trace, last=loc.at, current=loc.at)
-    drawn, summary = diagram.latest(whole, DIAGRAM_STEPS), diagram.summary(whole)
+    drawn = diagram.layout(loc.trace, last=loc.at, current=loc.at, steps=DIAGRAM_STEPS)
+    summary = diagram.summary(diagram.marks_until(loc.trace, loc.at))
     picture = diagram.svg(drawn, f"Space-time diagram of steps 1 to {loc.at}", summary, clickable=True)
     path = f"{base}/{'custom' if loc.definition else source.id}"
     here = link(loc, loc.schedule, loc.at, "/play")
@@ -367,19 +368,28 @@ class TrackMarker:
         return f'<li class="{classes}" title="{self.title}"></li>'
 
 
-def _track_markers(trace: Trace) -> tuple[tuple[TrackMarker, ...], tuple[str, ...]]:
+Track = tuple[tuple[TrackMarker, ...], tuple[str, ...]]
+
+
+def _track_markers(trace: Trace, kept: tuple[TrackMarker, ...] = ()) -> Track:
     """The track of a whole run, and each marker as HTML when it is not the current one: the same for every step
     of the run, so it is built once per trace. Markers for steps 0..last, one per step or one per bucket of steps
     (up to TRACK_MARKERS), each titled with what happened in it, the broken rules and preemptions marked. Built
-    here rather than in the template: the items, each escaped, were a fifth of a step's rendering."""
+    here rather than in the template: the items, each escaped, were a fifth of a step's rendering. ``kept``
+    markers (of the same bucket size, from a run this one extends) are taken as they are."""
     last = len(trace.schedule)
-    marks = {step for step, _ in trace.violations}
-    size = max(1, -(-(last + 1) // TRACK_MARKERS))  # steps per marker, rounded up
-    markers = []
-    for first in range(0, last + 1, size):
+    broken_at = sorted({step for step, _ in trace.violations})
+    preempted_at = sorted(trace.preemptions)
+
+    def any_in(steps: list[int], first: int, end: int) -> bool:
+        i = bisect_left(steps, first)
+        return i < len(steps) and steps[i] < end
+
+    size = _bucket(last)
+    markers = list(kept)
+    for first in range(markers[-1].end if markers else 0, last + 1, size):
         end = min(first + size, last + 1)
-        broken = not marks.isdisjoint(range(first, end))
-        preempted = not trace.preemptions.isdisjoint(range(first, end))
+        broken, preempted = any_in(broken_at, first, end), any_in(preempted_at, first, end)
         action = trace.snapshots[first].action if size == 1 else None
         what = f"step {first}" if size == 1 else f"steps {first}-{end - 1}"
         if action is not None:
@@ -391,9 +401,23 @@ def _track_markers(trace: Trace) -> tuple[tuple[TrackMarker, ...], tuple[str, ..
     return tuple(markers), tuple(m.html(current=False) for m in markers)
 
 
+def _bucket(last: int) -> int:
+    """Steps per marker of a run of ``last`` steps, rounded up, so that it has at most TRACK_MARKERS."""
+    return max(1, -(-(last + 1) // TRACK_MARKERS))
+
+
+def _grown_track(earlier: Track, trace: Trace) -> Track:
+    """The track of a run that extends one already tracked: while the bucket size holds, every marker but the
+    earlier run's last (its last step, where the end of a run adds findings) stays; the rest are built."""
+    markers = earlier[0]
+    if markers[0].end - markers[0].first != _bucket(len(trace.schedule)):
+        return _track_markers(trace)
+    return _track_markers(trace, markers[:-1])
+
+
 def _track(loc: Location) -> Markup:
     """The track's list items at the located step: the run's markers, the one holding the step marked current."""
-    markers, html = loc.trace.kept("stage.track", _track_markers)
+    markers, html = loc.trace.kept("stage.track", _track_markers, _grown_track)
     size = markers[0].end - markers[0].first
     here = loc.at // size
     return Markup("".join((*html[:here], markers[here].html(current=True), *html[here + 1 :])))
@@ -762,7 +786,7 @@ def export(
     else:
         drawn = diagram.layout(loc.trace, current=loc.at)
         if format == "svg":
-            text = diagram.svg(drawn, title, diagram.summary(drawn), standalone=True)
+            text = diagram.svg(drawn, title, diagram.summary(drawn.marks), standalone=True)
         elif format == "mermaid":
             text = diagram.mermaid(drawn, title)
         else:

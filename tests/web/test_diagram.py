@@ -122,5 +122,5 @@ def test_a_long_run_draws_only_its_last_steps() -> None:
     from app.sim import run_on
 
     trace = run_on(trace, "random", 200, seed=3)
-    view = diagram.latest(diagram.layout(trace), 80)
+    view = diagram.layout(trace, steps=80)
     assert len(view.marks) == min(80, len(trace.schedule))
