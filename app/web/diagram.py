@@ -14,6 +14,7 @@ a standalone file.
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -114,10 +115,14 @@ def _lines(threads: list[str], marks: list[Mark]) -> list[str]:
 class Marks:
     """A mark for each step of a trace, and from which step on a longer run could mark them otherwise: its last
     step (the end of the run adds its findings there), or an earlier one whose completion routine has not moved
-    yet (a later step names its execution)."""
+    yet (a later step names its execution). With them, what the summary of any prefix of the run counts, so that a
+    step's summary costs what its sentence does, not what the run's length does."""
 
     marks: tuple[Mark, ...]
     settled: int  # marks[: settled] are the same in every run that extends this one
+    handoffs_until: tuple[int, ...]  # [k]: the hand-offs of steps 1..k
+    first_moves: dict[str, int]  # each actor that moved, and the first step it did
+    broken: tuple[tuple[int, str], ...]  # (step, rule id) of every broken rule, in order
 
 
 def _mark(trace: Trace, index: int) -> tuple[Mark, bool]:
@@ -138,34 +143,40 @@ def _mark(trace: Trace, index: int) -> tuple[Mark, bool]:
     return mark, unnamed
 
 
-def _marks_from(trace: Trace, kept: tuple[Mark, ...]) -> Marks:
-    """``kept`` marks for steps 1..len(kept), and the rest of the trace's marks read from it."""
-    marks = list(kept)
+def _marks_from(trace: Trace, earlier: Marks | None = None) -> Marks:
+    """The trace's marks: the settled ones of ``earlier`` (a trace this one extends) as they are, the rest read."""
+    keep = earlier.settled if earlier is not None else 0
+    marks = list(earlier.marks[:keep]) if earlier is not None else []
+    handoffs_until = list(earlier.handoffs_until[: keep + 1]) if earlier is not None else [0]
+    first_moves = {a: s for a, s in earlier.first_moves.items() if s <= keep} if earlier is not None else {}
+    broken = [(s, r) for s, r in earlier.broken if s <= keep] if earlier is not None else []
     settled = max(0, len(trace.snapshots) - 2)  # the last step's mark is never settled
-    for index in range(len(kept) + 1, len(trace.snapshots)):
+    for index in range(keep + 1, len(trace.snapshots)):
         mark, unnamed = _mark(trace, index)
         marks.append(mark)
+        handoffs_until.append(handoffs_until[-1] + len(mark.handoffs))
+        first_moves.setdefault(mark.actor, index)
+        broken += [(index, rule) for rule in mark.rules]
         if unnamed:
             settled = min(settled, index - 1)
-    return Marks(tuple(marks), settled)
+    return Marks(tuple(marks), settled, tuple(handoffs_until), first_moves, tuple(broken))
 
 
 def _marks(trace: Trace) -> Marks:
     """A mark for each step of the whole trace (a routine's line is named by the steps after its start, and the
     end of the run adds its own findings to the last step), read once per trace: every step of it drawn shares
     them, so a step no longer reads the run up to it again."""
-    return _marks_from(trace, ())
+    return _marks_from(trace)
 
 
 def _grown_marks(earlier: Marks, trace: Trace) -> Marks:
     """The marks of a trace that extends one already marked: the settled marks stay, the rest are read again, so a
     step forward reads one step, not the whole run."""
-    return _marks_from(trace, earlier.marks[: earlier.settled])
+    return _marks_from(trace, earlier)
 
 
-def marks_until(trace: Trace, last: int) -> tuple[Mark, ...]:
-    """The marks of steps 1..last, read once per trace (and grown from the trace it extends)."""
-    return trace.kept("diagram.marks", _marks, _grown_marks).marks[:last]
+def _kept_marks(trace: Trace) -> Marks:
+    return trace.kept("diagram.marks", _marks, _grown_marks)
 
 
 def layout(
@@ -175,9 +186,10 @@ def layout(
     with the lines those marks involve (threads, WSK and the peer always): what the player draws, so that a long
     run draws no more than a short one, and costs no more to draw."""
     last = len(trace.snapshots) - 1 if last is None else last
-    marks = marks_until(trace, last)
+    kept = _kept_marks(trace)
+    marks = kept.marks[:last]
     # A live sandbox thread has a line once the user has added it (a thread not added yet is not in the run).
-    movers = {mark.actor for mark in marks}
+    movers = {actor for actor, step in kept.first_moves.items() if step <= last}
     threads = [t.name for t in trace.scenario.source.threads if t.joins == "at_start" or t.name in movers]
     shown = list(marks[-steps:] if steps is not None and len(marks) > steps else marks)
     return Layout(_lines(threads, shown), shown, shown[0].step if shown else 1, current)
@@ -185,12 +197,29 @@ def layout(
 
 def summary(marks: Sequence[Mark]) -> str:
     """A text alternative of a run's marks: how many steps, who moved, what was handed over, which rules broke."""
-    last = marks[-1].step if marks else 0
-    movers = sorted({m.actor for m in marks})
-    handoffs = sum(len(m.handoffs) for m in marks)
-    broken = [f"{rule} at step {m.step}" for m in marks for rule in m.rules]
+    return _summary_text(
+        marks[-1].step if marks else 0,
+        {m.actor for m in marks},
+        sum(len(m.handoffs) for m in marks),
+        [(m.step, rule) for m in marks for rule in m.rules],
+    )
+
+
+def summary_until(trace: Trace, last: int) -> str:
+    """The summary of steps 1..last of a trace, from the counts its marks keep: what ``summary`` says of them."""
+    kept = _kept_marks(trace)
+    return _summary_text(
+        last,
+        {actor for actor, step in kept.first_moves.items() if step <= last},
+        kept.handoffs_until[last],
+        list(kept.broken[: bisect_right(kept.broken, last, key=lambda broken: broken[0])]),
+    )
+
+
+def _summary_text(last: int, movers: set[str], handoffs: int, broken_at: list[tuple[int, str]]) -> str:
+    broken = [f"{rule} at step {step}" for step, rule in broken_at]
     text = (
-        f"{last} steps by {', '.join(movers) or 'nobody yet'}, with {handoffs} hand-offs between actors"
+        f"{last} steps by {', '.join(sorted(movers)) or 'nobody yet'}, with {handoffs} hand-offs between actors"
         + (f"; rules broken: {', '.join(broken)}." if broken else "; no rule broken.")
     )
     return text

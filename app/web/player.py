@@ -223,7 +223,7 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
     # The run so far, ending at this step. Its marks carry only their step number: a click on one submits the
     # form with that step (static/js/player.js).
     drawn = diagram.layout(loc.trace, last=loc.at, current=loc.at, steps=DIAGRAM_STEPS)
-    summary = diagram.summary(diagram.marks_until(loc.trace, loc.at))
+    summary = diagram.summary_until(loc.trace, loc.at)
     picture = diagram.svg(drawn, f"Space-time diagram of steps 1 to {loc.at}", summary, clickable=True)
     path = f"{base}/{'custom' if loc.definition else source.id}"
     here = link(loc, loc.schedule, loc.at, "/play")
