@@ -255,6 +255,7 @@ class StepMemory:
         self._by_identity: dict[tuple[int, str, str], tuple[State, StepResult]] = {}
 
     def recall(self, fingerprint: str, state: State, action_id: str) -> StepResult | None:
+        """The step ``action_id`` takes from ``state`` in the scenario ``fingerprint``, if it is remembered."""
         fast = self._by_identity.get((id(state), fingerprint, action_id))
         if fast is not None and fast[0] is state:
             return fast[1]
@@ -266,6 +267,7 @@ class StepMemory:
         return found
 
     def keep(self, fingerprint: str, state: State, action_id: str, result: StepResult) -> None:
+        """Remember a step the engine took (the least recently used step goes, past the capacity)."""
         self._steps[(fingerprint, state, action_id)] = result
         if len(self._steps) > self.capacity:
             self._steps.popitem(last=False)
@@ -292,6 +294,7 @@ class RememberingEngine(Engine):
         self.memory = memory
 
     def step(self, state: State, action_id: str) -> StepResult:
+        """``Engine.step``, remembered: the same result, taken from the memory when it holds it."""
         fingerprint = self.scenario.fingerprint
         found = self.memory.recall(fingerprint, state, action_id)
         if found is None:

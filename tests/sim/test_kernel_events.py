@@ -14,8 +14,8 @@ from app.sim.program import compile_scenario
 WAIT = {"op": "KeWaitForSingleObject", "var": "E"}
 
 
-def two_waiters(event_type: str | None) -> Any:
-    """A and B each wait for E; S signals it once."""
+def with_event(event_type: str | None, threads: list[dict[str, Any]]) -> Any:
+    """A scenario of ``threads`` around one event E (a notification event unless ``event_type`` says otherwise)."""
     event: dict[str, Any] = {"name": "E", "kind": "event"}
     if event_type is not None:
         event["event_type"] = event_type
@@ -24,13 +24,21 @@ def two_waiters(event_type: str | None) -> Any:
             "id": "t", "title": "t", "summary": "t",
             "sockets": [{"name": "s", "state": "FULLY_DISCONNECTED"}],
             "memory": [event],
-            "threads": [
-                {"name": "A", "program": [WAIT]},
-                {"name": "B", "program": [WAIT]},
-                {"name": "S", "program": [{"op": "KeSetEvent", "var": "E"}]},
-            ],
+            "threads": threads,
         }
     )  # fmt: skip
+
+
+def two_waiters(event_type: str | None) -> Any:
+    """A and B each wait for E; S signals it once."""
+    return with_event(
+        event_type,
+        [
+            {"name": "A", "program": [WAIT]},
+            {"name": "B", "program": [WAIT]},
+            {"name": "S", "program": [{"op": "KeSetEvent", "var": "E"}]},
+        ],
+    )
 
 
 def movers(trace: Any) -> list[str]:
@@ -98,20 +106,13 @@ def test_a_synchronization_event_compiles_as_one() -> None:
 
 def pulse(event_type: str | None) -> Any:
     """W waits for E; S signals it and clears it at once (the pattern KePulseEvent packs into one call)."""
-    event: dict[str, Any] = {"name": "E", "kind": "event"}
-    if event_type is not None:
-        event["event_type"] = event_type
-    return load(
-        {
-            "id": "t", "title": "t", "summary": "t",
-            "sockets": [{"name": "s", "state": "FULLY_DISCONNECTED"}],
-            "memory": [event],
-            "threads": [
-                {"name": "W", "program": [WAIT]},
-                {"name": "S", "program": [{"op": "KeSetEvent", "var": "E"}, {"op": "KeClearEvent", "var": "E"}]},
-            ],
-        }
-    )  # fmt: skip
+    return with_event(
+        event_type,
+        [
+            {"name": "W", "program": [WAIT]},
+            {"name": "S", "program": [{"op": "KeSetEvent", "var": "E"}, {"op": "KeClearEvent", "var": "E"}]},
+        ],
+    )
 
 
 def test_a_waiter_a_notification_event_released_returns_even_if_the_event_is_cleared_first() -> None:
