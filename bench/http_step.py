@@ -81,7 +81,7 @@ def main() -> None:
         client.get(url, headers=HX)  # warm: the trace is cached
         cached_server = statistics.median(server_ms(client.get(url, headers=HX)) for _ in range(41))
         cached_trip = median_ms(lambda url=url: client.get(url, headers=HX))
-        forwards = [step_forward_ms(client, previous, url) for _ in range(15)]
+        forwards = [step_forward_ms(client, previous, url) for _ in range(41)]
         forward_server = statistics.median(f[0] for f in forwards)
         forward_trip = statistics.median(f[1] for f in forwards)
         results[n] = (cached_server, forward_server, cached_trip, forward_trip)

@@ -26,10 +26,13 @@ def describe_state(
     state: State,
     enabled: tuple[Action, ...] | None = None,
     blocked: tuple[tuple[str, str], ...] | None = None,
+    irps: Iterable[int] | None = None,
 ) -> dict[str, Any]:
     """Everything a learner can see at one step, as nested dicts and lists of plain values. A caller that already
-    has the state's enabled actions or blocked reasons passes them, so they are not listed again."""
-    return _sections(engine, state, enabled, blocked) | {"irps": [_irp(engine, irp) for irp in state.irps]}
+    has the state's enabled actions or blocked reasons passes them, so they are not listed again; one that shows
+    only some IRPs (the stage, of a run that has freed hundreds) names their positions in ``irps``."""
+    described = state.irps if irps is None else [state.irps[index] for index in irps]
+    return _sections(engine, state, enabled, blocked) | {"irps": [_irp(engine, irp) for irp in described]}
 
 
 def describe_run(engine: Engine, states: Iterable[State]) -> Iterator[dict[str, Any]]:

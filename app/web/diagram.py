@@ -99,6 +99,7 @@ def _handoffs(trace: Trace, index: int) -> tuple[tuple[Handoff, ...], bool]:
 def _lines(threads: list[str], marks: list[Mark]) -> list[str]:
     """The diagram's lines, top to bottom: the threads, WSK, the executions the marks involve, the peer."""
     executions: list[str] = []
+    placed = {*threads, WSK, PEER}  # looked up once per name a mark involves: a set, not the lists
     for mark in marks:
         for name in [
             mark.actor,
@@ -106,7 +107,8 @@ def _lines(threads: list[str], marks: list[Mark]) -> list[str]:
             *(h.target for h in mark.handoffs),
             *(h.source for h in mark.handoffs),
         ]:
-            if name not in threads and name not in (WSK, PEER) and name not in executions:
+            if name not in placed:
+                placed.add(name)
                 executions.append(name)
     return [*threads, WSK, *executions, PEER]
 

@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from app.scenarios import ScenarioError, parse_scenario
 from app.sim import RULES, CompiledScenario, IllegalAction, Trace, parse_schedule, sandbox, schedulers
 from app.sim.describe import describe_state, what_changed
+from app.sim.model import IrpState
 from app.sim.reach import Meter
 from app.sim.replay import MAX_SCHEDULE
 from app.sim.scenario import MAX_ACTION_ID
@@ -164,8 +165,17 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
     enabled = loc.trace.enabled_at(loc.at)
     last = len(loc.schedule)
     final = loc.at == last
+    # Freed IRPs are history: the board draws the most recently allocated few and counts the rest, so only those
+    # are described (a loop can free hundreds).
+    freed = [index for index, irp in enumerate(snap.state.irps) if irp.state == IrpState.FREED]
+    hidden = set(freed[: max(0, len(freed) - FREED_SHOWN)])
+    shown = [index for index in range(len(snap.state.irps)) if index not in hidden] if hidden else None
     state = describe_state(
-        engine, snap.state, enabled, loc.trace.blocked if final else engine.blocked(snap.state, enabled)
+        engine,
+        snap.state,
+        enabled,
+        loc.trace.blocked if final else engine.blocked(snap.state, enabled),
+        shown,
     )
     # What this step changed stays marked until the next step: IRP cards, socket fields, memory cells, lanes.
     changed = (
@@ -236,7 +246,7 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         "action_label": snap.action.label if snap.action else None,
         "state": state,
         "lanes": _lanes(state, actions, changed["actors"]),
-        "irp_columns": [_column(state["irps"], key, title) for key, title in COLUMNS],
+        "irp_columns": [_column(state["irps"], key, title, len(hidden)) for key, title in COLUMNS],
         "actions": actions,
         "banner": banner,
         # Play stops here: a rule broke at this very step (static/js/player.js reads it).
@@ -347,11 +357,14 @@ DIAGRAM_STEPS = 80  # the diagram shows the last 80 steps of the run so far, so 
 FREED_SHOWN = 8  # a loop can free hundreds of IRPs; the board shows the latest and counts the rest
 
 
-def _column(irps: list[dict[str, Any]], key: str, title: str) -> dict[str, Any]:
-    """One column of the IRP board. Freed IRPs are history: only the most recently allocated few are drawn."""
-    here = [i for i in irps if i["state"] == key]
-    hidden = max(0, len(here) - FREED_SHOWN) if key == "FREED" else 0
-    return {"state": key, "title": title, "irps": here[hidden:], "hidden": hidden}
+def _column(irps: list[dict[str, Any]], key: str, title: str, hidden_freed: int) -> dict[str, Any]:
+    """One column of the IRP board; the freed column counts the ``hidden_freed`` IRPs it does not draw."""
+    return {
+        "state": key,
+        "title": title,
+        "irps": [i for i in irps if i["state"] == key],
+        "hidden": hidden_freed if key == "FREED" else 0,
+    }
 
 
 @dataclass(frozen=True)
@@ -371,7 +384,7 @@ class TrackMarker:
 Track = tuple[tuple[TrackMarker, ...], tuple[str, ...]]
 
 
-def _track_markers(trace: Trace, kept: tuple[TrackMarker, ...] = ()) -> Track:
+def _track_markers(trace: Trace, kept: Track = ((), ())) -> Track:
     """The track of a whole run, and each marker as HTML when it is not the current one: the same for every step
     of the run, so it is built once per trace. Markers for steps 0..last, one per step or one per bucket of steps
     (up to TRACK_MARKERS), each titled with what happened in it, the broken rules and preemptions marked. Built
@@ -386,7 +399,7 @@ def _track_markers(trace: Trace, kept: tuple[TrackMarker, ...] = ()) -> Track:
         return i < len(steps) and steps[i] < end
 
     size = _bucket(last)
-    markers = list(kept)
+    markers = list(kept[0])
     for first in range(markers[-1].end if markers else 0, last + 1, size):
         end = min(first + size, last + 1)
         broken, preempted = any_in(broken_at, first, end), any_in(preempted_at, first, end)
@@ -398,7 +411,8 @@ def _track_markers(trace: Trace, kept: tuple[TrackMarker, ...] = ()) -> Track:
         classes = " ".join(c for c, hit in (("violation", broken), ("preempt", preempted)) if hit)
         title = what + (f" ({', '.join(notes)})" if notes else "")
         markers.append(TrackMarker(first, end, classes, str(escape(title))))
-    return tuple(markers), tuple(m.html(current=False) for m in markers)
+    built = markers[len(kept[0]) :]
+    return tuple(markers), (*kept[1], *(m.html(current=False) for m in built))
 
 
 def _bucket(last: int) -> int:
@@ -409,10 +423,10 @@ def _bucket(last: int) -> int:
 def _grown_track(earlier: Track, trace: Trace) -> Track:
     """The track of a run that extends one already tracked: while the bucket size holds, every marker but the
     earlier run's last (its last step, where the end of a run adds findings) stays; the rest are built."""
-    markers = earlier[0]
+    markers, html = earlier
     if markers[0].end - markers[0].first != _bucket(len(trace.schedule)):
         return _track_markers(trace)
-    return _track_markers(trace, markers[:-1])
+    return _track_markers(trace, (markers[:-1], html[:-1]))
 
 
 def _track(loc: Location) -> Markup:
