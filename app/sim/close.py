@@ -96,9 +96,23 @@ def _nothing_to_abort(tx: Transaction, index: int) -> str:
     if phase == Phase.CONNECTING:
         return f"Socket {name} is still CONNECTING: there is no connection to abort, and its pending connect is cancelled."
     if phase == Phase.LISTENING:
+        # Only sockets the application holds stay open: one not accepted yet is dropped with the backlog, and one
+        # already closed is gone.
+        kept = [
+            tx.socket_name(i)
+            for i in accept.accepted_by(tx.scenario, index)
+            if tx.socket(i).handle not in (Handle.NOT_ACCEPTED, Handle.CLOSED)
+        ]
+        if not kept:
+            return f"Socket {name} listens: it has no connection to abort, and no socket it accepted is open."
+        if len(kept) == 1:
+            return (
+                f"Socket {name} listens: it has no connection to abort. The socket it accepted, {kept[0]}, is a "
+                "socket of its own, and stays open."
+            )
         return (
-            f"Socket {name} listens: it has no connection to abort. The sockets it accepted are sockets of their "
-            "own, and stay open."
+            f"Socket {name} listens: it has no connection to abort. The sockets it accepted, "
+            f"{', '.join(kept[:-1])} and {kept[-1]}, are sockets of their own, and stay open."
         )
     return f"Socket {name} ({category}, {phase}) has no connection, so there is nothing to abort."
 
