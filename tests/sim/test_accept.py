@@ -195,7 +195,11 @@ def test_closing_the_listening_socket_cancels_a_pending_accept(cancel_status: st
     completed = [(e.irp, e.status) for s in trace.snapshots for e in s.events if e.kind == "irp_completed"]
     assert completed == [(1, cancel_status), (2, "STATUS_SUCCESS")]
     assert trace.outcome == "ok" and handle(trace) == "NOT_ACCEPTED"
-    assert "Socket L listens: it has no connection to abort." in trace.snapshots[7].narration
+    # The pending accept had taken no socket: none is said to stay open.
+    assert (
+        "Socket L listens: it has no connection to abort, and no socket it accepted is open."
+        in trace.snapshots[7].narration
+    )
 
 
 def test_closing_the_listening_socket_drops_the_backlog_but_leaves_accepted_sockets_open() -> None:
@@ -204,6 +208,10 @@ def test_closing_the_listening_socket_drops_the_backlog_but_leaves_accepted_sock
     assert handle(trace, 1) == "OPEN" and protocol(trace, 1) == "CONNECTED", "c1 was accepted: it stays open"
     assert handle(trace, 2) == "NOT_ACCEPTED" and protocol(trace, 2) == "DROPPED"
     assert "WSK drops the connection(s) still waiting to be accepted (c2)" in trace.snapshots[-1].narration
+    said = " ".join(s.narration for s in trace.snapshots)
+    assert (
+        "The socket it accepted, c1, is a socket of its own, and stays open." in said
+    )  # c2 was never accepted
     ended = run_on(trace, "round_robin", 40)
     leak = [v.message for _, v in ended.violations if v.kind == "leak_at_unload"]
     assert leak == ["At the end of the run socket c1 was never closed, so WskDeregister would wait forever; the "
