@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from concurrent.futures import Future
 from html import unescape
 
 import pytest
@@ -13,6 +14,17 @@ from app.scenarios import load_library
 from tests.web.helpers import action, button, controls, press
 
 LIBRARY = load_library()
+
+
+class Instant:
+    """A pool that runs a meter's search at once, in the caller's thread, so a test sees it finished."""
+
+    def submit(self, fn: object, *args: object) -> Future[object]:
+        done: Future[object] = Future()
+        done.set_result(fn(*args))  # type: ignore[operator]
+        return done
+
+
 DEMO = LIBRARY.scenarios["close-during-send"].source.demo or []
 
 
@@ -278,17 +290,9 @@ def test_a_safe_scenarios_meter_says_nothing_can_break(client: TestClient) -> No
 def test_a_meter_whose_search_ends_at_once_does_not_hang_the_server() -> None:
     """A search can finish before its completion callback is attached; the callback then runs in the caller's
     thread, and must not wait for a lock the caller holds."""
-    from concurrent.futures import Future
-
     from app.web.meter import Meters
 
     meters = Meters()
-
-    class Instant:
-        def submit(self, fn: object, *args: object) -> Future[object]:
-            done: Future[object] = Future()
-            done.set_result(fn(*args))  # type: ignore[operator]
-            return done
 
     meters._pool = Instant()  # type: ignore[assignment]
     compiled = LIBRARY.scenarios["seed-close-socket"]
@@ -299,18 +303,10 @@ def test_a_meter_whose_search_ends_at_once_does_not_hang_the_server() -> None:
 def test_a_built_in_scenarios_meter_is_never_evicted_by_others() -> None:
     """Meters of built-in scenarios are pinned: a visitor to every scenario of the gallery must not evict them and
     have them searched again; only custom scenarios' meters are kept least recently used first out."""
-    from concurrent.futures import Future
-
     from app.web.meter import Meters
 
     pinned = LIBRARY.scenarios["close-during-send"]
     meters = Meters(kept=1, pinned=frozenset({pinned.fingerprint}))
-
-    class Instant:
-        def submit(self, fn: object, *args: object) -> Future[object]:
-            done: Future[object] = Future()
-            done.set_result(fn(*args))  # type: ignore[operator]
-            return done
 
     meters._pool = Instant()  # type: ignore[assignment]
     others = [
