@@ -11,12 +11,12 @@ catches a misspelt state.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
 from app.sim.program import CompiledScenario
-from app.sim.records import replace
+from app.sim.records import remember_hash, replace
 from app.sim.scenario import CONNECTED_STATES, EventName, SocketDecl
 
 
@@ -139,6 +139,7 @@ CLOSING = Handle.CLOSING
 CLOSED = Handle.CLOSED
 
 
+@remember_hash
 @dataclass(frozen=True, slots=True)
 class Irp:
     """An application-allocated IRP and where it is in its life cycle."""
@@ -159,6 +160,7 @@ class Irp:
     # Each use of the IRP (from IoAllocateIrp or IoReuseIrp to its completion) has its own number, so that what
     # is known about one use (whose close it completes, which routine owns it) never applies to the next.
     use: int = 0
+    _hash: int = field(default=0, init=False, repr=False, compare=False)  # remember_hash keeps it here
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +175,7 @@ class Call:
     status: int | None = None  # the status the call will return, once decided
 
 
+@remember_hash
 @dataclass(frozen=True, slots=True)
 class Frame:
     """One activation of a program: a thread's script, a sandbox operation, or a routine WSK runs."""
@@ -189,6 +192,7 @@ class Frame:
     consumed: Indication | None = None  # the indication a callback was given
     call: Call | None = None
     waiting: Wait | None = None
+    _hash: int = field(default=0, init=False, repr=False, compare=False)  # remember_hash keeps it here
 
     def local(self, name: str) -> int | None:
         """The value of a local variable of this activation, or None if it was never set."""
@@ -203,6 +207,7 @@ class Frame:
         return replace(self, locals=(*kept, (name, value)))
 
 
+@remember_hash
 @dataclass(frozen=True, slots=True)
 class Actor:
     """Something that runs statements: an application thread, or a completion routine or event callback
@@ -215,6 +220,7 @@ class Actor:
     finished: bool = False
     ops_used: tuple[tuple[str, int], ...] = ()  # sandbox: how often each menu operation was started
     present: bool = True  # False for a live sandbox thread the user has not added yet (``joins: when_added``)
+    _hash: int = field(default=0, init=False, repr=False, compare=False)  # remember_hash keeps it here
 
     @property
     def top(self) -> Frame | None:
@@ -222,6 +228,7 @@ class Actor:
         return self.frames[-1] if self.frames else None
 
 
+@remember_hash
 @dataclass(frozen=True, slots=True)
 class Socket:
     """One WSK_SOCKET: the handle as the application sees it, and WSK's side of the connection."""
@@ -252,6 +259,7 @@ class Socket:
     peer_fin: bool = False
     peer_rst: bool = False
     peer_saw: PeerSaw = "nothing"
+    _hash: int = field(default=0, init=False, repr=False, compare=False)  # remember_hash keeps it here
 
     @property
     def protocol(self) -> str:
@@ -282,6 +290,7 @@ class Rundown:
     count: int = 0
 
 
+@remember_hash
 @dataclass(frozen=True, slots=True)
 class State:
     """The whole world: actors, sockets, IRPs, memory cells and the registration, plus the rules broken so far."""
@@ -297,6 +306,7 @@ class State:
     deregistered: bool = False
     next_callback: int = 1
     violated: tuple[str, ...] = ()  # kinds detected so far (sorted), part of the state so outcomes are exact
+    _hash: int = field(default=0, init=False, repr=False, compare=False)  # remember_hash keeps it here
 
     def actor(self, actor_id: str) -> Actor:
         """The actor with this id; KeyError if there is none (a routine that returned is gone)."""
