@@ -102,9 +102,15 @@ class Trace:
     @cached_property
     def violations(self) -> tuple[tuple[int, Violation], ...]:
         """Every violation with the step it was found at; end-of-run ones at the last step."""
-        found = [(s.index, v) for s in self.snapshots for v in s.violations]
-        found += [(len(self.snapshots) - 1, v) for v in self.terminal_violations]
-        return tuple(found)
+        return self._step_violations + tuple((len(self.snapshots) - 1, v) for v in self.terminal_violations)
+
+    @cached_property
+    def _step_violations(self) -> tuple[tuple[int, Violation], ...]:
+        # Grown from the trace this one extends, when it has them: a step forward reads one step, not the run.
+        base = self._extended_with("_step_violations")
+        start = len(base.snapshots) if base is not None else 0
+        found = tuple((s.index, v) for s in self.snapshots[start:] for v in s.violations)
+        return base._step_violations + found if base is not None else found
 
     @cached_property
     def outcome(self) -> str:
@@ -114,7 +120,15 @@ class Trace:
     @cached_property
     def preemptions(self) -> frozenset[int]:
         """The steps that switched away from a thread that could have gone on: on a witness, these are the race."""
-        return frozenset(s.index for s in self.snapshots if s.preemption)
+        base = self._extended_with("preemptions")
+        start = len(base.snapshots) if base is not None else 0
+        found = frozenset(s.index for s in self.snapshots[start:] if s.preemption)
+        return base.preemptions | found if base is not None else found
+
+    def _extended_with(self, name: str) -> Trace | None:
+        """The trace this one extends, if it is alive and has already worked out ``name`` (a cached property)."""
+        base = self.grown_from() if self.grown_from is not None else None
+        return base if base is not None and name in base.__dict__ else None
 
     def kept(
         self, name: str, derive: Callable[[Trace], _T], grow: Callable[[_T, Trace], _T] | None = None

@@ -165,11 +165,17 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
     enabled = loc.trace.enabled_at(loc.at)
     last = len(loc.schedule)
     final = loc.at == last
-    # Freed IRPs are history: the board draws the most recently allocated few and counts the rest, so only those
-    # are described (a loop can free hundreds).
-    freed = [index for index, irp in enumerate(snap.state.irps) if irp.state == IrpState.FREED]
-    hidden = set(freed[: max(0, len(freed) - FREED_SHOWN)])
-    shown = [index for index in range(len(snap.state.irps)) if index not in hidden] if hidden else None
+    # Freed IRPs are history: the board draws the most recently allocated few, and any this step freed or touched,
+    # and counts the rest, so only those are described (a loop can free hundreds).
+    irps = snap.state.irps
+    before = loc.trace.snapshots[loc.at - 1].state.irps if loc.at > 0 else ()
+    freed = [index for index, irp in enumerate(irps) if irp.state == IrpState.FREED]
+    hidden = {
+        index
+        for index in freed[: max(0, len(freed) - FREED_SHOWN)]
+        if index < len(before) and (before[index] is irps[index] or before[index] == irps[index])
+    }
+    shown = [index for index in range(len(irps)) if index not in hidden] if hidden else None
     state = describe_state(
         engine,
         snap.state,
@@ -354,7 +360,7 @@ def _ending(loc: Location, outcome: str, banner: list[dict[str, Any]], final: bo
 
 TRACK_MARKERS = 120
 DIAGRAM_STEPS = 80  # the diagram shows the last 80 steps of the run so far, so a long run draws no more
-FREED_SHOWN = 8  # a loop can free hundreds of IRPs; the board shows the latest and counts the rest
+FREED_SHOWN = 3  # a loop can free hundreds of IRPs; the board shows the latest and counts the rest
 
 
 def _column(irps: list[dict[str, Any]], key: str, title: str, hidden_freed: int) -> dict[str, Any]:
@@ -391,16 +397,17 @@ def _track_markers(trace: Trace, kept: Track = ((), ())) -> Track:
     here rather than in the template: the items, each escaped, were a fifth of a step's rendering. ``kept``
     markers (of the same bucket size, from a run this one extends) are taken as they are."""
     last = len(trace.schedule)
-    broken_at = sorted({step for step, _ in trace.violations})
-    preempted_at = sorted(trace.preemptions)
+    markers = list(kept[0])
+    start = markers[-1].end if markers else 0  # the steps the new markers cover: only they are read
+    broken_at = sorted({step for step, _ in trace.violations if step >= start})
+    preempted_at = [s.index for s in trace.snapshots[start:] if s.preemption]
 
     def any_in(steps: list[int], first: int, end: int) -> bool:
         i = bisect_left(steps, first)
         return i < len(steps) and steps[i] < end
 
     size = _bucket(last)
-    markers = list(kept[0])
-    for first in range(markers[-1].end if markers else 0, last + 1, size):
+    for first in range(start, last + 1, size):
         end = min(first + size, last + 1)
         broken, preempted = any_in(broken_at, first, end), any_in(preempted_at, first, end)
         action = trace.snapshots[first].action if size == 1 else None

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.web.api import MAX_ANSWER_BYTES
 from app.web.errors import MAX_BODY_BYTES
-from app.web.links import encode_definition
+from app.web.links import encode_definition, play_link
 from tests.bombs import IRP_LOOP, slow_condition
 
 SECURITY_HEADERS = ("content-security-policy", "x-content-type-options", "referrer-policy")
@@ -105,7 +105,30 @@ def test_the_export_link_of_a_long_run_is_linear_in_size(client: TestClient) -> 
 def test_the_irp_board_draws_only_the_latest_freed_irps(client: TestClient) -> None:
     link = run_loop(client, 600, states="none").json()["link"]
     page = client.get(link).text
-    assert "and 192 earlier" in page  # 200 freed IRPs, 8 drawn
+    assert "and 197 earlier" in page  # 200 freed IRPs, 3 drawn
+
+
+def test_the_irp_board_draws_an_older_irp_the_step_freed(client: TestClient) -> None:
+    """IRP 1 was allocated first and is freed last, after IRPs 2 to 6: the step that frees it shows its card
+    moving to Freed, though the board draws only the three most recently allocated of the others."""
+    scenario = {
+        **IRP_LOOP,
+        "threads": [
+            {
+                "name": "Early",
+                "program": [{"op": "IoAllocateIrp", "irp": "first"}, {"op": "IoFreeIrp", "irp": "first"}],
+            },
+            *IRP_LOOP["threads"],
+        ],
+    }
+    schedule = ["Early", *["Loop"] * 15, "Early"]
+    link = play_link("custom", tuple(schedule), definition=encode_definition(scenario))
+    page = client.get(link).text
+    assert 'class="irp-card vt-irp-1 changed"' in page
+    assert [f"vt-irp-{n}" in page for n in range(2, 7)] == [False, False, True, True, True]
+    assert "and 2 earlier" in page
+    before = client.get(link + f"&at={len(schedule) - 1}").text  # IRP 1 still allocated: drawn where it is
+    assert 'vt-irp-1"' in before and "and 2 earlier" in before
 
 
 # -- 3. request bodies are bounded before they are read ---------------------------------------------------------
