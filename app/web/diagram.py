@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -46,6 +46,32 @@ class Mark:
     culprits: tuple[str, ...] = ()  # for each of them, the actor that broke it
     preemption: bool = False
     handoffs: tuple[Handoff, ...] = ()
+    label_row: int = 0  # which of the two rows its rule label takes: marks with rules alternate along the run
+    # What drawing the mark needs wherever it is drawn, worked out once: a long run draws the same marks at every
+    # step, and escaping their text was a third of the drawing. ``involved``: the lines it touches (its actor, the
+    # culprits, the hand-offs' ends); ``title``, ``handoff_titles``, ``rule_label``: its texts, escaped.
+    involved: tuple[str, ...] = field(init=False)
+    title: str = field(init=False)
+    handoff_titles: tuple[str, ...] = field(init=False)
+    rule_label: str = field(init=False)
+    # The mark as last drawn, with the diagram's lines and link choice it was drawn with (one tuple, so that two
+    # threads drawing it at once never pair one drawing with the other's lines).
+    drawn: tuple[tuple[Any, ...], str] | None = field(init=False, default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.involved = (
+            self.actor,
+            *self.culprits,
+            *(h.target for h in self.handoffs),
+            *(h.source for h in self.handoffs),
+        )
+        what = f"step {self.step}: {self.label}" + (
+            f" (breaks {', '.join(self.rules)})" if self.rules else ""
+        )
+        what += " (a preemption)" if self.preemption else ""
+        self.title = escape(what)
+        self.handoff_titles = tuple(escape(h.label) for h in self.handoffs)
+        self.rule_label = escape(self.rules[0].split(" /")[0]) if self.rules else ""
 
 
 @dataclass
@@ -101,12 +127,7 @@ def _lines(threads: list[str], marks: list[Mark]) -> list[str]:
     executions: list[str] = []
     placed = {*threads, WSK, PEER}  # looked up once per name a mark involves: a set, not the lists
     for mark in marks:
-        for name in [
-            mark.actor,
-            *mark.culprits,
-            *(h.target for h in mark.handoffs),
-            *(h.source for h in mark.handoffs),
-        ]:
+        for name in mark.involved:
             if name not in placed:
                 placed.add(name)
                 executions.append(name)
@@ -127,7 +148,7 @@ class Marks:
     broken: tuple[tuple[int, str], ...]  # (step, rule id) of every broken rule, in order
 
 
-def _mark(trace: Trace, index: int) -> tuple[Mark, bool]:
+def _mark(trace: Trace, index: int, label_row: int) -> tuple[Mark, bool]:
     snapshot = trace.snapshots[index]
     assert snapshot.action is not None
     final = index == len(trace.snapshots) - 1
@@ -141,6 +162,7 @@ def _mark(trace: Trace, index: int) -> tuple[Mark, bool]:
         culprits=tuple(v.actor or snapshot.action.actor for v in found),
         preemption=snapshot.preemption,
         handoffs=handoffs,
+        label_row=label_row,
     )
     return mark, unnamed
 
@@ -153,8 +175,12 @@ def _marks_from(trace: Trace, earlier: Marks | None = None) -> Marks:
     first_moves = {a: s for a, s in earlier.first_moves.items() if s <= keep} if earlier is not None else {}
     broken = [(s, r) for s, r in earlier.broken if s <= keep] if earlier is not None else []
     settled = max(0, len(trace.snapshots) - 2)  # the last step's mark is never settled
+    labelled = len(
+        {step for step, _ in broken}
+    )  # marks with a rule label so far: the next takes the other row
     for index in range(keep + 1, len(trace.snapshots)):
-        mark, unnamed = _mark(trace, index)
+        mark, unnamed = _mark(trace, index, labelled % 2)
+        labelled += 1 if mark.rules else 0
         marks.append(mark)
         handoffs_until.append(handoffs_until[-1] + len(mark.handoffs))
         first_moves.setdefault(mark.actor, index)
@@ -245,73 +271,93 @@ INK, MUTED, LINE, ORANGE, VERMILLION, BLUE, CURRENT = (
 def svg(view: Layout, title: str, description: str, clickable: bool = False, standalone: bool = False) -> str:
     """The diagram as SVG. ``clickable`` marks each step's dot with its step number (``data-at``), so that a click
     on it goes to that step (static/js/player.js). The picture stays one image (``role="img"``) with nothing
-    focusable inside: keyboard users reach every step with the scrubber next to it, which says the same."""
+    focusable inside: keyboard users reach every step with the scrubber next to it, which says the same.
+
+    Step k is always drawn at the same x, and the view box starts where the first step shown is: so a mark is
+    drawn the same in every window that shows it, and is drawn once (``Mark.drawn``) while its lines stay put."""
     rows = {actor: TOP + LANE_H * n + LANE_H // 2 for n, actor in enumerate(view.actors)}
     width = LABEL_W + STEP_W * (len(view.marks) + 1) + RIGHT
     height = TOP + LANE_H * len(view.actors) + 6
-
-    def x(step: int) -> int:
-        return LABEL_W + STEP_W * (step - view.first) + STEP_W // 2
+    # The view box's left edge: the steps before the first one shown lie off to its left.
+    left = STEP_W * (view.first - 1)
 
     # A standalone file declares its namespace; inside the page the HTML parser supplies it and CSS finds the class.
     who = 'xmlns="http://www.w3.org/2000/svg"' if standalone else 'class="diagram"'
     out = [
         f'<svg {who} role="img" aria-labelledby="diagram-title diagram-desc" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
+        f'viewBox="{left} 0 {width} {height}" font-family="sans-serif" font-size="11">',
         f'<title id="diagram-title">{escape(title)}</title>',
         f'<desc id="diagram-desc">{escape(description)}</desc>',
     ]
     if standalone:
-        out.append(f'<rect width="{width}" height="{height}" fill="#ffffff"/>')
-    for mark in view.marks:
-        if mark.step == view.current:
-            out.append(
-                f'<rect class="current-step" x="{x(mark.step) - STEP_W // 2}" y="2" width="{STEP_W}" '
-                f'height="{height - 4}" fill="{CURRENT}"/>'
-            )
-    if view.first > 1:
-        out.append(f'<text x="4" y="12" fill="{MUTED}">steps 1-{view.first - 1}</text>')
-        out.append(f'<text x="4" y="26" fill="{MUTED}">not shown</text>')
-    for actor, y in rows.items():
-        out.append(f'<text x="4" y="{y + 4}" fill="{INK}">{escape(SHOWN_AS.get(actor, actor))}</text>')
+        at = f' x="{left}"' if left else ""  # the view box starts at the first step shown
+        out.append(f'<rect{at} width="{width}" height="{height}" fill="#ffffff"/>')
+    if view.current is not None and view.first <= view.current <= view.first + len(view.marks) - 1:
         out.append(
-            f'<line x1="{LABEL_W - 4}" y1="{y}" x2="{width - 2}" y2="{y}" stroke="{LINE}" stroke-width="1"/>'
+            f'<rect class="current-step" x="{_x(view.current) - STEP_W // 2}" y="2" width="{STEP_W}" '
+            f'height="{height - 4}" fill="{CURRENT}"/>'
         )
-    labelled = 0  # rule labels alternate between two rows, so neighbours do not overlap
+    if view.first > 1:
+        out.append(f'<text x="{left + 4}" y="12" fill="{MUTED}">steps 1-{view.first - 1}</text>')
+        out.append(f'<text x="{left + 4}" y="26" fill="{MUTED}">not shown</text>')
+    for actor, y in rows.items():
+        out.append(
+            f'<text x="{left + 4}" y="{y + 4}" fill="{INK}">{escape(SHOWN_AS.get(actor, actor))}</text>'
+        )
+        out.append(
+            f'<line x1="{left + LABEL_W - 4}" y1="{y}" x2="{left + width - 2}" y2="{y}" stroke="{LINE}" '
+            'stroke-width="1"/>'
+        )
+    # A mark drawn with these same lines, in this order, is drawn again exactly as it was.
+    lines = (tuple(view.actors), clickable)
     for mark in view.marks:
-        cx, cy = x(mark.step), rows[mark.actor]
-        for h in mark.handoffs:
-            y1, y2 = rows[h.source], rows[h.target]
-            tip = y2 - 4 if y2 > y1 else y2 + 4
-            out.append(
-                f'<line x1="{cx}" y1="{y1}" x2="{cx}" y2="{tip}" stroke="{BLUE}" stroke-width="1.5">'
-                f"<title>{escape(h.label)}</title></line>"
-            )
-            out.append(
-                f'<path d="M{cx - 3},{tip - 4 if y2 > y1 else tip + 4} L{cx + 3},{tip - 4 if y2 > y1 else tip + 4} '
-                f'L{cx},{tip} Z" fill="{BLUE}"/>'
-            )
-        colour = VERMILLION if mark.rules else INK
-        what = f"step {mark.step}: {mark.label}" + (
-            f" (breaks {', '.join(mark.rules)})" if mark.rules else ""
-        )
-        what += " (a preemption)" if mark.preemption else ""
-        dot = f'<circle cx="{cx}" cy="{cy}" r="{5 if mark.rules else 4}" fill="{colour}"><title>{escape(what)}</title></circle>'
-        if mark.preemption:
-            dot += f'<line x1="{cx - 5}" y1="{cy + 7}" x2="{cx + 5}" y2="{cy + 7}" stroke="{ORANGE}" stroke-width="2"/>'
-        if mark.rules:
-            ly = 12 if labelled % 2 == 0 else 26
-            labelled += 1
-            dot += (
-                f'<line x1="{cx}" y1="{ly + 3}" x2="{cx}" y2="{cy - 6}" stroke="{VERMILLION}" stroke-width="1" '
-                f'stroke-dasharray="2 2"/><text x="{cx}" y="{ly}" fill="{VERMILLION}" font-weight="bold" '
-                f'text-anchor="middle">{escape(mark.rules[0].split(" /")[0])}</text>'
-            )
-        if clickable:
-            dot = f'<g class="mark" data-at="{mark.step}">{dot}</g>'
-        out.append(dot)
+        drawn = mark.drawn
+        if drawn is None or drawn[0] != lines:
+            drawn = mark.drawn = (lines, _draw(mark, rows, clickable))
+        out.append(drawn[1])
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _x(step: int) -> int:
+    """Where step ``step`` is drawn, in every window that shows it."""
+    return LABEL_W + STEP_W * (step - 1) + STEP_W // 2
+
+
+def _draw(mark: Mark, rows: dict[str, int], clickable: bool) -> str:
+    """One mark: its hand-off arrows, its dot (larger and vermillion when it breaks a rule, underlined when it is a
+    preemption) and its rule label, on one of two rows so that neighbouring labels do not overlap."""
+    cx, cy = _x(mark.step), rows[mark.actor]
+    parts = []
+    for h, handoff_title in zip(mark.handoffs, mark.handoff_titles, strict=True):
+        y1, y2 = rows[h.source], rows[h.target]
+        tip = y2 - 4 if y2 > y1 else y2 + 4
+        parts.append(
+            f'<line x1="{cx}" y1="{y1}" x2="{cx}" y2="{tip}" stroke="{BLUE}" stroke-width="1.5">'
+            f"<title>{handoff_title}</title></line>"
+        )
+        parts.append(
+            f'<path d="M{cx - 3},{tip - 4 if y2 > y1 else tip + 4} L{cx + 3},{tip - 4 if y2 > y1 else tip + 4} '
+            f'L{cx},{tip} Z" fill="{BLUE}"/>'
+        )
+    colour = VERMILLION if mark.rules else INK
+    dot = (
+        f'<circle cx="{cx}" cy="{cy}" r="{5 if mark.rules else 4}" fill="{colour}"><title>{mark.title}</title>'
+        "</circle>"
+    )
+    if mark.preemption:
+        dot += f'<line x1="{cx - 5}" y1="{cy + 7}" x2="{cx + 5}" y2="{cy + 7}" stroke="{ORANGE}" stroke-width="2"/>'
+    if mark.rules:
+        ly = 12 if mark.label_row == 0 else 26
+        dot += (
+            f'<line x1="{cx}" y1="{ly + 3}" x2="{cx}" y2="{cy - 6}" stroke="{VERMILLION}" stroke-width="1" '
+            f'stroke-dasharray="2 2"/><text x="{cx}" y="{ly}" fill="{VERMILLION}" font-weight="bold" '
+            f'text-anchor="middle">{mark.rule_label}</text>'
+        )
+    if clickable:
+        dot = f'<g class="mark" data-at="{mark.step}">{dot}</g>'
+    parts.append(dot)
+    return "\n".join(parts)
 
 
 # -- Mermaid ----------------------------------------------------------------------------------------------------

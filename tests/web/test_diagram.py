@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
 from fastapi.testclient import TestClient
 
 from app.scenarios import load_library
-from app.sim import replay
+from app.sim import Trace, replay, run_on
 from app.web import diagram
 
 LIBRARY = load_library()
@@ -116,11 +117,38 @@ def test_the_player_shows_the_run_so_far_and_links_each_format(client: TestClien
         assert f'name="format" value="{fmt}"' in page, fmt
 
 
-def test_a_long_run_draws_only_its_last_steps() -> None:
-    sandbox = LIBRARY.scenarios["sandbox"]
-    trace = replay(sandbox, ())
-    from app.sim import run_on
+def long_run() -> Trace:
+    """143 steps of the live sandbox without protection: 26 broken rules and hand-offs all along."""
+    trace = run_on(replay(LIBRARY.get("live-none"), ()), "random", 300, seed=2)
+    assert len(trace.schedule) > 120 and len(trace.violations) > 10
+    return trace
 
-    trace = run_on(trace, "random", 200, seed=3)
+
+def test_a_long_run_draws_only_its_last_steps() -> None:
+    trace = long_run()
     view = diagram.layout(trace, steps=80)
-    assert len(view.marks) == min(80, len(trace.schedule))
+    assert len(view.marks) == 80 and view.first == len(trace.schedule) - 79
+
+
+def test_a_mark_is_drawn_alike_in_every_window_that_shows_it() -> None:
+    """Step k is drawn at the same place whichever steps are shown, and the view box starts at the first one shown:
+    so a step forward draws only its new mark, and every mark stays inside the picture."""
+    trace = long_run()
+    mark = re.compile(r'<g class="mark" data-at="(\d+)"><circle cx="(\d+)"')
+    where: dict[int, int] = {}
+    for last in range(81, len(trace.schedule) + 1):
+        picture = diagram.svg(diagram.layout(trace, last, last, steps=80), "t", "d", clickable=True)
+        left, _, width, _ = (int(n) for n in re.search(r'viewBox="([^"]+)"', picture)[1].split())  # type: ignore[index]
+        marks = [(int(step), int(x)) for step, x in mark.findall(picture)]
+        assert [step for step, _ in marks] == list(range(last - 79, last + 1))
+        for step, x in marks:
+            assert where.setdefault(step, x) == x, f"step {step} moved at step {last}"
+            assert left < x < left + width
+
+
+def test_neighbouring_rule_labels_take_turns_between_two_rows() -> None:
+    """Marks that break a rule alternate their labels between two rows along the whole run, so that two labels
+    next to each other never overlap, wherever the window starts."""
+    rows = [m.label_row for m in diagram.layout(long_run()).marks if m.rules]
+    assert len(rows) >= 10
+    assert rows == [n % 2 for n in range(len(rows))]
