@@ -181,18 +181,29 @@
   // A step swaps #player by morphing it, so focus, open popovers and each region's scroll stay where they are.
   // The focused control can still go (an action that is no longer possible): focus then moves to Forward.
   var keptFocus = null;
-  document.addEventListener("htmx:beforeRequest", function () { busy = true; });
-  function failed() { busy = false; queue = []; playing = false; syncControls(); }
+  // Only a step's request and swap drive the controls and move the stage's regions: the meter and a search also
+  // request and swap while they compute (every second or so), and must leave alone a step in flight, the keys
+  // queued behind it, and what the user scrolled to.
+  function stepSwapped(event) {
+    var target = event.detail && event.detail.target;
+    return !!target && target.id === "player";
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) { if (stepSwapped(event)) busy = true; });
+  function failed(event) {
+    if (!stepSwapped(event)) return;
+    busy = false; queue = []; playing = false; syncControls();
+  }
   document.addEventListener("htmx:responseError", failed);
   document.addEventListener("htmx:sendError", failed);
   // Steps queued behind this one land at once: animating each would only delay them.
   document.addEventListener("htmx:beforeTransition", function (event) { if (queue.length) event.preventDefault(); });
-  document.addEventListener("htmx:beforeSwap", function () {
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (!stepSwapped(event)) return;
     var active = document.activeElement;
     keptFocus = active && active !== document.body && player() && player().contains(active) ? active : null;
   });
   // Before the view transition takes its picture of the new stage, so that what moves moves to where it will stay.
-  document.addEventListener("htmx:afterSwap", showCurrent);
+  document.addEventListener("htmx:afterSwap", function (event) { if (stepSwapped(event)) showCurrent(); });
 
   // A search's panel replaces itself as it progresses: if it held the focus (its button, or Cancel), the focus
   // moves to the new panel instead of falling back to the page.
@@ -209,7 +220,8 @@
     if (panel) panel.focus({ preventScroll: true });
   });
 
-  document.addEventListener("htmx:afterSettle", function () {
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (!stepSwapped(event)) return;
     if (keptFocus && (!document.activeElement || document.activeElement === document.body)) {
       var again = (keptFocus.id && document.getElementById(keptFocus.id)) || document.getElementById("ctl-forward");
       if (again) again.focus({ preventScroll: true });

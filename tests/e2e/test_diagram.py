@@ -161,3 +161,27 @@ def test_the_mermaid_runs_include_a_broken_rule_and_a_long_run() -> None:
     """The cases above are worth drawing: one breaks rules, one is long."""
     assert MERMAID_RUNS["close-during-send"][1].violations
     assert len(MERMAID_RUNS["sandbox-long"][1].schedule) > 30
+
+
+def test_a_meter_update_leaves_the_diagram_where_the_user_scrolled_it(page: Page, live_server: str) -> None:
+    """The meter (and a search) swap themselves in while they compute. Only a step may scroll the stage's regions
+    or take the step controls' turn: the diagram stays where the user put it, and the arrow keys still step."""
+    trace = run_on(replay(LIBRARY.get("live-none"), ()), "random", 300, seed=2)
+    page.goto(f"{live_server}/play/live-none?v=1&s={'.'.join(trace.schedule)}&at=100")
+    wrap = page.locator(".diagram-wrap")
+    expect(wrap.locator("svg.diagram")).to_be_visible()
+    assert wrap.evaluate("w => w.scrollWidth > w.clientWidth"), "the diagram is wider than its box"
+    wrap.evaluate("w => { w.scrollLeft = 0; }")
+    page.evaluate(
+        "() => document.addEventListener('htmx:afterSettle', (e) => {"
+        " if (e.detail.target.id === 'meter') document.body.dataset.meterSwapped = 'yes'; })"
+    )
+    page.evaluate(
+        "() => htmx.ajax('GET', '/meter/close-during-send?v=1&s=', {target: '#meter', swap: 'outerHTML', select: '#meter'})"
+    )
+    expect(page.locator("body[data-meter-swapped='yes']")).to_be_attached()
+    assert wrap.evaluate("w => w.scrollLeft") == 0, "the meter's swap scrolled the diagram"
+    page.locator("#ctl-forward").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#player")).to_have_attribute("data-at", "101")
+    assert wrap.evaluate("w => w.scrollLeft") > 0, "a step shows its own mark, at the diagram's right end"
