@@ -61,8 +61,8 @@ CHANGES: dict[int, dict[str, Change]] = {
             _seed_gains_allocation_check,
             "f7ff444ea358cc92",
             "This link was made before this scenario ran the documentation's 'if (!Irp)' check as a step of its "
-            "own. The run is shown with that step added after IoAllocateIrp, so every later step is one further "
-            "on; nothing else about the run has changed.",
+            "own. It is shown with that step added after IoAllocateIrp, so every later step is one further on; "
+            "the run is otherwise the same.",
         ),
     },
 }
