@@ -32,6 +32,7 @@ from app.web import (
 )
 from app.web.caching import StepCache
 from app.web.errors import Guard, install_error_handlers
+from app.web.links import LINK_VERSION
 from app.web.meter import Meters
 from app.web.searches import Searches
 from app.web.security import SecurityHeaders
@@ -98,6 +99,8 @@ def create_app(library: Library | None = None, database_url: str | None = None) 
     # The course and the gallery list the challenges and count progress (app/web/challenges.py).
     templates.env.globals["challenge_cards"] = challenges.cards
     templates.env.globals["progress_ids"] = challenges.progress_ids
+    # Every link a template writes says the current link version (app/web/link_versions.py reads older ones).
+    templates.env.globals["link_version"] = LINK_VERSION
     # The last added is the outermost: the security headers wrap the guard's 413 and 500 answers too.
     app.add_middleware(Guard, templates=templates)
     app.add_middleware(SecurityHeaders)

@@ -114,9 +114,9 @@ def worst_cheap_latency(server: Server, while_running: Callable[[], Any]) -> tup
 
 
 def bombs(server: Server) -> list[tuple[str, Callable[[], Any]]]:
-    redos_link = f"/play/custom?v=1&def={encode_definition(slow_condition(110))}"
+    redos_link = f"/play/custom?v=2&def={encode_definition(slow_condition(110))}"
     loop_run = {"scenario": IRP_LOOP, "schedule": ["Loop"] * 2000}
-    loop_link = f"/export/custom?v=1&def={encode_definition(IRP_LOOP)}&s={'.'.join(['Loop'] * 2000)}"
+    loop_link = f"/export/custom?v=2&def={encode_definition(IRP_LOOP)}&s={'.'.join(['Loop'] * 2000)}"
     big = b"{" + b" " * (20 * 1024 * 1024) + b"}"
 
     def chunked_20mb() -> tuple[int, int]:
@@ -206,20 +206,20 @@ def bombs(server: Server) -> list[tuple[str, Callable[[], Any]]]:
                 },
             ),
         ),
-        ("at=%C2%B2", lambda: server.request("GET", "/play/seed-close-socket?v=1&s=App&at=%C2%B2")),
+        ("at=%C2%B2", lambda: server.request("GET", "/play/seed-close-socket?v=2&s=App&at=%C2%B2")),
         (
             "an at of 5,000 digits",
-            lambda: server.request("GET", f"/play/seed-close-socket?v=1&at={'9' * 5000}"),
+            lambda: server.request("GET", f"/play/seed-close-socket?v=2&at={'9' * 5000}"),
         ),
         (
             "an id ending in a newline, /export",
-            lambda: server.request("GET", "/export/seed-close-socket%0A?v=1"),
+            lambda: server.request("GET", "/export/seed-close-socket%0A?v=2"),
         ),
-        ("a 100 KB URL", lambda: server.request("GET", f"/play/seed-close-socket?v=1&s={'A.' * 50_000}")),
+        ("a 100 KB URL", lambda: server.request("GET", f"/play/seed-close-socket?v=2&s={'A.' * 50_000}")),
         ("ten endless searches, watched for 30 s (a storm)", search_storm),
         (
             "fifty clients stepping the sandbox at once",
-            lambda: at_once(50, lambda: server.request("GET", "/play/sandbox?v=1&s=")),
+            lambda: at_once(50, lambda: server.request("GET", "/play/sandbox?v=2&s=")),
         ),
     ]
 

@@ -48,7 +48,7 @@ def _pct(values: list[float], p: float) -> float:
 
 async def bench(base: str, pid: int, followers: int, steps: int) -> None:
     demo = load_library().get("close-during-send").source.demo or ()  # type: ignore[union-attr]
-    run = f"/play/close-during-send?v=1&s={'.'.join(demo)}"
+    run = f"/play/close-during-send?v=2&s={'.'.join(demo)}"
     room = _post(f"{base}/api/rooms", {"url": f"{run}&at=0"})
     code, key = room["code"], room["key"]
     rss_before = _rss_kb(pid)

@@ -70,7 +70,7 @@ def main() -> None:
     # The first step of a custom scenario starts its reachability meter's search in the background; measured
     # while it runs, a step takes turns with it for the GIL and costs 1-2.5 times as much, at random.
     started = time.perf_counter()
-    meter = f"/meter/custom?v=1&s=&def={definition}"
+    meter = f"/meter/custom?v=2&s=&def={definition}"
     while 'class="meter pending"' in client.get(meter).text and time.perf_counter() - started < 120:
         time.sleep(0.2)
     hello = median_ms(lambda: client.get("/healthz"))
@@ -183,7 +183,7 @@ def warm_meters(base: str) -> None:
     for scenario_id in load_library().scenarios:
         while (
             'class="meter pending"'
-            in urllib.request.urlopen(f"{base}/meter/{scenario_id}?v=1&s=").read().decode()
+            in urllib.request.urlopen(f"{base}/meter/{scenario_id}?v=2&s=").read().decode()
         ):
             time.sleep(0.2)
     print(f"  (every built-in scenario's meter searched first, in {time.perf_counter() - started:.1f} s)")
@@ -198,7 +198,7 @@ def under_load() -> None:
     pool.write_text("\n".join(urls) + "\n")
     with live_server() as server:
         base = server.url
-        repeated = base + "/play/close-during-send?v=1&s=Sender.Sender.Closer&at=2"
+        repeated = base + "/play/close-during-send?v=2&s=Sender.Sender.Closer&at=2"
         warm_meters(base)
         hello = wrk(base + "/healthz")
         same = wrk(repeated, REPEATED_SCRIPT)
@@ -211,7 +211,7 @@ def under_load() -> None:
         print(
             f"  distinct steps        {distinct:8.0f} req/s  {distinct / hello:.2f}x hello (budget >= 0.25)"
         )
-        page = "/play/close-during-send?v=1&s=Sender.Sender.Closer&at=2"
+        page = "/play/close-during-send?v=2&s=Sender.Sender.Closer&at=2"
         assets = [
             "/static/css/app.css",
             "/static/css/transitions.css",

@@ -23,9 +23,10 @@ from starlette.concurrency import run_in_threadpool
 
 from app.challenges import Catalogue, CompiledChallenge, Score, compose, judge, pick_problem, search, shortest
 from app.sim import RULES, IllegalAction, Trace, parse_schedule
+from app.web import link_versions
 from app.web.api import Schedule
 from app.web.errors import API_ERRORS, PAGE_ERRORS
-from app.web.links import encode_definition, play_link
+from app.web.links import LINK_VERSION, encode_definition, play_link
 from app.web.meter import Meters
 from app.web.player import MAX_LINK_SCHEDULE, Location, follow, meter_view, parse_step, player_view
 
@@ -66,6 +67,15 @@ def replay_attempt(request: Request, challenge: CompiledChallenge, schedule: tup
             422, f"This schedule cannot be replayed on the challenge's scenario: {err}"
         ) from None
     return trace
+
+
+def read_link(
+    challenge: CompiledChallenge, v: str | None, s: str | None, at: str | None
+) -> tuple[str | None, str | None]:
+    """A challenge link's schedule and step as today's link version means them (app/web/link_versions.py): a 400
+    for a version this server does not read."""
+    upgraded = link_versions.upgrade(v, challenge.scenario.source.id, s, at)
+    return (s, at) if upgraded is None else (upgraded.s, upgraded.at)
 
 
 def parse_link_schedule(text: str | list[str] | None) -> tuple[str, ...]:
@@ -285,14 +295,15 @@ def completion_link(
     if picks is not None:
         return f"/challenges/{challenge.source.id}/won?{_pick_query(picks)}"
     return (
-        f"/challenges/{challenge.source.id}/won?{urlencode({'v': 1, 's': '.'.join(schedule)}, safe='.-_~')}"
+        f"/challenges/{challenge.source.id}/won?"
+        f"{urlencode({'v': LINK_VERSION, 's': '.'.join(schedule)}, safe='.-_~')}"
     )
 
 
 def stage_link(
     challenge: CompiledChallenge, schedule: tuple[str, ...], at: int, hints: int = 0, watch: bool = False
 ) -> str:
-    params: dict[str, Any] = {"v": 1, "s": ".".join(schedule)}
+    params: dict[str, Any] = {"v": LINK_VERSION, "s": ".".join(schedule)}
     if at != len(schedule):
         params["at"] = at
     if hints:
@@ -445,10 +456,7 @@ async def challenge_page(
             else None
         )
         return _fix_page(request, challenge, picks, verdict, None)
-    if v is not None and v != "1":
-        raise HTTPException(
-            400, f"This link uses version {v[:8]} of the link format; this server understands 1."
-        )
+    s, at = read_link(challenge, v, s, at)
     fragment = request.headers.get("hx-request") == "true"
     hints = hints_shown(h, len(challenge.witness))
     if hint is not None:
@@ -632,10 +640,7 @@ async def completed(
         if not verdict["safe"]:
             raise HTTPException(422, f"This link's design does not solve the challenge. {verdict['reason']}")
         return _fix_page(request, challenge, picks, verdict, True)
-    if v is not None and v != "1":
-        raise HTTPException(
-            400, f"This link uses version {v[:8]} of the link format; this server understands 1."
-        )
+    s, _ = read_link(challenge, v, s, None)
 
     def render() -> str:
         schedule = parse_link_schedule(s)

@@ -19,7 +19,14 @@ from app.web import render
 from app.web.api import Input, ScenarioRef, Schedule, resolve_scenario
 from app.web.compare import side_by_side
 from app.web.errors import API_ERRORS, PAGE_ERRORS, SCENARIO_ERRORS, ErrorOut
-from app.web.links import MAX_DEF_CHARS, LinkError, decode_definition, encode_definition, play_link
+from app.web.links import (
+    LINK_VERSION,
+    MAX_DEF_CHARS,
+    LinkError,
+    decode_definition,
+    encode_definition,
+    play_link,
+)
 from app.web.params import ScenarioId
 from app.web.player import MAX_LINK_SCHEDULE, locate
 from app.web.searches import Busy, Search, Searches, SearchKey, Target, Unavailable, prefix_digest
@@ -474,7 +481,7 @@ async def _situation_target(request: Request, scenario_id: str) -> Target:
     except ValueError:
         raise HTTPException(422, "The player's form has more than 16 fields; send v, s and at.") from None
     schedule, at = form.get("s", [""])[0], form.get("at", [None])[0]
-    loc = locate(request, scenario_id, "1", schedule, at, None)
+    loc = locate(request, scenario_id, str(LINK_VERSION), schedule, at, None)
     design = sandbox.design_of(scenario_id)
     assert design is not None
     built = sandbox.situation_of(design.id, loc.schedule[: loc.at])
@@ -497,7 +504,7 @@ async def search_from_player(request: Request, scenario_id: ScenarioId) -> Respo
         target = await _situation_target(request, scenario_id)
         search = await registry(request, request.app.state.searches.start, target)
         return _panel(request, await wait(request, search, QUICK_WAIT_S))
-    loc = locate(request, scenario_id, "1", "", None, request.query_params.get("def"))
+    loc = locate(request, scenario_id, str(LINK_VERSION), "", None, request.query_params.get("def"))
     target = ExploreBounds().target(loc.compiled, loc.definition)
     search = await registry(request, request.app.state.searches.start, target)
     return _panel(request, await wait(request, search, QUICK_WAIT_S))

@@ -1,4 +1,4 @@
-"""Links that reproduce a run: ``/play/<id>?v=1&s=<schedule>&at=<step>``.
+"""Links that reproduce a run: ``/play/<id>?v=2&s=<schedule>&at=<step>``.
 
 A custom scenario travels inside the link (``def=``: its canonical JSON, deflated and base64url-encoded), so it
 needs no storage on the server. Both directions are bounded: a link that is too long, or that inflates into too
@@ -14,7 +14,7 @@ import zlib
 from typing import Any
 from urllib.parse import quote
 
-LINK_VERSION = 1
+LINK_VERSION = 2  # app/web/link_versions.py says what links of earlier versions become
 MAX_DEF_CHARS = 12_000  # encoded, in the URL
 MAX_DEF_BYTES = 128_000  # once inflated
 

@@ -1,4 +1,4 @@
-"""The player: ``/play/<scenario>?v=1&s=<schedule>&at=<step>`` (and ``/embed/...`` for iframes).
+"""The player: ``/play/<scenario>?v=2&s=<schedule>&at=<step>`` (and ``/embed/...`` for iframes).
 
 The URL is the whole state: the scenario (by id, or inline in ``def=``), the schedule and the step. Every control on
 the page is a link to another such URL, rendered by the server from the engine's enabled actions, so the browser's
@@ -28,7 +28,7 @@ from app.sim.model import IrpState
 from app.sim.reach import Meter
 from app.sim.replay import MAX_SCHEDULE
 from app.sim.scenario import MAX_ACTION_ID
-from app.web import diagram
+from app.web import diagram, link_versions
 from app.web import meter as meter_module
 from app.web.api import run_response
 from app.web.caching import CACHE_CONTROL, StepCache, StepKey, matches
@@ -59,17 +59,19 @@ class Location:
     schedule: tuple[str, ...]
     at: int
     trace: Trace
+    upgraded: link_versions.Upgraded | None = (
+        None  # a link of an older version, read as today's (link_versions)
+    )
 
 
 def locate(
     request: Request, scenario_id: str, v: str | None, s: str | None, at: str | None, definition: str | None
 ) -> Location:
     """Parse and check a player URL; every problem is a 4xx with a sentence saying what to do."""
-    if v is not None and v != str(LINK_VERSION):
-        raise HTTPException(
-            400,
-            f"This link uses version {v[:8]} of the link format; this server understands version {LINK_VERSION}.",
-        )
+    # A link of an older version means today what it meant then (a 400 names the versions this server reads).
+    upgraded = link_versions.upgrade(v, None if scenario_id == "custom" else scenario_id, s, at)
+    if upgraded is not None:
+        s, at = upgraded.s, upgraded.at
     if scenario_id == "custom":
         if not definition:
             raise HTTPException(
@@ -115,7 +117,7 @@ def locate(
     except HTTPException as err:
         forward = _forward(compiled, definition, schedule, f"Step {len(schedule)}, the last of this run")
         raise PageError(err.status_code, str(err.detail), forward) from None
-    return Location(compiled, definition, schedule, step, trace)
+    return Location(compiled, definition, schedule, step, trace, upgraded)
 
 
 def _forward(
@@ -557,7 +559,7 @@ def _render(request: Request, loc: Location, base: str, fragment: bool) -> bytes
     live = sandbox.design_of(loc.compiled.source.id) is not None and loc.definition is None
     view = player_view(loc, base) | {"meter": meter_view(loc, None if live else meters.ready(loc.compiled))}
     if loc.definition is None and not fragment:
-        view["made_with"] = made_with(request, loc.compiled)
+        view["made_with"] = link_versions.notice(made_with(request, loc.compiled), loc.upgraded)
     return str(request.app.state.templates.get_template(name).render(request=request, **view)).encode()
 
 
@@ -611,7 +613,8 @@ async def _serve(request: Request, scenario_id: str, q: PlayerQuery, base: str) 
     if q.to is not None or q.then is not None:
         # A button of the player's form: answer with the step it leads to, under that step's canonical link.
         def resolve() -> tuple[tuple[str, ...], int, str]:
-            return follow(locate(request, scenario_id, q.v, q.s, q.at, q.definition), q.then, q.to, base)
+            loc = locate(request, scenario_id, q.v, q.s, q.at, q.definition)
+            return follow(loc, q.then, loc.upgraded.step(q.to) if loc.upgraded else q.to, base)
 
         schedule, step, target = await run_in_threadpool(resolve)
         if not fragment:
@@ -664,9 +667,10 @@ class LinkQuery(BaseModel):
         default=None,
         max_length=8,
         json_schema_extra={
-            "pattern": f"^{LINK_VERSION}$"
+            "pattern": f"^({'|'.join(link_versions.READ)})$"
         },  # checked by locate, whose message explains versions
-        description=f"The link format's version; this server writes and reads {LINK_VERSION}.",
+        description=f"The link format's version: this server writes {LINK_VERSION} and reads "
+        f"{' and '.join(link_versions.READ)} (app/web/link_versions.py says what older links become).",
     )
     s: str | None = Field(
         default=None,

@@ -96,9 +96,9 @@ class StageIn(Input):
     url: str = Field(
         min_length=1,
         max_length=60_000,
-        description="A stage: a player link (/play/<scenario>?v=1&s=...&at=N, custom scenarios with def=) or a "
+        description="A stage: a player link (/play/<scenario>?v=2&s=...&at=N, custom scenarios with def=) or a "
         "lesson step (/learn/<lesson>?at=N). A full URL of this server is accepted too.",
-        examples=["/play/close-during-send?v=1&s=&at=0"],
+        examples=["/play/close-during-send?v=2&s=&at=0"],
     )
 
 
@@ -257,8 +257,8 @@ class Stage:
 
 
 STAGES = (
-    "a player link (/play/<scenario>?v=1&s=...&at=N), a lesson step (/learn/<lesson>?at=N) or a challenge's stage "
-    "(/challenges/<challenge>?v=1&s=...&at=N)"
+    "a player link (/play/<scenario>?v=2&s=...&at=N), a lesson step (/learn/<lesson>?at=N) or a challenge's stage "
+    "(/challenges/<challenge>?v=2&s=...&at=N)"
 )
 
 
@@ -315,9 +315,10 @@ def _challenge_stage(request: Request, challenge_id: str, query: dict[str, str])
             f"Challenge '{challenge_id[:64]}' is a fix challenge: a design page, not a run to follow. Present a "
             "break challenge, or the scenario the design runs on.",
         )
-    schedule = challenges.parse_link_schedule(query.get("s"))
+    s, at_text = challenges.read_link(challenge, query.get("v"), query.get("s"), query.get("at"))
+    schedule = challenges.parse_link_schedule(s)
     trace = challenges.replay_attempt(request, challenge, schedule)
-    at = parse_step(query.get("at"), len(schedule))
+    at = parse_step(at_text, len(schedule))
     hints = challenges.hints_shown(query.get("h"), len(challenge.witness))
     loc = Location(challenge.scenario, None, schedule, at, trace)
     label = f"Challenge: {challenge.source.title}, step {at} of {len(schedule)}"

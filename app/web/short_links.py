@@ -26,6 +26,7 @@ from app.scenarios import ScenarioError, parse_scenario
 from app.web import render
 from app.web.editor import form_fields
 from app.web.errors import API_ERRORS, PAGE_ERRORS, ErrorOut, PageError
+from app.web.link_versions import accounted_for, old_link
 from app.web.links import LinkError, encode_definition, play_link
 from app.web.player import MAX_LINK_SCHEDULE, locate
 
@@ -43,13 +44,13 @@ class ShortLinkRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         strict=True,
-        json_schema_extra={"examples": [{"url": "/play/close-during-send?v=1&s=Sender.Closer&at=1"}]},
+        json_schema_extra={"examples": [{"url": "/play/close-during-send?v=2&s=Sender.Closer&at=1"}]},
     )
 
     url: str = Field(
         min_length=1,
         max_length=MAX_URL_CHARS,
-        description="A stage link of this site (/play/<scenario>?v=1&s=...&at=..., or the whole address).",
+        description="A stage link of this site (/play/<scenario>?v=2&s=...&at=..., or the whole address).",
     )
 
 
@@ -96,7 +97,7 @@ def _stage(request: Request, url: str) -> Shared:
     if len(segments) != 3 or segments[0] != "" or segments[1] != "play" or not segments[2]:
         raise HTTPException(
             422,
-            "Only stage links can be shortened: /play/<scenario>?v=1&s=<schedule>&at=<step>. Copy the link from "
+            "Only stage links can be shortened: /play/<scenario>?v=2&s=<schedule>&at=<step>. Copy the link from "
             "the stage's Share button.",
         )
     query = parse_qs(parts.query, keep_blank_values=True, max_num_fields=20)
@@ -112,7 +113,12 @@ def _stage(request: Request, url: str) -> Shared:
         ) from None
     compiled, built_in = loc.compiled, None if loc.definition else scenario_id
     wanted = first.get("h")
-    if built_in and wanted and not compiled.fingerprint.startswith(wanted):
+    if (
+        built_in
+        and wanted
+        and not compiled.fingerprint.startswith(wanted)
+        and not accounted_for(first.get("v"), built_in, wanted)  # then the link was read as today's already
+    ):
         # A link made with an earlier version of the scenario: shorten what it showed, if the store has it.
         earlier = store_of(request).scenario_with_prefix(wanted[:16])
         if earlier is not None:
@@ -189,8 +195,14 @@ def open_short_link(request: Request, short_id: ShortId) -> Response:
     library = request.app.state.library
     current = library.get(stored.built_in) if stored.built_in else None
     at = stored.at
+    built_in = stored.built_in if current is not None else None
+    older = old_link(built_in, stored.scenario_hash, stored.schedule, at) if built_in else None
     if current is not None and current.fingerprint == stored.scenario_hash:
         target = play_link(stored.built_in or "", stored.schedule, at=at)
+    elif older is not None:
+        # Stored before a change that a link version accounts for: the link as it was written then, which the
+        # stage reads as today's and says what changed (app/web/link_versions.py).
+        target = older
     else:
         try:
             definition = encode_definition(stored.scenario)

@@ -8,6 +8,7 @@ from fastapi import Request
 
 from app.db import Store
 from app.sim import CompiledScenario
+from app.web.link_versions import accounted_for
 from app.web.links import LinkError, encode_definition, play_link
 
 HASH_CHARS = 8  # enough to tell versions apart, short enough to read in a link
@@ -25,6 +26,8 @@ def made_with(request: Request, compiled: CompiledScenario) -> dict[str, str] | 
     wanted = request.query_params.get("h", "")
     if not wanted or len(wanted) > MAX_HASH_CHARS or compiled.fingerprint.startswith(wanted):
         return None
+    if accounted_for(request.query_params.get("v"), compiled.source.id, wanted):
+        return None  # changed since exactly as the link's version says: the run shown is the one shared
     notice = {
         "says": "This scenario has changed since this link was made, so the run shown here may differ from the "
         "one that was shared.",

@@ -9,6 +9,9 @@
   var MAX_FILE = 256 * 1024;
   var ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
   var SCHEDULE = /^([A-Za-z0-9_-]{1,48}(\.[A-Za-z0-9_-]{1,48})*)?$/;
+  // The link version completion links are written in: app/web/links.py's LINK_VERSION (a test keeps them equal). A
+  // stored win's schedule needs no version of its own: no challenge plays a scenario whose links changed meaning.
+  var LINK_VERSION = 2;
   var CHOICES = /^[A-Za-z0-9_]{1,32}:[a-z0-9-]{1,64}(,[A-Za-z0-9_]{1,32}:[a-z0-9-]{1,64}){0,7}$/;
 
   function get(key) { try { return localStorage.getItem("wsk." + key); } catch (e) { return null; } }
@@ -52,7 +55,7 @@
     if (entry.choices !== undefined) {
       return "/challenges/" + id + "/won?" + entry.choices.split(",").map(function (p) { return "c=" + encodeURIComponent(p); }).join("&");
     }
-    return "/challenges/" + id + "/won?v=1&s=" + encodeURIComponent(entry.schedule).replace(/%2E/g, ".");
+    return "/challenges/" + id + "/won?v=" + LINK_VERSION + "&s=" + encodeURIComponent(entry.schedule).replace(/%2E/g, ".");
   }
 
   // The server marks a won step (or a design proven safe) with data-challenge-won; remember the best one.

@@ -28,7 +28,7 @@ FAMILY_SIZE = sum(1 for c in load_library().scenarios.values() if c.source.famil
 PAGES = {
     "gallery": "/",
     "glossary": "/glossary",
-    "scenario-safe": "/scenarios/seed-close-socket",
+    "scenario-safe": "/scenarios/close-with-pending-receive",
     "scenario-buggy": "/scenarios/close-during-send",  # its narrated run breaks rules: the violations list
     "family": f"/families/{FAMILY}",
     "not-found": "/scenarios/no-such-scenario",

@@ -102,7 +102,7 @@ def test_the_editor_and_the_verifier_read_well_and_pass_axe(
 
 
 def test_edit_a_copy_from_the_stage(page: Page, live_server: str) -> None:
-    page.goto(live_server + "/play/protect-none?v=1&s=")
+    page.goto(live_server + "/play/protect-none?v=2&s=")
     page.get_by_role("link", name="Edit a copy").click()
     expect(scenario_box(page)).to_have_value(re.compile("id: protect-none"))
     expect(page.locator("#problems")).to_contain_text("Valid")

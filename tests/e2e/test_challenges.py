@@ -46,7 +46,7 @@ def test_the_learner_schedules_the_win_and_it_is_scored_and_remembered(
     expect(won).to_contain_text(f"You won: rule UB-5 broke at step {FIRST.best.steps}")
     expect(won).to_contain_text(f"{FIRST.best.steps} steps, {FIRST.best.preemptions} preemption(s)")
     expect(won).to_contain_text("As short as it gets")
-    expect(page).to_have_url(re.compile(rf"/challenges/{FIRST.source.id}\?v=1&s=Sender\."))
+    expect(page).to_have_url(re.compile(rf"/challenges/{FIRST.source.id}\?v=2&s=Sender\."))
     axe.assert_clean(page, f"a challenge won, {size}")
     snap(page, artifacts_dir / f"challenge-won-{size}.png")
     entry = json.loads(stored(page, f"wsk.challenge.{FIRST.source.id}") or "null")
@@ -71,7 +71,7 @@ def test_a_run_that_ends_cleanly_is_a_loss_with_a_reason(
 ) -> None:
     run = clean_run(FIRST)
     page.set_viewport_size({"width": 1366, "height": 768})
-    page.goto(f"{live_server}/challenges/{FIRST.source.id}?v=1&s={'.'.join(run[:-1])}")
+    page.goto(f"{live_server}/challenges/{FIRST.source.id}?v=2&s={'.'.join(run[:-1])}")
     take(page, run[-1], len(run))
     lost = page.locator(".challenge-goal .result.lost")
     expect(lost).to_contain_text("Lost: the run ended without the goal")
@@ -145,7 +145,7 @@ def test_progress_is_exported_and_imported_and_a_bad_file_changes_nothing(
     browser: Browser, page: Page, live_server: str, tmp_path: Path, artifacts_dir: Path, axe: Axe
 ) -> None:
     page.set_viewport_size({"width": 1366, "height": 768})
-    page.goto(f"{live_server}/challenges/{FIRST.source.id}?v=1&s={'.'.join(FIRST.witness)}")
+    page.goto(f"{live_server}/challenges/{FIRST.source.id}?v=2&s={'.'.join(FIRST.witness)}")
     expect(page.locator(".challenge-goal .result.won")).to_be_visible()
     page.goto(f"{live_server}/learn#progress")
     axe.assert_clean(page, "the course with challenges and progress")
@@ -187,7 +187,7 @@ def test_progress_is_exported_and_imported_and_a_bad_file_changes_nothing(
 def test_a_completion_link_replays_the_win_for_someone_else(
     browser: Browser, live_server: str, artifacts_dir: Path
 ) -> None:
-    link = f"/challenges/{FIRST.source.id}/won?v=1&s={'.'.join(FIRST.witness)}"
+    link = f"/challenges/{FIRST.source.id}/won?v=2&s={'.'.join(FIRST.witness)}"
     teacher = browser.new_context(viewport={"width": 1366, "height": 768})
     try:
         page = teacher.new_page()
@@ -200,7 +200,7 @@ def test_a_completion_link_replays_the_win_for_someone_else(
         expect(page.locator(".challenge-goal .result.won")).to_contain_text("The win")
         # Watching a win is not winning it: the teacher's browser records nothing.
         assert page.evaluate("localStorage.getItem('wsk.challenge.free-socket-under-send')") is None
-        page.goto(f"{live_server}/challenges/{FIRST.source.id}/won?v=1&s=Sender")
+        page.goto(f"{live_server}/challenges/{FIRST.source.id}/won?v=2&s=Sender")
         expect(page.get_by_text("does not win the challenge")).to_be_visible()
     finally:
         teacher.close()

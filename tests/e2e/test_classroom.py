@@ -20,7 +20,7 @@ from tests.e2e.helpers import Axe, snap
 
 # The demo run of a buggy scenario, from its start: each step has one next action that the run takes.
 DEMO = ".".join(load_library().get("close-during-send").source.demo or ())  # type: ignore[union-attr]
-RUN = f"/play/close-during-send?v=1&s={DEMO}&at=0"
+RUN = f"/play/close-during-send?v=2&s={DEMO}&at=0"
 
 
 def _open_room(live_server: str, url: str = RUN) -> dict[str, Any]:

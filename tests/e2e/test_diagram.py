@@ -20,7 +20,7 @@ DEMO = ".".join(LIBRARY.scenarios["close-during-send"].source.demo or ())
 
 
 def test_a_mark_of_the_diagram_goes_to_its_step(page: Page, live_server: str, artifacts_dir: Path) -> None:
-    page.goto(f"{live_server}/play/close-during-send?v=1&s={DEMO}&at=9")
+    page.goto(f"{live_server}/play/close-during-send?v=2&s={DEMO}&at=9")
     figure = page.get_by_role("region", name=re.compile("diagram"))
     expect(figure.get_by_role("img", name=re.compile("Space-time diagram"))).to_be_visible()
     figure.scroll_into_view_if_needed()
@@ -33,7 +33,7 @@ def test_a_mark_of_the_diagram_goes_to_its_step(page: Page, live_server: str, ar
 
 
 def test_the_diagram_exports_are_offered_for_download(page: Page, live_server: str) -> None:
-    page.goto(f"{live_server}/play/close-during-send?v=1&s={DEMO}")
+    page.goto(f"{live_server}/play/close-during-send?v=2&s={DEMO}")
     page.get_by_role("button", name="Share").click()
     share = page.get_by_role("dialog", name="Share this exact step").or_(page.locator("#share"))
     expect(share).to_be_visible()
@@ -46,7 +46,7 @@ def test_the_diagram_exports_are_offered_for_download(page: Page, live_server: s
 def test_a_rule_id_explains_itself_on_keyboard_focus(
     page: Page, live_server: str, artifacts_dir: Path
 ) -> None:
-    page.goto(f"{live_server}/play/close-during-send?v=1&s={DEMO}&at=6")
+    page.goto(f"{live_server}/play/close-during-send?v=2&s={DEMO}&at=6")
     word = page.locator(".banner a.term")
     word.focus()
     shown = word.evaluate("el => getComputedStyle(el, '::after').content")
@@ -125,7 +125,7 @@ def test_mermaid_draws_the_mermaid_export(
     steps = len(trace.schedule)
     at = steps // 2
     response = page.request.get(
-        f"{live_server}/export/{scenario}?v=1&s={'.'.join(trace.schedule)}&at={at}&format=mermaid"
+        f"{live_server}/export/{scenario}?v=2&s={'.'.join(trace.schedule)}&at={at}&format=mermaid"
     )
     assert response.ok and response.headers["content-type"].startswith("text/plain"), response.status
     text = response.text()

@@ -14,7 +14,7 @@ from tests.e2e.helpers import snap
 
 
 def test_find_the_race_and_watch_the_witness(page: Page, live_server: str, artifacts_dir: Path) -> None:
-    page.goto(live_server + "/play/check-zero-then-close?v=1&s=")
+    page.goto(live_server + "/play/check-zero-then-close?v=2&s=")
     page.get_by_role("button", name="Find the race").click()
     page.get_by_role("button", name="Search every interleaving").click()
     panel = page.locator(".search-panel.done")

@@ -81,7 +81,7 @@ def test_build_a_situation_find_its_race_and_share_it(
     # Choose a design: the stage says which is in force and what each operation does under it.
     page.get_by_role("button", name="Design and operations").click()
     page.get_by_role("link", name="check zero, then close").click()
-    expect(page).to_have_url(re.compile(r"/play/live-check-zero\?v=1&s=$"))
+    expect(page).to_have_url(re.compile(r"/play/live-check-zero\?v=2&s=$"))
     expect(page.locator(".design-in-force")).to_contain_text("check zero, then close")
     page.get_by_role("button", name="Design and operations").click()
     expect(page.locator("#designs")).to_contain_text("Ref++, WskSend, Ref--")
@@ -120,7 +120,7 @@ def test_build_a_situation_find_its_race_and_share_it(
 
     # Its witness replays in the sandbox, where the close runs with a send in progress.
     panel.get_by_role("link", name=re.compile("witness")).first.click()
-    expect(page).to_have_url(re.compile(r"/play/live-check-zero\?v=1&s=T2-add\.T3-add\."))
+    expect(page).to_have_url(re.compile(r"/play/live-check-zero\?v=2&s=T2-add\.T3-add\."))
     expect(page.locator(".banner h2")).to_contain_text("broken")
     snap(page, artifacts_dir / f"live-sandbox-witness-{size}.png")
 
@@ -140,7 +140,7 @@ def test_the_live_sandbox_stacks_on_a_phone(
     context = browser.new_context(viewport={"width": 390, "height": 844})
     try:
         page = context.new_page()
-        page.goto(live_server + "/play/live-rundown?v=1&s=T1-send.T1.T1.T2-add.T2-close.T3-add")
+        page.goto(live_server + "/play/live-rundown?v=2&s=T1-send.T1.T1.T2-add.T2-close.T3-add")
         expect(page.locator(".threads .lane")).to_have_count(3)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, "nothing is wider than the phone"
         box: Any = page.locator("#nav").bounding_box()

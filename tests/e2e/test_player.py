@@ -46,7 +46,7 @@ def test_open_a_scenario_from_the_gallery_and_step_with_buttons(
     label = first.inner_text()
     first.click()
     expect(step_count(page)).to_have_text("1")
-    expect(page).to_have_url(re.compile(r"/play/close-during-send\?v=1&s=[A-Za-z]+$"))
+    expect(page).to_have_url(re.compile(r"/play/close-during-send\?v=2&s=[A-Za-z]+$"))
     expect(page.locator(".took")).to_have_text(re.sub(r"^\d\s+", "", label))
     page.locator("button.action").first.click()
     expect(step_count(page)).to_have_text("2")
@@ -54,7 +54,7 @@ def test_open_a_scenario_from_the_gallery_and_step_with_buttons(
 
 
 def test_keyboard_steps_without_scrolling_and_the_back_button_restores(page: Page, live_server: str) -> None:
-    page.goto(live_server + "/play/close-during-send?v=1&s=")
+    page.goto(live_server + "/play/close-during-send?v=2&s=")
     page.mouse.wheel(0, 300)  # the stage fits the window: there is nothing to scroll
     for key, step, url in (("1", "1", r"s=Sender$"), ("1", "2", r"s=Sender\.Sender$"), ("ArrowLeft", "1", r"at=1$"),
                            ("ArrowRight", "2", r"s=Sender\.Sender$"), ("Home", "0", r"at=0$"), ("End", "2", r"s=Sender\.Sender$")):  # fmt: skip
@@ -71,7 +71,7 @@ def test_keyboard_steps_without_scrolling_and_the_back_button_restores(page: Pag
 
 
 def test_keyboard_users_keep_focus_on_the_control_they_used(page: Page, live_server: str) -> None:
-    page.goto(live_server + "/play/close-during-send?v=1&s=Sender.Sender.Sender")
+    page.goto(live_server + "/play/close-during-send?v=2&s=Sender.Sender.Sender")
     page.locator("#ctl-back").focus()
     page.keyboard.press("Enter")
     expect(step_count(page)).to_have_text("2")
@@ -79,13 +79,13 @@ def test_keyboard_users_keep_focus_on_the_control_they_used(page: Page, live_ser
 
 
 def test_a_changed_count_is_marked(page: Page, live_server: str) -> None:
-    page.goto(live_server + "/play/check-zero-then-close?v=1&s=Sender")
+    page.goto(live_server + "/play/check-zero-then-close?v=2&s=Sender")
     expect(page.locator(".memory dd.changed")).to_contain_text("1")
 
 
 def test_the_scrubber_jumps_to_any_step(page: Page, live_server: str) -> None:
     demo = ".".join(LIBRARY.scenarios["close-during-send"].source.demo or [])
-    page.goto(f"{live_server}/play/close-during-send?v=1&s={demo}")
+    page.goto(f"{live_server}/play/close-during-send?v=2&s={demo}")
     page.locator("#scrub").fill("4")
     expect(step_count(page)).to_have_text("4")
     expect(page).to_have_url(re.compile(r"&at=4$"))
@@ -95,7 +95,7 @@ def test_the_scrubber_jumps_to_any_step(page: Page, live_server: str) -> None:
 
 def test_a_deep_link_reloads_to_the_same_picture(page: Page, live_server: str) -> None:
     demo = ".".join(LIBRARY.scenarios["close-during-send"].source.demo or [])
-    url = f"{live_server}/play/close-during-send?v=1&s={demo}&at=6"
+    url = f"{live_server}/play/close-during-send?v=2&s={demo}&at=6"
     page.goto(url)
     narration = page.locator("#narration").inner_text()
     expect(step_count(page)).to_have_text("6")
@@ -105,7 +105,7 @@ def test_a_deep_link_reloads_to_the_same_picture(page: Page, live_server: str) -
 
 
 def test_keys_are_listed_under_question_mark_and_ignored_in_text_fields(page: Page, live_server: str) -> None:
-    page.goto(live_server + "/play/seed-close-socket?v=1&s=")
+    page.goto(live_server + "/play/seed-close-socket?v=2&s=")
     page.keyboard.press("?")
     expect(page.locator("dialog#keys")).to_be_visible()
     page.keyboard.press("Escape")
@@ -125,7 +125,7 @@ def test_keys_are_listed_under_question_mark_and_ignored_in_text_fields(page: Pa
 def test_autoplay_a_buggy_demo_to_the_end_shows_the_violation_banner(
     page: Page, live_server: str, artifacts_dir: Path
 ) -> None:
-    page.goto(live_server + "/play/close-during-send?v=1&s=")
+    page.goto(live_server + "/play/close-during-send?v=2&s=")
     page.locator("#ctl-speed").select_option("300")
     page.get_by_role("button", name="Show me the bug").click()
     # The demo loads and plays by itself, and stops where the first rule breaks: step 6, the close.
@@ -151,7 +151,7 @@ def test_autoplay_a_buggy_demo_to_the_end_shows_the_violation_banner(
 
 
 def test_the_sandbox_lets_a_user_send_and_close(page: Page, live_server: str, artifacts_dir: Path) -> None:
-    page.goto(live_server + "/play/sandbox?v=1&s=")
+    page.goto(live_server + "/play/sandbox?v=2&s=")
     take(page, "Worker: Send")
     take_while(page, re.compile(r"Worker: (run|enter|test)"))
     take(page, re.compile(r"Worker: WskSend returns STATUS_PENDING"))
@@ -169,10 +169,10 @@ def test_the_sandbox_lets_a_user_send_and_close(page: Page, live_server: str, ar
 def test_large_type_mode_for_projection_is_remembered(
     page: Page, live_server: str, artifacts_dir: Path
 ) -> None:
-    page.goto(live_server + "/play/close-during-send?v=1&s=")
+    page.goto(live_server + "/play/close-during-send?v=2&s=")
     page.get_by_role("button", name="Large type").click()
     expect(page.locator("html")).to_have_class(re.compile(r"\blarge\b"))
-    page.goto(live_server + "/play/rundown-protection?v=1&s=")
+    page.goto(live_server + "/play/rundown-protection?v=2&s=")
     expect(page.locator("html")).to_have_class(re.compile(r"\blarge\b"))
     expect(page.get_by_role("button", name="Large type")).to_have_attribute("aria-pressed", "true")
     snap(page, artifacts_dir / "player-large-type.png")
@@ -180,12 +180,12 @@ def test_large_type_mode_for_projection_is_remembered(
 
 def test_phone_layout_and_embed(page: Page, live_server: str, artifacts_dir: Path) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(live_server + "/play/rundown-protection?v=1&s=")
+    page.goto(live_server + "/play/rundown-protection?v=2&s=")
     expect(page.locator(".threads .lane").first).to_be_visible()
     snap(page, artifacts_dir / "player-phone.png")
     page.set_viewport_size({"width": 900, "height": 700})
-    page.goto(live_server + "/embed/seed-close-socket?v=1&s=App.App")
+    page.goto(live_server + "/embed/seed-close-socket?v=2&s=App.App")
     expect(page.locator("footer")).to_have_count(0)
     page.keyboard.press("1")
     expect(step_count(page)).to_have_text("3")
-    expect(page).to_have_url(re.compile(r"/embed/seed-close-socket\?v=1&s=App\.App\.App$"))
+    expect(page).to_have_url(re.compile(r"/embed/seed-close-socket\?v=2&s=App\.App\.App$"))

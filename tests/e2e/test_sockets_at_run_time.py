@@ -34,7 +34,7 @@ def test_an_accepted_socket_appears_on_the_stage_once_the_accept_callback_takes_
 def test_a_pending_connect_shows_connecting_and_a_peer_that_waits_for_the_connection(
     page: Page, live_server: str
 ) -> None:
-    page.goto(live_server + "/play/close-during-connect?v=1&s=Worker.Worker.Worker.Worker-p")
+    page.goto(live_server + "/play/close-during-connect?v=2&s=Worker.Worker.Worker.Worker-p")
     expect(page.get_by_role("article", name="Socket s")).to_contain_text("CONNECTING")
     peer = page.get_by_role("article", name="Remote peer")
     expect(peer).to_contain_text("socket s is still connecting: there is no connection yet")
@@ -42,7 +42,7 @@ def test_a_pending_connect_shows_connecting_and_a_peer_that_waits_for_the_connec
 
 
 def test_a_failed_allocation_is_an_action_a_learner_can_choose(page: Page, live_server: str) -> None:
-    page.goto(live_server + "/play/close-allocation-fails?v=1&s=App")
+    page.goto(live_server + "/play/close-allocation-fails?v=2&s=App")
     page.get_by_role("button", name=re.compile("IoAllocateIrp fails and returns NULL")).click()
     expect(page).to_have_url(re.compile(r"s=App\.App-nomem"))
     expect(page.get_by_role("status").first).to_contain_text("IoAllocateIrp returns NULL to App")

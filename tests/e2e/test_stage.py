@@ -173,7 +173,7 @@ def test_quick_key_presses_are_never_dropped_and_focus_stays(page: Page, live_se
 
 
 def test_a_step_marks_what_it_changed_until_the_next_step(page: Page, live_server: str) -> None:
-    page.goto(live_server + "/play/check-zero-then-close?v=1&s=Sender&at=0")
+    page.goto(live_server + "/play/check-zero-then-close?v=2&s=Sender&at=0")
     page.keyboard.press("ArrowRight")
     expect(page.locator(".memory dd.changed")).to_contain_text("1")
     expect(page.locator(".threads .lane.changed")).to_have_count(1)
@@ -222,7 +222,7 @@ def test_the_stage_has_no_wcag21_aa_violations(
 
 
 def test_focus_is_never_lost_after_a_search_or_a_popover(page: Page, live_server: str) -> None:
-    page.goto(live_server + "/play/check-zero-then-close?v=1&s=")
+    page.goto(live_server + "/play/check-zero-then-close?v=2&s=")
     opener = page.get_by_role("button", name="Find the race")
     opener.click()
     page.get_by_role("button", name="Search every interleaving").click()

@@ -62,7 +62,7 @@ def test_scenario_outcomes_follow_the_engine_not_the_scenario_id():
     renamed = compiled.source.model_copy(update={"id": "renamed"})
     from app.sim import compile_scenario
 
-    a = replay(compiled, "App.App.App.App.App-p")
-    b = replay(compile_scenario(renamed), "App.App.App.App.App-p")
+    a = replay(compiled, "App.App.App.App.App.App-p")
+    b = replay(compile_scenario(renamed), "App.App.App.App.App.App-p")
     assert [s.narration for s in a.snapshots] == [s.narration for s in b.snapshots]
     assert Engine(compiled).enabled(a.final) == Engine(compile_scenario(renamed)).enabled(b.final)

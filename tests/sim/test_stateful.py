@@ -7,7 +7,7 @@ in progress, queues, outcomes), stepping is a pure function, and a cold replay o
 identical trace. Buggy scenarios break their rules along the way; none may break these.
 
 A failure names the run as a player link to paste after the server's address, e.g.
-``/play/close-during-send?v=1&s=Sender.Closer``.
+``/play/close-during-send?v=2&s=Sender.Closer``.
 """
 
 from __future__ import annotations

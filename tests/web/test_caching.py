@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.web.caching import StepCache, StepKey
 
-URL = "/play/seed-close-socket?v=1&s=App.App&at=1"
+URL = "/play/seed-close-socket?v=2&s=App.App&at=1"
 HX = {"HX-Request": "true"}
 
 
@@ -49,7 +49,7 @@ def test_a_cached_step_is_the_same_bytes_as_a_fresh_render() -> None:
 
 
 def test_a_bad_link_is_not_cached(client: TestClient) -> None:
-    bad = "/play/seed-close-socket?v=1&s=Nobody"
+    bad = "/play/seed-close-socket?v=2&s=Nobody"
     assert client.get(bad).status_code == 422
     assert "etag" not in client.get(bad).headers
 

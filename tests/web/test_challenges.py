@@ -62,9 +62,9 @@ def test_a_break_challenge_is_lost_by_a_clean_run(client: TestClient, challenge)
     assert challenge.source.lost in body["reason"]
     assert body["score"]["steps"] == len(run)
     # The stage says so too, and the completion link for it is refused with the reason.
-    page = client.get(f"/challenges/{challenge.source.id}?v=1&s={'.'.join(run)}")
+    page = client.get(f"/challenges/{challenge.source.id}?v=2&s={'.'.join(run)}")
     assert "Lost: the run ended without the goal" in page.text
-    refused = client.get(f"/challenges/{challenge.source.id}/won?v=1&s={'.'.join(run)}")
+    refused = client.get(f"/challenges/{challenge.source.id}/won?v=2&s={'.'.join(run)}")
     assert refused.status_code == 422 and "does not win" in refused.text
 
 
@@ -74,7 +74,7 @@ def test_a_fix_challenge_starts_unsafe_and_its_solution_is_proven_safe(client: T
     start = client.post(url, json={"choices": challenge.source.start}).json()
     assert start["won"] is False and start["outcome"] == "unsafe"
     assert start["witnesses"] and all(
-        w["link"].startswith("/play/custom?v=1&def=") for w in start["witnesses"]
+        w["link"].startswith("/play/custom?v=2&def=") for w in start["witnesses"]
     )
     witness = start["witnesses"][0]
     trace = replay(challenge.scenario, witness["schedule"])
@@ -135,25 +135,25 @@ def test_an_unfinished_run_is_neither_won_nor_lost(client: TestClient) -> None:
 def test_the_stage_takes_actions_and_keeps_hints_in_the_link(client: TestClient) -> None:
     moved = client.get(
         "/challenges/free-socket-under-send",
-        params={"v": "1", "s": "", "at": "0", "h": "2", "then": "Sender"},
+        params={"v": "2", "s": "", "at": "0", "h": "2", "then": "Sender"},
         follow_redirects=False,
     )
     assert moved.status_code == 303
-    assert moved.headers["location"] == "/challenges/free-socket-under-send?v=1&s=Sender&h=2"
+    assert moved.headers["location"] == "/challenges/free-socket-under-send?v=2&s=Sender&h=2"
     hinted = client.get(
         "/challenges/free-socket-under-send",
-        params={"v": "1", "s": "Sender", "h": "2", "hint": "more"},
+        params={"v": "2", "s": "Sender", "h": "2", "hint": "more"},
         follow_redirects=False,
     )
-    assert hinted.headers["location"] == "/challenges/free-socket-under-send?v=1&s=Sender&h=3"
+    assert hinted.headers["location"] == "/challenges/free-socket-under-send?v=2&s=Sender&h=3"
     page = client.get(hinted.headers["location"])
     assert page.text.count("<li") >= 3 and "The shortest solution, so far" in page.text
-    shown = client.get("/challenges/free-socket-under-send?v=1&s=&hint=all", follow_redirects=False)
+    shown = client.get("/challenges/free-socket-under-send?v=2&s=&hint=all", follow_redirects=False)
     best = CATALOGUE.get("free-socket-under-send").best
     assert shown.headers["location"].endswith(f"h={best.steps}")
     fragment = client.get(
         "/challenges/free-socket-under-send",
-        params={"v": "1", "s": "", "at": "0", "then": "Closer"},
+        params={"v": "2", "s": "", "at": "0", "then": "Closer"},
         headers={"HX-Request": "true"},
     )
     assert fragment.status_code == 200 and fragment.headers["HX-Push-Url"].endswith("s=Closer")
@@ -163,10 +163,11 @@ def test_the_stage_takes_actions_and_keeps_hints_in_the_link(client: TestClient)
 @pytest.mark.parametrize(
     ("query", "status", "says"),
     [
-        ("v=1&s=&then=@demo", 422, "no demo run"),
-        ("v=1&s=&h=99", 422, "not a number of hints"),
-        ("v=1&s=Nobody", 422, "cannot be replayed"),
-        ("v=2&s=", 400, "version 2"),
+        ("v=2&s=&then=@demo", 422, "no demo run"),
+        ("v=2&s=&h=99", 422, "not a number of hints"),
+        ("v=2&s=Nobody", 422, "cannot be replayed"),
+        ("v=3&s=", 400, "version 3"),
+        ("v=x&s=", 400, "reads versions 1, 2"),
     ],
 )
 def test_a_bad_stage_link_is_refused(client: TestClient, query: str, status: int, says: str) -> None:
@@ -176,11 +177,11 @@ def test_a_bad_stage_link_is_refused(client: TestClient, query: str, status: int
 
 def test_a_won_step_carries_the_win_for_the_browser_to_remember(client: TestClient) -> None:
     challenge = CATALOGUE.get("free-socket-under-send")
-    page = client.get(f"/challenges/free-socket-under-send?v=1&s={'.'.join(challenge.witness)}").text
+    page = client.get(f"/challenges/free-socket-under-send?v=2&s={'.'.join(challenge.witness)}").text
     assert 'data-challenge-won="free-socket-under-send"' in page
     assert f'data-steps="{challenge.best.steps}"' in page
     # Watching someone else's win is not winning it.
-    watched = client.get(f"/challenges/free-socket-under-send?v=1&s={'.'.join(challenge.witness)}&w=1").text
+    watched = client.get(f"/challenges/free-socket-under-send?v=2&s={'.'.join(challenge.witness)}&w=1").text
     assert "data-challenge-won" not in watched and "A completed challenge" in watched
 
 

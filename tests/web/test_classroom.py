@@ -17,7 +17,7 @@ from tests.sse import run
 
 LIBRARY = load_library()
 DEMO = ".".join(LIBRARY.get("close-during-send").source.demo or ())  # type: ignore[union-attr]
-RUN = f"/play/close-during-send?v=1&s={DEMO}&at=0"
+RUN = f"/play/close-during-send?v=2&s={DEMO}&at=0"
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_a_room_has_a_short_code_a_join_link_without_the_key_and_a_presenter_lin
 def test_only_the_presenter_key_drives(client: TestClient) -> None:
     room = _open(client)
     code = room["code"]
-    step = {"url": f"/play/close-during-send?v=1&s={DEMO}&at=2"}
+    step = {"url": f"/play/close-during-send?v=2&s={DEMO}&at=2"}
     for headers in ({}, {"X-Presenter-Key": "x" * 32}, {"X-Presenter-Key": room["key"][:-1]}):
         refused = client.post(f"/api/rooms/{code}/step", json=step, headers=headers)
         assert refused.status_code == 403 and "presenter key" in refused.json()["detail"]
@@ -79,11 +79,11 @@ def test_keys_compare_in_constant_time_and_are_stored_as_hashes() -> None:
 @pytest.mark.parametrize(
     ("url", "status", "says"),
     [
-        ("/play/no-such-scenario?v=1&s=", 404, "no scenario"),
-        ("/play/close-during-send?v=1&s=nope", 422, "cannot be replayed"),
-        ("/play/close-during-send?v=2&s=", 400, "version"),
-        ("/play/close-during-send?v=1&s=&at=99", 422, "not a step"),
-        ("/play/custom?v=1&def=!!!", 422, "copy the link again"),
+        ("/play/no-such-scenario?v=2&s=", 404, "no scenario"),
+        ("/play/close-during-send?v=2&s=nope", 422, "cannot be replayed"),
+        ("/play/close-during-send?v=3&s=", 400, "version"),
+        ("/play/close-during-send?v=2&s=&at=99", 422, "not a step"),
+        ("/play/custom?v=2&def=!!!", 422, "copy the link again"),
         ("/learn/no-such-lesson?at=0", 404, "no lesson"),
         ("/glossary", 422, "not a stage"),
         ("https://elsewhere.example/play/sandbox", 422, "this server"),
@@ -111,20 +111,20 @@ def test_a_full_url_of_this_server_and_a_lesson_are_stages(client: TestClient) -
 def test_a_break_challenge_is_a_stage_a_fix_challenge_is_not(client: TestClient) -> None:
     """A class can follow a challenge's run step by step (hints shown travel with it); a fix challenge is a design
     page, and the refusal says what to present instead."""
-    room = _open(client, "/challenges/free-socket-under-send?v=1&s=Sender&h=1")
+    room = _open(client, "/challenges/free-socket-under-send?v=2&s=Sender&h=1")
     state = client.get(f"/api/rooms/{room['code']}").json()
-    assert state["url"] == "/challenges/free-socket-under-send?v=1&s=Sender&h=1"
+    assert state["url"] == "/challenges/free-socket-under-send?v=2&s=Sender&h=1"
     assert state["label"].startswith("Challenge: ")
     moved = client.post(
         f"/api/rooms/{room['code']}/step",
-        json={"url": "/challenges/free-socket-under-send?v=1&s=Sender&at=0"},
+        json={"url": "/challenges/free-socket-under-send?v=2&s=Sender&at=0"},
         headers=_key(room),
     )
     assert moved.status_code == 200, moved.text
     assert client.get(moved.json()["url"], headers={"HX-Request": "true"}).status_code == 200
     fix = client.post("/api/rooms", json={"url": "/challenges/fix-close-protection"})
     assert fix.status_code == 422 and "fix challenge" in fix.json()["detail"]
-    wrong = client.post("/api/rooms", json={"url": "/challenges/free-socket-under-send?v=1&s=Nobody"})
+    wrong = client.post("/api/rooms", json={"url": "/challenges/free-socket-under-send?v=2&s=Nobody"})
     assert wrong.status_code == 422 and "cannot be replayed" in wrong.json()["detail"]
 
 
@@ -159,7 +159,7 @@ def test_which_action_breaks_it_asks_the_meter(client: TestClient) -> None:
         LIBRARY.get("close-during-send"), tuple(DEMO.split("."))
     )
     first_break = next(s for s, _ in loc_trace.violations)
-    url = f"/play/close-during-send?v=1&s={DEMO}&at={first_break - 1}"
+    url = f"/play/close-during-send?v=2&s={DEMO}&at={first_break - 1}"
     assert client.post(f"/api/rooms/{code}/step", json={"url": url}, headers=_key(room)).status_code == 200
     assert (
         client.post(f"/api/rooms/{code}/question", json={"kind": "breaks"}, headers=_key(room)).status_code
@@ -244,10 +244,10 @@ def test_a_room_expires_after_a_period_without_activity() -> None:
     now = [1000.0]
     store = MemoryStore(Limits(room_ttl_s=60), clock=lambda: now[0])
 
-    room = run(store.create("/play/sandbox?v=1&s=", "Sandbox", "k" * 32))
+    room = run(store.create("/play/sandbox?v=2&s=", "Sandbox", "k" * 32))
     now[0] += 59
     assert run(store.get(room.code)) is not None
-    run(store.set_step(room.code, "/play/sandbox?v=1&s=", "Sandbox"))  # activity
+    run(store.set_step(room.code, "/play/sandbox?v=2&s=", "Sandbox"))  # activity
     now[0] += 59
     assert run(store.get(room.code)) is not None
     now[0] += 2

@@ -15,7 +15,7 @@ from tests.live import live_server
 from tests.sse import Follower, run
 
 DEMO = ".".join(load_library().get("close-during-send").source.demo or ())  # type: ignore[union-attr]
-RUN = f"/play/close-during-send?v=1&s={DEMO}&at=0"
+RUN = f"/play/close-during-send?v=2&s={DEMO}&at=0"
 FOLLOWERS = 8  # the kernel spreads connections over both workers
 
 

@@ -15,7 +15,7 @@ from app.web import diagram
 LIBRARY = load_library()
 CLOSE_DURING_SEND = LIBRARY.scenarios["close-during-send"]
 DEMO = tuple(CLOSE_DURING_SEND.source.demo or ())
-EXPORT = f"/export/close-during-send?v=1&s={'.'.join(DEMO)}&at=6"
+EXPORT = f"/export/close-during-send?v=2&s={'.'.join(DEMO)}&at=6"
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
@@ -110,7 +110,7 @@ def test_an_unknown_export_format_is_refused(client: TestClient) -> None:
 
 
 def test_the_player_shows_the_run_so_far_and_links_each_format(client: TestClient) -> None:
-    page = client.get(f"/play/close-during-send?v=1&s={'.'.join(DEMO)}&at=6").text
+    page = client.get(f"/play/close-during-send?v=2&s={'.'.join(DEMO)}&at=6").text
     assert 'aria-label="Space-time diagram of the run"' in page
     assert page.count('<g class="mark" data-at="') == 6  # the run so far: steps 1 to 6
     for fmt in ("json", "svg", "mermaid", "perfetto"):  # the share popover's export form offers each

@@ -31,7 +31,7 @@ def validate(client: TestClient, text: str) -> dict:
 def test_the_blank_template_is_valid_and_asks_for_no_expect_demo_or_bugs(client: TestClient) -> None:
     body = validate(client, BLANK)
     assert body == {"valid": True, "errors": [], "scenarios": ["my-close"], "link": body["link"]}
-    assert body["link"].startswith("/play/custom?v=1&def=")
+    assert body["link"].startswith("/play/custom?v=2&def=")
     data = {line.split(":")[0] for line in BLANK.splitlines() if line and not line[0].isspace()}
     assert not {"expect", "demo", "bugs"} & data
 
@@ -141,7 +141,7 @@ def test_the_editor_starts_from_the_template_or_a_built_in(client: TestClient) -
 
 
 def test_every_stage_offers_edit_a_copy(client: TestClient) -> None:
-    built_in = client.get("/play/protect-none", params={"v": "1", "s": ""})
+    built_in = client.get("/play/protect-none", params={"v": "2", "s": ""})
     assert 'href="/edit?from=protect-none">Edit a copy' in built_in.text
     run = client.post("/edit/run", data={"yaml": BLANK}, follow_redirects=False)
     custom = client.get(run.headers["location"])

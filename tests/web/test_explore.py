@@ -25,7 +25,7 @@ def test_explore_finds_the_race_with_a_shortest_witness_link(client: TestClient)
     assert body["states"] > 0 and body["transitions"] >= body["states"] - 1
     assert body["outcomes"]["ok"] > 0 and body["outcomes"]["close_with_call_in_progress"] > 0
     witness = next(w for w in body["witnesses"] if w["kind"] == "close_with_call_in_progress")
-    assert witness["link"] == "/play/close-during-send?v=1&s=" + ".".join(witness["schedule"])
+    assert witness["link"] == "/play/close-during-send?v=2&s=" + ".".join(witness["schedule"])
     trace = replay(LIBRARY.scenarios["close-during-send"], witness["schedule"])
     assert (witness["length"], "close_with_call_in_progress") in {(s, v.kind) for s, v in trace.violations}
 
@@ -120,10 +120,10 @@ def test_searches_beyond_capacity_are_refused_with_retry_after() -> None:
 
 
 def test_the_player_offers_find_the_race_and_shows_results(client: TestClient) -> None:
-    page = client.get("/play/close-during-send?v=1&s=").text
+    page = client.get("/play/close-during-send?v=2&s=").text
     assert 'hx-post="/search/close-during-send"' in page
     panel = client.post("/search/close-during-send").text
-    assert "Found" in panel and "watch the" in panel and "/play/close-during-send?v=1&amp;s=" in panel
+    assert "Found" in panel and "watch the" in panel and "/play/close-during-send?v=2&amp;s=" in panel
     safe = client.post("/search/rundown-protection").text
     assert "Safe in every interleaving" in safe
 

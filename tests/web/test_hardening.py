@@ -35,7 +35,7 @@ def test_a_pathological_condition_is_refused_at_once_from_a_link_the_api_and_the
     definition = encode_definition(slow_condition())
     started = time.perf_counter()
     answers = [
-        client.get(f"/play/custom?v=1&def={definition}"),
+        client.get(f"/play/custom?v=2&def={definition}"),
         client.post("/api/run", json={"scenario": slow_condition()}),
         client.post("/api/explore", json={"scenario": slow_condition()}),
     ]
@@ -190,7 +190,7 @@ def test_a_schedule_list_is_bounded(client: TestClient) -> None:
 
 @pytest.mark.parametrize("at", ["%C2%B2", "9" * 5000, "-1", "1.0", "%D9%A3", "0x1"])
 def test_a_malformed_step_is_a_clear_422_with_security_headers(client: TestClient, at: str) -> None:
-    response = client.get(f"/play/seed-close-socket?v=1&s=App&at={at}")
+    response = client.get(f"/play/seed-close-socket?v=2&s=App&at={at}")
     assert response.status_code == 422
     assert "at" in response.text
     assert_secured(response)
@@ -218,13 +218,13 @@ def test_an_unexpected_error_is_a_generic_500_page_with_security_headers_and_a_l
 
 
 def test_an_id_ending_in_a_newline_is_a_clean_404_not_a_dropped_download(client: TestClient) -> None:
-    response = client.get("/export/seed-close-socket%0A?v=1")
+    response = client.get("/export/seed-close-socket%0A?v=2")
     assert response.status_code == 404
     assert_secured(response)
 
 
 def test_a_built_in_scenarios_link_with_a_def_is_refused_rather_than_ignored(client: TestClient) -> None:
-    response = client.get("/play/seed-close-socket?v=1&def=abc")
+    response = client.get("/play/seed-close-socket?v=2&def=abc")
     assert response.status_code == 400 and "carries no" in response.text
 
 
@@ -249,7 +249,7 @@ def test_the_openapi_document_describes_errors_as_they_are(client: TestClient) -
     assert {"$ref": "#/components/schemas/Scenario"} in body["anyOf"]
     assert "Scenario" in spec["components"]["schemas"]
     version = next(p for p in play["parameters"] if p["name"] == "v")
-    assert version["schema"]["pattern"] == "^1$"
+    assert version["schema"]["pattern"] == "^(1|2)$"
 
 
 def test_a_405_names_every_method_the_path_supports(client: TestClient) -> None:

@@ -132,7 +132,7 @@ def test_a_step_control_stays_in_the_lesson_and_an_action_leaves_for_the_player(
     moved = client.get("/learn/why-close-races?at=2&to=3", follow_redirects=False)
     assert moved.status_code == 303 and moved.headers["location"] == "/learn/why-close-races?at=3"
     left = client.get("/learn/why-close-races?at=3&then=Closer", follow_redirects=False)
-    assert left.headers["location"].startswith("/play/close-during-send?v=1&s=Sender.Sender.Sender.Closer")
+    assert left.headers["location"].startswith("/play/close-during-send?v=2&s=Sender.Sender.Sender.Closer")
 
 
 def test_the_last_step_says_the_lesson_is_done_and_offers_the_next(client: TestClient) -> None:

@@ -21,13 +21,13 @@ SESSION = "T1-send.T2-add.T2-send.T3-add.T3-close"
 
 def test_the_gallery_offers_the_live_sandbox(client: TestClient) -> None:
     page = client.get("/").text
-    assert 'href="/play/live-none?v=1&amp;s="' in page
+    assert 'href="/play/live-none?v=2&amp;s="' in page
     assert "Sandbox: build your own situation" in page
 
 
 @pytest.mark.parametrize("design", sorted(sandbox.DESIGNS))
 def test_each_design_has_a_stage_that_says_it_is_in_force(client: TestClient, design: str) -> None:
-    response = client.get(f"/play/live-{design}?v=1&s=")
+    response = client.get(f"/play/live-{design}?v=2&s=")
     assert response.status_code == 200
     page = response.text
     name = sandbox.DESIGNS[design].name
@@ -38,20 +38,20 @@ def test_each_design_has_a_stage_that_says_it_is_in_force(client: TestClient, de
     assert html.escape(send.steps(sandbox.DESIGNS[design])) in page
     for other in sandbox.DESIGNS:
         if other != design:
-            assert f'href="/play/live-{other}?v=1&amp;s="' in page
+            assert f'href="/play/live-{other}?v=2&amp;s="' in page
     # Threads not added yet have no lane; the meter says why it does not measure a sandbox.
     assert 'id="lane-1-name">T2<' not in page
     assert "A sandbox never ends" in page
 
 
 def test_a_session_is_a_link_that_replays(client: TestClient) -> None:
-    page = client.get(f"/play/live-rundown?v=1&s={SESSION}").text
+    page = client.get(f"/play/live-rundown?v=2&s={SESSION}").text
     assert "T3: close: wait for run-down release, WskCloseSocket" in page
-    assert page == client.get(f"/play/live-rundown?v=1&s={SESSION}").text
+    assert page == client.get(f"/play/live-rundown?v=2&s={SESSION}").text
     # Taking an operation again on a thread that is idle is an action like any other.
-    pressed = client.get("/play/live-rundown?v=1&s=&then=T1-ref", follow_redirects=False)
+    pressed = client.get("/play/live-rundown?v=2&s=&then=T1-ref", follow_redirects=False)
     assert pressed.status_code == 303
-    assert pressed.headers["location"] == "/play/live-rundown?v=1&s=T1-ref"
+    assert pressed.headers["location"] == "/play/live-rundown?v=2&s=T1-ref"
 
 
 @pytest.mark.parametrize(
@@ -68,21 +68,21 @@ def test_a_session_is_a_link_that_replays(client: TestClient) -> None:
 def test_every_bound_a_link_can_ask_for_is_a_4xx_that_names_it(
     client: TestClient, schedule: str, names: str
 ) -> None:
-    response = client.get(f"/play/live-none?v=1&s={schedule}")
+    response = client.get(f"/play/live-none?v=2&s={schedule}")
     assert response.status_code == 422
     assert names in response.text
 
 
 def test_a_thread_at_its_bound_can_only_stop(client: TestClient) -> None:
     schedule = ".".join(["T1-ref", "T1"] * sandbox.MAX_OPERATIONS)
-    page = client.get(f"/play/live-none?v=1&s={schedule}").text
+    page = client.get(f"/play/live-none?v=2&s={schedule}").text
     assert 'value="T1-stop"' in page and 'value="T1-ref"' not in page
-    refused = client.get(f"/play/live-none?v=1&s={schedule}&then=T1-ref")
+    refused = client.get(f"/play/live-none?v=2&s={schedule}&then=T1-ref")
     assert refused.status_code == 422
 
 
 def test_find_the_race_searches_the_situation_built_so_far(client: TestClient) -> None:
-    panel = client.post("/search/live-check-zero", data={"v": "1", "s": SESSION, "at": "5"}).text
+    panel = client.post("/search/live-check-zero", data={"v": "2", "s": SESSION, "at": "5"}).text
     while "hx-get=" in panel:  # still running: follow the panel's own polling address
         url = html.unescape(re.search(r'hx-get="([^"]+)"', panel).group(1))  # type: ignore[union-attr]
         panel = client.get(url).text
@@ -90,13 +90,13 @@ def test_find_the_race_searches_the_situation_built_so_far(client: TestClient) -
     assert "Searched within 80,000 states and 30 s" in panel
     assert "Found" in panel and "UB-2 / P1" in panel
     links = [html.unescape(h) for h in re.findall(r'href="(/play/[^"]+)"', panel)]
-    assert links and all(link.startswith("/play/live-check-zero?v=1&s=T2-add.T3-add.") for link in links)
+    assert links and all(link.startswith("/play/live-check-zero?v=2&s=T2-add.T3-add.") for link in links)
     for link in links:
         assert client.get(link).status_code == 200
 
 
 def test_find_the_race_under_run_down_finds_the_same_situation_safe(client: TestClient) -> None:
-    panel = client.post("/search/live-rundown", data={"v": "1", "s": SESSION}).text
+    panel = client.post("/search/live-rundown", data={"v": "2", "s": SESSION}).text
     while "hx-get=" in panel:
         url = html.unescape(re.search(r'hx-get="([^"]+)"', panel).group(1))  # type: ignore[union-attr]
         panel = client.get(url).text
@@ -104,7 +104,7 @@ def test_find_the_race_under_run_down_finds_the_same_situation_safe(client: Test
 
 
 def test_find_the_race_before_anything_was_built_says_what_to_do(client: TestClient) -> None:
-    response = client.post("/search/live-none", data={"v": "1", "s": "T2-add"})
+    response = client.post("/search/live-none", data={"v": "2", "s": "T2-add"})
     assert response.status_code == 422
     assert "nothing to search yet" in response.text
     # The step shown bounds the situation: at step 0 nothing was built.

@@ -12,7 +12,7 @@ LIBRARY = load_library()
 def test_gallery_lists_every_scenario_grouped_by_level(client: TestClient) -> None:
     html = client.get("/").text
     for compiled in LIBRARY.scenarios.values():
-        assert f'href="/play/{compiled.source.id}?v=1&amp;s="' in html
+        assert f'href="/play/{compiled.source.id}?v=2&amp;s="' in html
         assert f'href="/scenarios/{compiled.source.id}"' in html
     assert "Level 1: Closing basics" in html
 
@@ -29,7 +29,12 @@ def test_pages_carry_security_headers_and_no_inline_script(client: TestClient) -
 def test_scenario_page_shows_the_code_and_a_narrated_run(client: TestClient) -> None:
     html = client.get("/scenarios/seed-close-socket").text
     assert "Socket-&gt;Dispatch-&gt;WskCloseSocket(Socket, Irp)" in html
-    assert "Outcome: <strong>ok</strong>" in html
+    assert "if (!Irp) return STATUS_INSUFFICIENT_RESOURCES;" in html
+    # The seed's narrated run is its demo: the allocation fails, the page's check returns, the socket stays open.
+    assert "Outcome: <strong>violation</strong>" in html
+    assert "Something was still open when the run ended" in html
+    safe = client.get("/scenarios/close-with-pending-receive").text
+    assert "WskCloseSocket" in safe and "Outcome: <strong>ok</strong>" in safe
 
 
 def test_buggy_scenario_page_shows_the_broken_rule(client: TestClient) -> None:

@@ -29,40 +29,56 @@ DEMO = LIBRARY.scenarios["close-during-send"].source.demo or []
 
 
 def test_normal_request_gets_the_full_page_and_htmx_gets_only_the_player(client: TestClient) -> None:
-    full = client.get("/play/seed-close-socket?v=1&s=App")
+    full = client.get("/play/seed-close-socket?v=2&s=App")
     assert full.status_code == 200 and full.text.lstrip().startswith("<!doctype html>")
     assert 'id="player"' in full.text and 'class="stage-bar"' in full.text
-    fragment = client.get("/play/seed-close-socket?v=1&s=App", headers={"HX-Request": "true"})
+    fragment = client.get("/play/seed-close-socket?v=2&s=App", headers={"HX-Request": "true"})
     assert fragment.text.lstrip().startswith('<div id="player"') and "<html" not in fragment.text
     assert full.headers["vary"] == fragment.headers["vary"]
     assert "HX-Request" in full.headers["vary"] and "HX-History-Restore-Request" in full.headers["vary"]
     restore = client.get(
-        "/play/seed-close-socket?v=1&s=App",
+        "/play/seed-close-socket?v=2&s=App",
         headers={"HX-Request": "true", "HX-History-Restore-Request": "true"},
     )
     assert restore.text.lstrip().startswith("<!doctype html>")
 
 
 def test_an_action_extends_the_schedule_by_one_action(client: TestClient) -> None:
-    html = client.get("/play/seed-close-socket?v=1&s=App.App").text
+    html = client.get("/play/seed-close-socket?v=2&s=App.App").text
     assert [
         b["value"] for b in controls(html).buttons if b.get("name") == "then" and b["value"][0] != "@"
     ] == ["App"]
-    assert press(client, html, action("App")) == "/play/seed-close-socket?v=1&s=App.App.App"
-    assert "App: run IoSetCompletionRoutine" in html
+    assert press(client, html, action("App")) == "/play/seed-close-socket?v=2&s=App.App.App"
+    assert "App: test !Irp" in html
+
+
+def test_the_seed_offers_a_failed_allocation_at_its_allocation_step(client: TestClient) -> None:
+    """The documentation's 'if (!Irp)' is live: at IoAllocateIrp the stage offers its failure as an action."""
+    html = client.get("/play/seed-close-socket?v=2&s=App").text
+    assert [
+        b["value"] for b in controls(html).buttons if b.get("name") == "then" and b["value"][0] != "@"
+    ] == ["App", "App-nomem"]
+    assert "IoAllocateIrp fails and returns NULL" in html
+    failed = press(client, html, action("App-nomem"))
+    assert failed == "/play/seed-close-socket?v=2&s=App.App-nomem"
+    ended = client.get(failed.replace("App-nomem", "App-nomem.App")).text
+    assert "returning STATUS_INSUFFICIENT_RESOURCES" in ended
+    assert (
+        "Something was still open when the run ended" in ended and "socket Socket was never closed" in ended
+    )
 
 
 def test_going_back_then_taking_another_action_starts_a_new_branch(client: TestClient) -> None:
     schedule = ".".join(DEMO)
-    html = client.get(f"/play/close-during-send?v=1&s={schedule}&at=3").text
-    assert press(client, html, action(DEMO[3])) == f"/play/close-during-send?v=1&s={schedule}&at=4", (
+    html = client.get(f"/play/close-during-send?v=2&s={schedule}&at=3").text
+    assert press(client, html, action(DEMO[3])) == f"/play/close-during-send?v=2&s={schedule}&at=4", (
         "the action the schedule takes next keeps the rest of the schedule"
     )
     others = [b["value"] for b in controls(html).buttons if b.get("name") == "then" and b["value"] != DEMO[3]]
     others = [o for o in others if not o.startswith("@")]
     assert others
     for other in others:
-        assert press(client, html, action(other)) == "/play/close-during-send?v=1&s=" + ".".join(
+        assert press(client, html, action(other)) == "/play/close-during-send?v=2&s=" + ".".join(
             [*DEMO[:3], other]
         )
     assert f"new branch: drops {len(DEMO) - 3} later steps" in html
@@ -70,8 +86,8 @@ def test_going_back_then_taking_another_action_starts_a_new_branch(client: TestC
 
 def test_the_step_controls_lead_to_neighbouring_steps(client: TestClient) -> None:
     schedule = ".".join(DEMO)
-    html = client.get(f"/play/close-during-send?v=1&s={schedule}&at=2").text
-    here = f"/play/close-during-send?v=1&s={schedule}"
+    html = client.get(f"/play/close-during-send?v=2&s={schedule}&at=2").text
+    here = f"/play/close-during-send?v=2&s={schedule}"
     assert press(client, html, button("ctl-first")) == here + "&at=0"
     assert press(client, html, button("ctl-back")) == here + "&at=1"
     assert press(client, html, button("ctl-forward")) == here + "&at=3"
@@ -79,14 +95,14 @@ def test_the_step_controls_lead_to_neighbouring_steps(client: TestClient) -> Non
 
 
 def test_forward_at_the_end_of_a_run_takes_the_round_robin_choice(client: TestClient) -> None:
-    html = client.get("/play/seed-close-socket?v=1&s=App").text
-    assert press(client, html, button("ctl-forward")) == "/play/seed-close-socket?v=1&s=App.App"
-    assert press(client, html, button("next-random")) == "/play/seed-close-socket?v=1&s=App.App"
+    html = client.get("/play/seed-close-socket?v=2&s=App").text
+    assert press(client, html, button("ctl-forward")) == "/play/seed-close-socket?v=2&s=App.App"
+    assert press(client, html, button("next-random")) == "/play/seed-close-socket?v=2&s=App.App"
 
 
 def test_the_schedule_appears_at_most_three_times_in_a_step(client: TestClient) -> None:
     schedule = ".".join(DEMO)
-    html = client.get(f"/play/close-during-send?v=1&s={schedule}&at=7", headers={"HX-Request": "true"}).text
+    html = client.get(f"/play/close-during-send?v=2&s={schedule}&at=7", headers={"HX-Request": "true"}).text
     assert 1 <= html.count(schedule) <= 3, (
         "the form, the share link and the export form hold it; nothing else"
     )
@@ -95,32 +111,32 @@ def test_the_schedule_appears_at_most_three_times_in_a_step(client: TestClient) 
 def test_an_htmx_press_answers_the_step_under_its_canonical_link(client: TestClient) -> None:
     schedule = ".".join(DEMO)
     pressed = client.get(
-        f"/play/close-during-send?v=1&s={schedule}&at=2&to=5", headers={"HX-Request": "true"}
+        f"/play/close-during-send?v=2&s={schedule}&at=2&to=5", headers={"HX-Request": "true"}
     )
     assert pressed.status_code == 200
-    assert pressed.headers["hx-push-url"] == f"/play/close-during-send?v=1&s={schedule}&at=5"
-    direct = client.get(f"/play/close-during-send?v=1&s={schedule}&at=5", headers={"HX-Request": "true"})
+    assert pressed.headers["hx-push-url"] == f"/play/close-during-send?v=2&s={schedule}&at=5"
+    direct = client.get(f"/play/close-during-send?v=2&s={schedule}&at=5", headers={"HX-Request": "true"})
     assert pressed.text == direct.text and pressed.headers["etag"] == direct.headers["etag"]
 
 
 def test_a_press_that_cannot_happen_is_refused_with_what_can(client: TestClient) -> None:
-    response = client.get("/play/seed-close-socket?v=1&s=App&then=Nobody")
+    response = client.get("/play/seed-close-socket?v=2&s=App&then=Nobody")
     assert response.status_code == 422
     assert "&#39;Nobody&#39; cannot happen at step 1" in response.text and "App" in response.text
-    done = client.get("/play/seed-close-socket?v=1&s=App.App.App.App.wsk-c1.cr1.cr1.cr1&then=@round-robin")
+    done = client.get("/play/seed-close-socket?v=2&s=App.App.App.App.wsk-c1.cr1.cr1.cr1&then=@round-robin")
     assert done.status_code in (303, 422)
 
 
 def test_the_violation_banner_names_the_rule_and_links_the_documentation(client: TestClient) -> None:
-    html = client.get(f"/play/close-during-send?v=1&s={'.'.join(DEMO)}").text
+    html = client.get(f"/play/close-during-send?v=2&s={'.'.join(DEMO)}").text
     assert 'class="banner"' in html and re.search(r"Rule <a class=\"term\"[^>]*>UB-2 / P1</a> broken", html)
     assert "https://learn.microsoft.com/windows-hardware/drivers/network/closing-a-socket" in html
-    before = client.get(f"/play/close-during-send?v=1&s={'.'.join(DEMO)}&at=1").text
+    before = client.get(f"/play/close-during-send?v=2&s={'.'.join(DEMO)}&at=1").text
     assert 'class="banner"' not in before, "no banner before the rule is broken"
 
 
 def test_title_and_open_graph_name_the_scenario_and_step(client: TestClient) -> None:
-    html = client.get("/play/seed-close-socket?v=1&s=App.App&at=1").text
+    html = client.get("/play/seed-close-socket?v=2&s=App.App&at=1").text
     assert "<title>Closing a socket, as the documentation shows it: step 1 of 2" in html
     assert (
         '<meta property="og:description" content="Closing a socket, as the documentation shows it, step 1 of 2'
@@ -130,17 +146,18 @@ def test_title_and_open_graph_name_the_scenario_and_step(client: TestClient) -> 
 
 def test_bad_links_get_a_clear_error_page(client: TestClient) -> None:
     cases = {
-        "/play/no-such?v=1&s=": (404, "There is no scenario"),
-        "/play/seed-close-socket?v=2&s=": (400, "version 2"),
-        "/play/seed-close-socket?v=1&s=App.Nobody": (
+        "/play/no-such?v=2&s=": (404, "There is no scenario"),
+        "/play/seed-close-socket?v=3&s=": (400, "version 3"),
+        "/play/seed-close-socket?v=x&s=": (400, "reads versions 1, 2 and writes version 2"),
+        "/play/seed-close-socket?v=2&s=App.Nobody": (
             422,
             "Action &#39;Nobody&#39; is not possible at step 2",
         ),
-        "/play/seed-close-socket?v=1&s=App..App": (422, "is not an action id"),
-        "/play/seed-close-socket?v=1&s=App&at=5": (422, "use a number from 0 to 1"),
-        "/play/seed-close-socket?v=1&s=App&at=-1": (422, "is not a step"),
-        "/play/custom?v=1&s=": (400, "needs its scenario in the &#39;def&#39; parameter"),
-        "/play/custom?v=1&def=not-base64!!&s=": (422, "damaged"),
+        "/play/seed-close-socket?v=2&s=App..App": (422, "is not an action id"),
+        "/play/seed-close-socket?v=2&s=App&at=5": (422, "use a number from 0 to 1"),
+        "/play/seed-close-socket?v=2&s=App&at=-1": (422, "is not a step"),
+        "/play/custom?v=2&s=": (400, "needs its scenario in the &#39;def&#39; parameter"),
+        "/play/custom?v=2&def=not-base64!!&s=": (422, "damaged"),
     }
     for url, (status, text) in cases.items():
         response = client.get(url)
@@ -158,35 +175,35 @@ def test_a_custom_scenario_travels_in_its_link(client: TestClient) -> None:
 
 
 def test_a_custom_scenario_without_expect_shows_no_safe_or_buggy_badge(client: TestClient) -> None:
-    inline = client.get("/api/scenarios/seed-close-socket").json()
-    assert 'class="badge safe"' in client.get("/play/seed-close-socket?v=1&s=App").text
+    inline = client.get("/api/scenarios/close-with-pending-receive").json()
+    assert 'class="badge safe"' in client.get("/play/close-with-pending-receive?v=2&s=Worker").text
     del inline["expect"]
-    link = client.post("/api/run", json={"scenario": inline, "schedule": "App"}).json()["link"]
+    link = client.post("/api/run", json={"scenario": inline, "schedule": "Worker"}).json()["link"]
     html = client.get(link).text
     assert 'Step <strong class="at">1</strong>&thinsp;/&thinsp;1' in html
     assert 'class="badge' not in html
 
 
 def test_embed_may_be_framed_and_the_player_may_not(client: TestClient) -> None:
-    embed = client.get("/embed/seed-close-socket?v=1&s=App")
+    embed = client.get("/embed/seed-close-socket?v=2&s=App")
     assert (
         "frame-ancestors *" in embed.headers["content-security-policy"]
         and "x-frame-options" not in embed.headers
     )
     assert "<footer" not in embed.text and 'id="player"' in embed.text
-    play = client.get("/play/seed-close-socket?v=1&s=App")
+    play = client.get("/play/seed-close-socket?v=2&s=App")
     assert play.headers["x-frame-options"] == "DENY"
 
 
 def test_export_gives_the_trace_as_json(client: TestClient) -> None:
-    response = client.get("/export/seed-close-socket?v=1&s=App.App")
+    response = client.get("/export/seed-close-socket?v=2&s=App.App")
     assert response.headers["content-disposition"].startswith("attachment;")
     body = response.json()
     assert body["schedule"] == ["App", "App"] and len(body["steps"]) == 3
 
 
 def test_sandbox_menus_are_offered_as_actions(client: TestClient) -> None:
-    html = client.get("/play/sandbox?v=1&s=").text
+    html = client.get("/play/sandbox?v=2&s=").text
     sandbox = LIBRARY.scenarios["sandbox"].source
     for thread in sandbox.threads:
         for op in thread.menu or []:
@@ -194,7 +211,7 @@ def test_sandbox_menus_are_offered_as_actions(client: TestClient) -> None:
 
 
 def test_domain_words_and_rule_ids_explain_themselves_and_link_the_glossary(client: TestClient) -> None:
-    html = client.get(f"/play/close-during-send?v=1&s={'.'.join(DEMO)}").text
+    html = client.get(f"/play/close-during-send?v=2&s={'.'.join(DEMO)}").text
     for anchor in ("term-passive-level", "term-wsk-subsystem", "term-peer", "term-irp"):
         assert f'href="/glossary#{anchor}"' in html, anchor
     assert 'data-tip="WskCloseSocket was called while another call was in progress.' in html
@@ -203,23 +220,23 @@ def test_domain_words_and_rule_ids_explain_themselves_and_link_the_glossary(clie
 
 
 def test_idle_actors_say_why_as_information_not_as_a_warning(client: TestClient) -> None:
-    html = client.get("/play/seed-close-socket?v=1&s=").text
+    html = client.get("/play/seed-close-socket?v=2&s=").text
     wsk = html.split("WSK subsystem", 1)[1].split("</article>", 1)[0]
     assert 'class="note"' in wsk and 'class="why"' not in wsk
 
 
 def test_the_end_of_a_run_says_how_it_ended_and_what_to_do_next(client: TestClient) -> None:
-    broken = client.get(f"/play/close-during-send?v=1&s={'.'.join(DEMO)}").text
+    broken = client.get(f"/play/close-during-send?v=2&s={'.'.join(DEMO)}").text
     assert "The run has ended: violation" in broken and "first at step 6" in broken
     before = press(client, broken, lambda b: "before the first broken rule" in b["text"])
-    assert before == f"/play/close-during-send?v=1&s={'.'.join(DEMO)}&at=5"
+    assert before == f"/play/close-during-send?v=2&s={'.'.join(DEMO)}&at=5"
     assert "Compare the designs that protect this close" not in broken  # not a member of a family
     ok = client.post(
         "/api/run", json={"scenario": "protect-rundown", "continue_with": {}, "states": "none"}
     ).json()
     page = client.get(ok["link"]).text
     assert "The run has ended: ok" in page and "/families/close-protection" in page
-    middle = client.get(f"/play/close-during-send?v=1&s={'.'.join(DEMO)}&at=3").text
+    middle = client.get(f"/play/close-during-send?v=2&s={'.'.join(DEMO)}&at=3").text
     assert "The run has ended" not in middle
 
 
@@ -231,7 +248,7 @@ def test_a_step_lists_the_enabled_actions_at_most_once_and_steps_nothing(
     from app.sim.engine import Engine
 
     schedule = ".".join(DEMO)
-    client.get(f"/play/close-during-send?v=1&s={schedule}")  # the trace, replayed once and cached
+    client.get(f"/play/close-during-send?v=2&s={schedule}")  # the trace, replayed once and cached
     # The meter's search, which runs in the background and steps every state, is done before counting begins.
     client.app.state.meters.wait(LIBRARY.scenarios["close-during-send"], timeout=60)  # type: ignore[attr-defined]
     counts = {"moves": 0, "steps": 0}
@@ -252,7 +269,7 @@ def test_a_step_lists_the_enabled_actions_at_most_once_and_steps_nothing(
     monkeypatch.setattr(Engine, "step", counting_step)
     for at in (0, 3, 6, len(DEMO)):
         counts.update(moves=0, steps=0)
-        response = client.get(f"/play/close-during-send?v=1&s={schedule}&at={at}&fresh={at}")
+        response = client.get(f"/play/close-during-send?v=2&s={schedule}&at={at}&fresh={at}")
         assert response.status_code == 200
         assert counts["moves"] <= 1 and counts["steps"] == 0, (at, counts)
 
@@ -264,11 +281,11 @@ def test_the_meter_shows_once_its_search_is_done_and_a_cached_placeholder_is_not
     from tests.web.helpers import eventually
 
     fresh = TestClient(create_app())
-    url = f"/play/close-during-send?v=1&s={'.'.join(DEMO)}&at=7"
+    url = f"/play/close-during-send?v=2&s={'.'.join(DEMO)}&at=7"
     first = fresh.get(url, headers={"HX-Request": "true"})
     assert 'class="meter pending"' in first.text and 'hx-get="/meter/close-during-send"' in first.text
     assert 'hx-include="#nav"' in first.text
-    meter_url = f"/meter/close-during-send?v=1&s={'.'.join(DEMO)}&at=7"
+    meter_url = f"/meter/close-during-send?v=2&s={'.'.join(DEMO)}&at=7"
     ready = eventually(lambda: fresh.get(meter_url).text, lambda text: 'class="meter pending"' not in text)
     assert "now unavoidable" in ready and fresh.get(meter_url).headers["cache-control"] == "no-store"
     again = fresh.get(url, headers={"HX-Request": "true"})
@@ -280,10 +297,10 @@ def test_a_safe_scenarios_meter_says_nothing_can_break(client: TestClient) -> No
     from tests.web.helpers import eventually
 
     eventually(
-        lambda: client.get("/meter/protect-rundown?v=1&s=").text,
+        lambda: client.get("/meter/protect-rundown?v=2&s=").text,
         lambda text: 'class="meter pending"' not in text,
     )
-    html = client.get("/play/protect-rundown?v=1&s=").text
+    html = client.get("/play/protect-rundown?v=2&s=").text
     assert "No rule can break in any interleaving of this scenario." in html
 
 

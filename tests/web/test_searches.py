@@ -104,7 +104,7 @@ def test_a_custom_scenario_search_address_carries_its_scenario_across_a_restart(
     assert started["id"].startswith("custom.") and "?def=" in started["url"]
     answer = finished(before, started["url"])
     assert answer["result"]["scenario"] == "my-close"
-    assert answer["result"]["witnesses"][0]["link"].startswith("/play/custom?v=1&def=")
+    assert answer["result"]["witnesses"][0]["link"].startswith("/play/custom?v=2&def=")
 
     after = make_client()
     again = finished(after, started["url"])

@@ -21,7 +21,7 @@ from app.web.links import decode_definition
 from app.web.short_links import MAX_URL_CHARS
 from tests.databases import database_url, postgres_server  # noqa: F401  (fixtures)
 
-LINK = "/play/close-during-send?v=1&s=Sender.Closer.Sender&at=2"
+LINK = "/play/close-during-send?v=2&s=Sender.Closer.Sender&at=2"
 CHANGED = "protect-none"  # no lesson uses it, so a changed copy leaves the course loadable
 
 
@@ -71,19 +71,19 @@ def test_a_custom_scenario_is_stored_by_content(database_url: str) -> None:  # n
     link = run.json()["link"]
     short = client.post("/api/short-links", json={"url": link}).json()["url"]
     target = client.get(short, follow_redirects=False).headers["location"]
-    assert target.startswith("/play/custom?v=1&def=")
+    assert target.startswith("/play/custom?v=2&def=")
     assert client.get(target).status_code == 200
 
 
 @pytest.mark.parametrize(
     ("url", "says"),
     [
-        ("https://elsewhere.example/play/close-during-send?v=1&s=", "Only this site's stage links"),
+        ("https://elsewhere.example/play/close-during-send?v=2&s=", "Only this site's stage links"),
         ("/scenarios/close-during-send", "Only stage links can be shortened"),
-        ("/play/close-during-send?v=1&s=Closer.Nobody", "does not replay"),
-        ("/play/no-such-scenario?v=1&s=", "does not replay"),
-        ("/play/close-during-send?v=1&s=Sender&at=7", "does not replay"),
-        ("/play/custom?v=1&def=AAAA&s=", "does not replay"),
+        ("/play/close-during-send?v=2&s=Closer.Nobody", "does not replay"),
+        ("/play/no-such-scenario?v=2&s=", "does not replay"),
+        ("/play/close-during-send?v=2&s=Sender&at=7", "does not replay"),
+        ("/play/custom?v=2&def=AAAA&s=", "does not replay"),
         ("/play/close-during-send?v=9&s=", "does not replay"),
         ("javascript:alert(1)", "Only this site's stage links"),
     ],
@@ -136,7 +136,7 @@ def test_a_short_link_survives_a_changed_built_in(database_url: str, tmp_path: P
     original = load_library().get(CHANGED)
     assert original is not None and original.source.demo
     demo = ".".join(original.source.demo)
-    link = f"/play/{CHANGED}?v=1&s={demo}&at=6"
+    link = f"/play/{CHANGED}?v=2&s={demo}&at=6"
     short = before.post("/api/short-links", json={"url": link}).json()["url"]
     shown_before = before.get(short)
     # A later release: the same database, the scenario changed (the old demo no longer replays in it).
@@ -155,7 +155,7 @@ def test_a_short_link_survives_a_changed_built_in(database_url: str, tmp_path: P
 
 def test_a_long_link_says_when_its_built_in_changed(database_url: str, tmp_path: Path) -> None:  # noqa: F811
     before = app_client(database_url)
-    page = before.get(f"/play/{CHANGED}?v=1&s=Sender&at=1")
+    page = before.get(f"/play/{CHANGED}?v=2&s=Sender&at=1")
     share = (
         page.text.split('id="share-link" name="url" type="text" readonly value="')[1]
         .split('"')[0]
@@ -168,7 +168,7 @@ def test_a_long_link_says_when_its_built_in_changed(database_url: str, tmp_path:
     assert shown.status_code == 200
     assert "This scenario has changed since this link was made" in shown.text
     stored = shown.text.split('class="made-with"')[1].split('href="')[1].split('"')[0].replace("&amp;", "&")
-    assert stored.startswith("/play/custom?v=1&def=")
+    assert stored.startswith("/play/custom?v=2&def=")
     assert after.get(stored).status_code == 200
 
 
@@ -179,7 +179,7 @@ def test_a_long_link_whose_run_no_longer_replays_offers_the_version_it_was_made_
     original = load_library().get(CHANGED)
     assert original is not None and original.source.demo
     before = app_client(database_url)
-    page = before.get(f"/play/{CHANGED}?v=1&s={'.'.join(original.source.demo)}")
+    page = before.get(f"/play/{CHANGED}?v=2&s={'.'.join(original.source.demo)}")
     share = (
         page.text.split('id="share-link" name="url" type="text" readonly value="')[1]
         .split('"')[0]

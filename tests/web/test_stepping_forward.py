@@ -22,7 +22,7 @@ def with_meter(scenario_id: str) -> TestClient:
     """A server whose meter of the scenario is searched (else a step shows a placeholder, and only for a while)."""
     client = TestClient(create_app(LIBRARY))
     deadline = time.monotonic() + 60
-    while 'class="meter pending"' in client.get(f"/meter/{scenario_id}?v=1&s=").text:
+    while 'class="meter pending"' in client.get(f"/meter/{scenario_id}?v=2&s=").text:
         assert time.monotonic() < deadline, f"the meter of {scenario_id} never finished"
         time.sleep(0.05)
     return client

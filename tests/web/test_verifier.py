@@ -74,4 +74,4 @@ def test_the_scenario_page_links_into_each_step_of_its_narrated_run(client: Test
     demo = ".".join(LIBRARY.scenarios["close-during-send"].source.demo or ())
     for step in (0, 1, len(demo.split("."))):
         suffix = "" if step == len(demo.split(".")) else f"&amp;at={step}"
-        assert f'href="/play/close-during-send?v=1&amp;s={demo}{suffix}">Step {step} on the stage' in page
+        assert f'href="/play/close-during-send?v=2&amp;s={demo}{suffix}">Step {step} on the stage' in page
