@@ -254,6 +254,7 @@ class StateKeys:
             state.words,
             state.rundowns,
             state.events,
+            state.offers,
             state.captures,
             state.deregistering,
             state.deregistered,

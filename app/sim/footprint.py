@@ -269,6 +269,7 @@ def _changes(before: State, after: State, actor_id: str) -> tuple[set[Part], set
         (before.words, after.words),
         (before.rundowns, after.rundowns),
         (before.events, after.events),
+        (before.offers, after.offers),
     )
     for old_cells, new_cells in cells:
         if old_cells is not new_cells:

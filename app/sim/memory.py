@@ -154,9 +154,11 @@ def run_memory_statement(tx: Transaction, who: str, frame: Frame, stmt: sc.Memor
         case sc.ExAcquireRundownProtection() | sc.ExReleaseRundownProtection():
             result = _rundown_protection(tx, who, index, stmt)
         case sc.KeSetEvent():
-            set_event(tx, index, True)
-            tx.say(f"{who} signals the event {cell.c_name}.")
-            if not cell.synchronization:
+            if cell.synchronization:
+                signal_synchronization_event(tx, who, index)
+            else:
+                set_event(tx, index, True)
+                tx.say(f"{who} signals the event {cell.c_name}.")
                 release_waiters(tx, index)
         case sc.KeClearEvent():
             set_event(tx, index, False)
@@ -198,6 +200,45 @@ def release_waiters(tx: Transaction, index: int) -> None:
         frame = actor.top
         if frame is not None and frame.waiting == (WaitKind.EVENT, index):
             tx.put_frame(actor.id, replace(frame, waiting=(WaitKind.RELEASED, index)))
+
+
+def signal_synchronization_event(tx: Transaction, who: str, index: int) -> None:
+    """KeSetEvent on a synchronization (auto-reset) event: when a thread waits on it, the kernel satisfies exactly
+    one wait at once and the event stays not signalled; with nobody waiting, it stays signalled until a wait takes
+    it ([KeSetEvent](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-kesetevent),
+    [KeInitializeEvent](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-keinitializeevent)).
+    Which waiter is the kernel's choice: each one waiting now is OFFERED the release, and the first of them to
+    return takes it. So a KeClearEvent after it cannot take the release back, a second KeSetEvent releases a second
+    waiter, and a thread that starts waiting afterwards cannot take a release meant for those already waiting."""
+    cell = tx.scenario.memory[index]
+    waiters = [
+        actor.id
+        for actor in tx.state.actors
+        if actor.top is not None and actor.top.waiting in ((WaitKind.EVENT, index), (WaitKind.OFFERED, index))
+    ]
+    offered = tx.state.offers[index]
+    if len(waiters) <= offered:  # every waiter already has a release coming: the event keeps this signal
+        set_event(tx, index, True)
+        tx.say(f"{who} signals the synchronization event {cell.c_name}.")
+        return
+    set_offers(tx, index, offered + 1)
+    for actor_id in waiters:
+        frame = tx.actor(actor_id).top
+        assert frame is not None
+        if frame.waiting == (WaitKind.EVENT, index):
+            tx.put_frame(actor_id, replace(frame, waiting=(WaitKind.OFFERED, index)))
+    names = " or ".join(waiters)
+    tx.say(
+        f"{who} signals the synchronization event {cell.c_name}: the kernel satisfies one wait at once ({names}), "
+        "and the event stays not signalled."
+    )
+
+
+def set_offers(tx: Transaction, index: int, count: int) -> None:
+    """How many releases of a synchronization event its OFFERED waiters have yet to take."""
+    offers = list(tx.state.offers)
+    offers[index] = count
+    tx.state = replace(tx.state, offers=tuple(offers))
 
 
 def release_provider_npi(tx: Transaction, who: str) -> None:
@@ -279,6 +320,14 @@ def _wait_done(tx: Transaction, who: str, frame: Frame, waiting: Wait) -> None:
     if kind == WaitKind.EVENT and tx.scenario.memory[index].synchronization:
         set_event(tx, index, False)
     tx.put_frame(who, frame)
+    if kind == WaitKind.OFFERED:
+        left = tx.state.offers[index] - 1
+        set_offers(tx, index, left)
+        if left == 0:  # the releases are all taken: the other waiters wait for the next KeSetEvent again
+            for actor in tx.state.actors:
+                top = actor.top
+                if top is not None and top.waiting == (WaitKind.OFFERED, index):
+                    tx.put_frame(actor.id, replace(top, waiting=(WaitKind.EVENT, index)))
 
 
 def wait_satisfied(state: State, waiting: Wait) -> bool:
@@ -290,6 +339,8 @@ def wait_satisfied(state: State, waiting: Wait) -> bool:
         return state.events[index]
     if kind == WaitKind.RELEASED:
         return True
+    if kind == WaitKind.OFFERED:
+        return state.offers[index] > 0
     if kind == WaitKind.RUNDOWN:
         return state.rundowns[index].count <= 0
     return state.captures == 0 and state.open_sockets == 0
@@ -301,6 +352,11 @@ def wait_text(scenario: CompiledScenario, state: State, frame: Frame) -> str:
     kind, index = frame.waiting
     if kind == WaitKind.RELEASED:
         return f"was released by a KeSetEvent on {scenario.memory[index].c_name} and returns from its wait"
+    if kind == WaitKind.OFFERED:
+        return (
+            f"may be the waiter a KeSetEvent on the synchronization event {scenario.memory[index].c_name} "
+            "released, and return from its wait"
+        )
     if kind == WaitKind.EVENT:
         cell = scenario.memory[index]
         if cell.synchronization:

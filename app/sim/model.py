@@ -73,12 +73,15 @@ class WaitKind(StrEnum):
     the release of run-down protection ([ExWaitForRundownProtectionRelease](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-exwaitforrundownprotectionrelease)),
     or the end of its open sockets and NPI captures ([WskDeregister](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nf-wsk-wskderegister)).
     RELEASED is a wait on a notification event that a KeSetEvent has satisfied: the waiter is ready to return,
-    whatever happens to the event before it does (a KeClearEvent cannot take the release back)."""
+    whatever happens to the event before it does (a KeClearEvent cannot take the release back). OFFERED is a wait
+    on a synchronization event that was waiting when a KeSetEvent satisfied one of its waiters: which one is the
+    kernel's choice, so each such waiter may be the one (``State.offers`` counts the releases not yet taken)."""
 
     EVENT = "event"
     RUNDOWN = "rundown"
     DEREGISTER = "deregister"
     RELEASED = "released"
+    OFFERED = "offered"
 
 
 class EventKind(StrEnum):
@@ -301,6 +304,9 @@ class State:
     words: tuple[int, ...] = ()  # one slot per memory cell; rundown and event cells use their own tuples
     rundowns: tuple[Rundown, ...] = ()
     events: tuple[bool, ...] = ()
+    # Per memory cell: KeSetEvents on a synchronization event that satisfied a waiter none of its waiters has yet
+    # taken (each goes to one of the waits OFFERED it).
+    offers: tuple[int, ...] = ()
     captures: int = 0
     deregistering: bool = False
     deregistered: bool = False
@@ -369,5 +375,6 @@ def initial_state(scenario: CompiledScenario) -> State:
         words=tuple(cell.initial if cell.kind == "word" else 0 for cell in memory),
         rundowns=tuple(Rundown() for _ in memory),
         events=tuple(cell.kind == "event" and cell.initial != 0 for cell in memory),
+        offers=(0,) * len(memory),
         captures=scenario.source.registration.npi_captured,
     )

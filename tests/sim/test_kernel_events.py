@@ -129,3 +129,66 @@ def test_a_wait_that_begins_after_the_clear_still_blocks() -> None:
     """Only the waits there at the KeSetEvent are released: one that starts after the KeClearEvent blocks."""
     trace = replay(pulse(None), "S.S.W")
     assert movers(trace) == [] and trace.outcome == "deadlock"
+
+
+# -- a synchronization event satisfies one wait per KeSetEvent, at the KeSetEvent ------------------------------------
+
+
+def two_waiters_and_two_signals(event_type: str, between: list[dict[str, Any]] | None = None) -> Any:
+    """A and B each wait for E; S signals it, then (after ``between``) signals it again."""
+    signal = {"op": "KeSetEvent", "var": "E"}
+    return with_event(
+        event_type,
+        [
+            {"name": "A", "program": [WAIT]},
+            {"name": "B", "program": [WAIT]},
+            {"name": "S", "program": [signal, *(between or []), signal]},
+        ],
+    )
+
+
+def test_two_sets_of_a_synchronization_event_release_both_waiters() -> None:
+    """Each KeSetEvent satisfies one wait when it runs; before, the second set found the event still signalled and
+    released nobody, a deadlock the kernel does not have."""
+    trace = replay(two_waiters_and_two_signals("synchronization"), "A.B.S.S")
+    assert movers(trace) == ["A", "B"]
+    done = replay(two_waiters_and_two_signals("synchronization"), "A.B.S.S.B.A")
+    assert all(a.finished for a in done.final.actors) and done.outcome != "deadlock"
+    assert done.final.events == (False,) and done.final.offers == (0,)
+
+
+def test_a_clear_after_the_set_cannot_take_back_a_synchronization_events_release() -> None:
+    scenario = two_waiters_and_two_signals("synchronization", [{"op": "KeClearEvent", "var": "E"}])
+    trace = replay(scenario, "A.S.S")  # A waits; S sets (A's wait is satisfied), then clears
+    assert movers(trace) == ["A", "B", "S"], "A returns whatever the clear did"
+    assert replay(scenario, "A.S.S.A").final.actor("A").finished
+
+
+def test_a_wait_that_starts_after_the_set_cannot_take_the_release_of_one_already_waiting() -> None:
+    trace = replay(two_waiters("synchronization"), "A.S.B")  # A waits, S sets, then B starts waiting
+    assert movers(trace) == ["A"], "the release was A's: B waits for the next KeSetEvent"
+    assert replay(two_waiters("synchronization"), "A.S.B.A").outcome == "deadlock"
+
+
+def test_either_waiter_may_take_a_single_release_and_the_other_waits_on() -> None:
+    for first, other in (("A", "B"), ("B", "A")):
+        trace = replay(two_waiters("synchronization"), f"A.B.S.{first}")
+        assert movers(trace) == [], f"{other} waits for a KeSetEvent nobody will make"
+        assert trace.final.actor(other).top.waiting == ("event", 0)
+
+
+def test_a_set_with_every_waiter_already_released_signals_the_event() -> None:
+    """One waiter and two sets: the first satisfies A's wait, the second has nobody left to release, so the event
+    stays signalled for the next wait, which takes it and resets it."""
+    scenario = with_event(
+        "synchronization",
+        [
+            {"name": "A", "program": [WAIT, WAIT]},
+            {"name": "S", "program": [{"op": "KeSetEvent", "var": "E"}, {"op": "KeSetEvent", "var": "E"}]},
+        ],
+    )
+    trace = replay(scenario, "A.S.S")
+    assert trace.final.events == (True,) and trace.final.offers == (1,)
+    done = replay(scenario, "A.S.S.A.A")
+    assert all(a.finished for a in done.final.actors) and done.outcome != "deadlock"
+    assert done.final.events == (False,) and done.final.offers == (0,)
