@@ -16,6 +16,8 @@ from starlette.concurrency import run_in_threadpool
 
 from app.lessons import CompiledLesson, Course, grade, question
 from app.web.errors import PAGE_ERRORS
+from app.web.link_versions import lesson_step
+from app.web.links import lesson_link
 from app.web.meter import Meters
 from app.web.player import Location, follow, meter_view, parse_step, player_view
 
@@ -62,10 +64,14 @@ async def lesson_page(
     at: Annotated[str | None, Query(max_length=8)] = None,
     to: Annotated[str | None, Query(max_length=8)] = None,
     then: Annotated[str | None, Query(max_length=48)] = None,
+    v: Annotated[str | None, Query(max_length=8)] = None,
 ) -> Response:
     """A step of a lesson. ``to`` (a step control) stays in the lesson; ``then`` (an action) leaves it for the
-    player, on a branch of the lesson's run."""
+    player, on a branch of the lesson's run. A link of an older link version (``v``; none before version 2) names
+    the step its lesson had then, moved to where that step is today."""
     lesson = _lesson(request, lesson_id)
+    scenario_id, run = lesson.scenario.source.id, lesson.trace.schedule
+    at, to = lesson_step(v, scenario_id, run, at), lesson_step(v, scenario_id, run, to)
     fragment = request.headers.get("hx-request") == "true"
     step = parse_step(to if to is not None else at, lesson.last) if (to or at) else 0
     if then is not None:
@@ -75,7 +81,7 @@ async def lesson_page(
             status_code=200 if fragment else 303, headers={"HX-Redirect": target, "Location": target}
         )
     if to is not None and not fragment:
-        return RedirectResponse(f"/learn/{lesson_id}?at={step}", status_code=303)
+        return RedirectResponse(lesson_link(lesson_id, step), status_code=303)
 
     def render() -> str:
         loc = _location(request, lesson, step)
@@ -86,7 +92,7 @@ async def lesson_page(
         name = "partials/player.html" if fragment else "pages/lesson.html"
         return str(request.app.state.templates.get_template(name).render(request=request, **view))
 
-    headers = {"HX-Push-Url": f"/learn/{lesson_id}?at={step}"} if fragment else {}
+    headers = {"HX-Push-Url": lesson_link(lesson_id, step)} if fragment else {}
     return HTMLResponse(await run_in_threadpool(render), headers=headers)
 
 

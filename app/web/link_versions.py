@@ -13,6 +13,10 @@ the same, step for step. Every other scenario, custom ones included, means the s
 
 A rule is a pure function from a link's (schedule, step) to the current version's; ``upgrade`` chains them from the
 link's version to the current one and says, in a sentence for the stage, what changed.
+
+A lesson's link (``/learn/<lesson>?at=N``) names a step of the lesson's own run, which is a run of a built-in
+scenario, so the same rules move its step (``lesson_step``). Lesson links carried no ``v`` before version 2: one
+without it is of version 1.
 """
 
 from __future__ import annotations
@@ -156,3 +160,16 @@ def old_link(scenario_id: str, fingerprint: str, schedule: tuple[str, ...], at: 
             query = f"v={old}&s={'.'.join(schedule)}" + ("" if at == len(schedule) else f"&at={at}")
             return f"/play/{scenario_id}?{query}"
     return None
+
+
+def lesson_step(v: str | None, scenario_id: str, run: tuple[str, ...], at: str | None) -> str | None:
+    """The step of today's lesson that a lesson link's ``at`` named, for a lesson whose run (today's) is ``run``, a
+    run of ``scenario_id``. The rules are given today's run to read: each reads only where the run reaches the
+    step it inserts (the seed's: its second ``App`` step), which today's run reaches where the old one did."""
+    old = version(v) if v is not None else 1
+    rules = tuple(
+        change.rule
+        for n in range(old, LINK_VERSION)
+        if (change := CHANGES.get(n, {}).get(scenario_id)) is not None
+    )
+    return _moved(run, at, rules) if rules else at

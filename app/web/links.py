@@ -80,3 +80,9 @@ def play_link(
         query += f"&at={at}"
     path = "custom" if definition is not None else scenario_id
     return f"/play/{path}?{query}"
+
+
+def lesson_link(lesson_id: str, at: int) -> str:
+    """The link to a step of a lesson, in the current link version (its ``v`` says how to read ``at`` once a
+    lesson's run changes: app/web/link_versions.py)."""
+    return f"/learn/{lesson_id}?v={LINK_VERSION}&at={at}"

@@ -56,6 +56,8 @@ from app.rooms import (
 from app.scenarios import describe_errors
 from app.sim import RULES
 from app.web.errors import API_ERRORS, PAGE_ERRORS, ErrorOut
+from app.web.link_versions import lesson_step
+from app.web.links import lesson_link
 from app.web.meter import Meters
 from app.web.player import LinkQuery, Location, locate, parse_step
 from app.web.shared import CONNECT_TIMEOUT_S, REDIS_URL
@@ -97,7 +99,7 @@ class StageIn(Input):
         min_length=1,
         max_length=60_000,
         description="A stage: a player link (/play/<scenario>?v=2&s=...&at=N, custom scenarios with def=) or a "
-        "lesson step (/learn/<lesson>?at=N). A full URL of this server is accepted too.",
+        "lesson step (/learn/<lesson>?v=2&at=N). A full URL of this server is accepted too.",
         examples=["/play/close-during-send?v=2&s=&at=0"],
     )
 
@@ -257,7 +259,7 @@ class Stage:
 
 
 STAGES = (
-    "a player link (/play/<scenario>?v=2&s=...&at=N), a lesson step (/learn/<lesson>?at=N) or a challenge's stage "
+    "a player link (/play/<scenario>?v=2&s=...&at=N), a lesson step (/learn/<lesson>?v=2&at=N) or a challenge's stage "
     "(/challenges/<challenge>?v=2&s=...&at=N)"
 )
 
@@ -294,11 +296,12 @@ def resolve(request: Request, url: str) -> Stage:
             raise HTTPException(
                 404, f"There is no lesson '{segments[2][:64]}'. The course at /learn lists them."
             )
-        at = parse_step(query.get("at") or "0", lesson.last)
+        named = lesson_step(query.get("v"), lesson.scenario.source.id, lesson.trace.schedule, query.get("at"))
+        at = parse_step(named or "0", lesson.last)
         trace = request.app.state.traces.get(lesson.scenario, lesson.trace.schedule)
         loc = Location(lesson.scenario, None, lesson.trace.schedule, at, trace)
         label = f"Lesson: {lesson.source.title}, step {at} of {lesson.last}"
-        return Stage(f"/learn/{lesson.source.id}?at={at}", label, loc, lesson)
+        return Stage(lesson_link(lesson.source.id, at), label, loc, lesson)
     if len(segments) == 3 and segments[1] == "challenges" and segments[2]:
         return _challenge_stage(request, segments[2], query)
     raise HTTPException(422, f"'{path[:80]}' is not a stage a class can follow: give {STAGES}.")

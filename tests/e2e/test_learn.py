@@ -35,7 +35,7 @@ def test_a_question_is_answered_right_and_wrong_then_the_step_is_revealed(
     right = [o.value for o in asked.options if o.right]
     wrong = [o.value for o in asked.options if not o.right]
     page.set_viewport_size({"width": 1366, "height": 768})
-    page.goto(f"{live_server}/learn/{lesson_id}?at={at}")
+    page.goto(f"{live_server}/learn/{lesson_id}?v=2&at={at}")
     expect(page.locator("#ctl-forward")).to_have_attribute("aria-disabled", "true")
     answer(page, wrong[:1])
     expect(page.locator("#question .verdict-line")).to_contain_text("Not quite")
@@ -49,14 +49,14 @@ def test_a_question_is_answered_right_and_wrong_then_the_step_is_revealed(
     snap(page, artifacts_dir / f"lesson-{lesson_id}-{at}.png")
     page.get_by_role("button", name=f"See step {at + 1}").click()
     expect(page.locator("#player")).to_have_attribute("data-at", str(at + 1))
-    expect(page).to_have_url(re.compile(rf"/learn/{lesson_id}\?at={at + 1}$"))
+    expect(page).to_have_url(re.compile(rf"/learn/{lesson_id}\?v=2&at={at + 1}$"))
 
 
 def test_a_finished_lesson_is_marked_in_the_course(page: Page, live_server: str) -> None:
     lesson_id, lesson = next(iter(COURSE.lessons.items()))
     page.goto(f"{live_server}/learn")
     expect(page.locator(f'[data-lesson="{lesson_id}"] .done-mark')).to_be_hidden()
-    page.goto(f"{live_server}/learn/{lesson_id}?at={lesson.last}")
+    page.goto(f"{live_server}/learn/{lesson_id}?v=2&at={lesson.last}")
     expect(page.get_by_text("Lesson complete.")).to_be_visible()
     page.goto(f"{live_server}/learn")
     expect(page.locator(f'[data-lesson="{lesson_id}"] .done-mark')).to_be_visible()

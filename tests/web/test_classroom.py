@@ -103,9 +103,9 @@ def test_a_full_url_of_this_server_and_a_lesson_are_stages(client: TestClient) -
     room = _open(client, f"http://testserver{RUN}")
     assert client.get(f"/api/rooms/{room['code']}").json()["url"].startswith("/play/close-during-send")
     lesson = next(iter(client.app.state.course.lessons))  # type: ignore[attr-defined]
-    room = _open(client, f"/learn/{lesson}?at=1")
+    room = _open(client, f"/learn/{lesson}?v=2&at=1")
     state = client.get(f"/api/rooms/{room['code']}").json()
-    assert state["url"] == f"/learn/{lesson}?at=1" and state["label"].startswith("Lesson: ")
+    assert state["url"] == f"/learn/{lesson}?v=2&at=1" and state["label"].startswith("Lesson: ")
 
 
 def test_a_break_challenge_is_a_stage_a_fix_challenge_is_not(client: TestClient) -> None:
@@ -175,12 +175,12 @@ def test_a_lesson_question_is_asked_only_where_the_lesson_asks_one(client: TestC
     lesson = next(c for c in course.lessons.values() if any(s.ask for s in c.steps.values()))
     at = next(n for n, s in lesson.steps.items() if s.ask)
     quiet = next(n for n in range(lesson.last + 1) if n not in lesson.steps or not lesson.steps[n].ask)
-    room = _open(client, f"/learn/{lesson.source.id}?at={quiet}")
+    room = _open(client, f"/learn/{lesson.source.id}?v=2&at={quiet}")
     refused = client.post(f"/api/rooms/{room['code']}/question", json={"kind": "lesson"}, headers=_key(room))
     assert refused.status_code == 422 and "asks nothing" in refused.json()["detail"]
     client.post(
         f"/api/rooms/{room['code']}/step",
-        json={"url": f"/learn/{lesson.source.id}?at={at}"},
+        json={"url": f"/learn/{lesson.source.id}?v=2&at={at}"},
         headers=_key(room),
     )
     asked = client.post(f"/api/rooms/{room['code']}/question", json={"kind": "lesson"}, headers=_key(room))

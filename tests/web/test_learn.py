@@ -81,7 +81,7 @@ def test_the_course_lists_its_lessons_in_order(client: TestClient) -> None:
 
 
 def test_a_question_step_shows_the_question_and_hides_its_answer(client: TestClient) -> None:
-    html = client.get("/learn/why-close-races?at=5").text
+    html = client.get("/learn/why-close-races?v=2&at=5").text
     assert 'id="question"' in html and "Which of these can happen next?" in html
     assert 'class="action' not in html, "the actions that can happen next are the answer: not shown yet"
     assert 'aria-disabled="true" title="Answer the question first' in html
@@ -129,16 +129,16 @@ def test_bad_answers_are_refused_clearly(client: TestClient) -> None:
 
 
 def test_a_step_control_stays_in_the_lesson_and_an_action_leaves_for_the_player(client: TestClient) -> None:
-    moved = client.get("/learn/why-close-races?at=2&to=3", follow_redirects=False)
-    assert moved.status_code == 303 and moved.headers["location"] == "/learn/why-close-races?at=3"
-    left = client.get("/learn/why-close-races?at=3&then=Closer", follow_redirects=False)
+    moved = client.get("/learn/why-close-races?v=2&at=2&to=3", follow_redirects=False)
+    assert moved.status_code == 303 and moved.headers["location"] == "/learn/why-close-races?v=2&at=3"
+    left = client.get("/learn/why-close-races?v=2&at=3&then=Closer", follow_redirects=False)
     assert left.headers["location"].startswith("/play/close-during-send?v=2&s=Sender.Sender.Sender.Closer")
 
 
 def test_the_last_step_says_the_lesson_is_done_and_offers_the_next(client: TestClient) -> None:
     first = next(iter(COURSE.lessons))
     lesson = COURSE.lessons[first]
-    html = client.get(f"/learn/{first}?at={lesson.last}").text
+    html = client.get(f"/learn/{first}?v=2&at={lesson.last}").text
     assert "Lesson complete." in html and f'data-lesson-done="{first}"' in html
 
 
@@ -248,7 +248,7 @@ def test_the_new_kinds_are_graded_over_http(client: TestClient) -> None:
     lesson_id, at = counter[0]
     asked = question(COURSE.lessons[lesson_id], at)
     assert asked is not None
-    page = client.get(f"/learn/{lesson_id}?at={at}").text
+    page = client.get(f"/learn/{lesson_id}?v=2&at={at}").text
     assert 'type="radio" name="pick"' in page and "What will" in page
     wrong = next(o.value for o in asked.options if not o.right)
     bad = client.get(f"/learn/{lesson_id}/answer", params={"at": at, "pick": wrong})

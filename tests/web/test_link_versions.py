@@ -284,3 +284,50 @@ def test_a_v1_completion_link_still_wins(client: TestClient) -> None:
     for v in ("1", "2"):
         page = client.get(f"/challenges/{challenge.source.id}/won?v={v}&s={witness}")
         assert page.status_code == 200, page.text[:300]
+
+
+# -- lesson links: /learn/<lesson>?at=N carried no v before version 2 ------------------------------------------------
+
+LESSON_ON_SEED = (
+    "irp-and-completion-routine"  # lesson 1 runs on the seed: its steps after the allocation moved
+)
+
+
+def lesson_step_shown(client: TestClient, url: str) -> tuple[str, str]:
+    """The step a lesson page shows, and its author's why."""
+    page = client.get(url).text
+    at = re.search(r'id="player"[^>]*data-at="(\d+)"', page, re.S)
+    why = re.search(r'class="why-it-matters"><strong>Why it matters.</strong>(.*?)</p>', page, re.S)
+    assert at is not None, url
+    return at[1], why[1].strip() if why else ""
+
+
+@pytest.mark.parametrize(("old", "today"), [(0, 0), (2, 2), (3, 4), (4, 5), (8, 9), (13, 14)])
+def test_an_old_lesson_link_opens_the_step_it_named(client: TestClient, old: int, today: int) -> None:
+    """Lesson 1 gained the check as its step 3: a link made before (no v) names the step its lesson had then,
+    which is today's step one further on after the allocation; the author's why moved with it."""
+    shown = lesson_step_shown(client, f"/learn/{LESSON_ON_SEED}?at={old}")
+    assert shown == lesson_step_shown(client, f"/learn/{LESSON_ON_SEED}?v={LINK_VERSION}&at={today}")
+    assert shown[0] == str(today) and shown[1], "every one of these steps has its author's why"
+
+
+def test_a_lesson_on_an_unchanged_scenario_means_the_same_step_in_every_version(client: TestClient) -> None:
+    for old in ("", "v=1&"):
+        assert lesson_step_shown(client, f"/learn/why-close-races?{old}at=5") == lesson_step_shown(
+            client, f"/learn/why-close-races?v={LINK_VERSION}&at=5"
+        )
+
+
+def test_lesson_links_the_server_writes_carry_the_link_version(client: TestClient) -> None:
+    moved = client.get(f"/learn/{LESSON_ON_SEED}?at=3&to=3", follow_redirects=False)  # an old page's button
+    assert moved.headers["location"] == f"/learn/{LESSON_ON_SEED}?v={LINK_VERSION}&at=4"
+    pushed = client.get(f"/learn/{LESSON_ON_SEED}?v={LINK_VERSION}&to=6", headers={"HX-Request": "true"})
+    assert pushed.headers["HX-Push-Url"] == f"/learn/{LESSON_ON_SEED}?v={LINK_VERSION}&at=6"
+    assert client.get(f"/learn/{LESSON_ON_SEED}?v=9&at=3").status_code == 400
+
+
+def test_a_class_opened_on_an_old_lesson_link_follows_the_step_it_named(client: TestClient) -> None:
+    opened = client.post("/api/rooms", json={"url": f"/learn/{LESSON_ON_SEED}?at=3"})
+    assert opened.status_code == 201, opened.text
+    state = client.get(f"/api/rooms/{opened.json()['code']}").json()
+    assert state["url"] == f"/learn/{LESSON_ON_SEED}?v={LINK_VERSION}&at=4"
