@@ -734,6 +734,15 @@ class Settings(Model):
         description="IoAllocateIrp may return NULL (insufficient resources): each allocation offers that outcome "
         "as its own action.",
     )
+    # Left out of the scenario's JSON while false, so that every scenario written before it existed keeps its
+    # fingerprint (its links' content hash and its search ids stay valid).
+    callbacks_despite_pending: bool = Field(
+        default=False,
+        exclude_if=lambda value: value is False,
+        description="A pending WskReceive, WskReceiveFrom or WskAccept takes precedence over the matching event "
+        "callback, but the documentation says races exist where WSK could still call the callback. True: WSK may "
+        "still call it while such an IRP is pending.",
+    )
 
     @field_validator("cancel_status", "abort_status")
     @classmethod
