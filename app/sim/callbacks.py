@@ -148,7 +148,7 @@ def _connection_event_moves(scenario: CompiledScenario, state: State, index: int
     sock = state.sockets[index]
     if not sock.inbound:
         return []
-    if any(state.irp(i).function == "WskReceive" for i in sock.pending):
+    if _pending_takes_precedence(scenario, state, sock.pending, "WskReceive"):
         return []  # a pending receive takes precedence over the receive event (rule E-7)
     head = sock.inbound[0]
     event: EventName = "receive" if head == "data" else "disconnect"
@@ -180,6 +180,18 @@ def _connection_event_moves(scenario: CompiledScenario, state: State, index: int
     return [Move(Action(f"wsk-{code}-{scenario.sockets[index].name}", "wsk", label), deliver)]
 
 
+def _pending_takes_precedence(
+    scenario: CompiledScenario, state: State, pending: tuple[int, ...], function: str
+) -> bool:
+    """Whether a pending IRP of ``function`` keeps WSK from calling the matching event callback. The documentation
+    gives it precedence but warns that "race conditions exist where the WSK subsystem could still call" the
+    callback (rule E-7, [WskReceiveEvent](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_receive_event)):
+    the setting ``callbacks_despite_pending`` lets the callback come anyway, as a choice of its own."""
+    if scenario.settings.callbacks_despite_pending:
+        return False
+    return any(state.irp(i).function == function for i in pending)
+
+
 def _receive_from_moves(scenario: CompiledScenario, state: State, index: int) -> list[Move]:
     """A datagram socket's receive-from event for the first datagram waiting
     ([WskReceiveFromEvent](https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_receive_from_event)):
@@ -188,7 +200,7 @@ def _receive_from_moves(scenario: CompiledScenario, state: State, index: int) ->
     sock = state.sockets[index]
     if not sock.inbound or "receive_from" not in sock.events:
         return []
-    if any(state.irp(i).function == "WskReceiveFrom" for i in sock.pending):
+    if _pending_takes_precedence(scenario, state, sock.pending, "WskReceiveFrom"):
         return []  # a pending receive-from takes precedence over the event (rule E-7)
     if scenario.settings.serialize_callbacks and sock.callbacks:
         return []
@@ -215,7 +227,7 @@ def _accept_moves(scenario: CompiledScenario, state: State, index: int) -> list[
     waiting = accept.backlog(scenario, state, index)
     if not waiting or "accept" not in sock.events:
         return []
-    if any(state.irp(i).function == "WskAccept" for i in sock.pending):
+    if _pending_takes_precedence(scenario, state, sock.pending, "WskAccept"):
         return []  # a pending accept takes precedence over the accept event (rule E-7)
     if scenario.settings.serialize_callbacks and sock.callbacks:
         return []

@@ -734,6 +734,15 @@ class Settings(Model):
         description="IoAllocateIrp may return NULL (insufficient resources): each allocation offers that outcome "
         "as its own action.",
     )
+    # Left out of the scenario's JSON while false, so that every scenario written before it existed keeps its
+    # fingerprint (its links' content hash and its search ids stay valid).
+    callbacks_despite_pending: bool = Field(
+        default=False,
+        exclude_if=lambda value: value is False,
+        description="A pending WskReceive, WskReceiveFrom or WskAccept takes precedence over the matching event "
+        "callback, but the documentation says races exist where WSK could still call the callback. True: WSK may "
+        "still call it while such an IRP is pending.",
+    )
 
     @field_validator("cancel_status", "abort_status")
     @classmethod
@@ -1170,6 +1179,22 @@ def _check_category(s: SocketDecl) -> list[str]:
                 f"socket '{s.name}': a {s.category} socket's {event} event callback can only be enabled once it "
                 f"is bound; set state: {bound}, or remove '{event}' from 'events'"
             )
+    # What the peer may do must be something it can do to this kind of socket: a datagram socket has no connection
+    # to close or reset (its peer only sends datagrams), and a listening or basic socket has no peer of its own
+    # (connections arrive as accepted sockets, each with its own peer). Ignored, it would be a silent default.
+    acts = [act for act in ("data", "fin", "rst") if getattr(s.peer, act)]
+    if s.category == "datagram":
+        acts = [act for act in acts if act != "data"]
+    if s.category in ("datagram", "listen", "basic") and acts:
+        why = {
+            "datagram": "has no connection for its peer to close gracefully (fin) or reset (rst)",
+            "listen": "has no peer of its own (each socket it accepts has its own peer)",
+            "basic": "is never connected, so it has no peer",
+        }[s.category]
+        problems.append(
+            f"socket '{s.name}': a {s.category} socket {why}; remove {', '.join(repr(a) for a in acts)} from its "
+            "'peer'"
+        )
     return problems
 
 

@@ -281,6 +281,37 @@ def test_a_call_outside_the_socket_categorys_dispatch_table_is_refused(
 
 
 @pytest.mark.parametrize(
+    ("socket", "expected"),
+    [
+        (
+            {**DATAGRAM, "peer": {"data": 1, "fin": True}},
+            "a datagram socket has no connection for its peer to close gracefully (fin) or reset (rst); remove "
+            "'fin' from its 'peer'",
+        ),
+        ({**DATAGRAM, "peer": {"rst": True}}, "remove 'rst' from its 'peer'"),
+        (
+            {**LISTENING, "peer": {"data": 2}},
+            "a listen socket has no peer of its own (each socket it accepts has its own peer); remove 'data'",
+        ),
+        (
+            {**BASIC, "peer": {"fin": True}},
+            "a basic socket is never connected, so it has no peer; remove 'fin'",
+        ),
+    ],
+)
+def test_a_peer_act_the_socket_category_cannot_have_is_refused(socket: dict[str, Any], expected: str) -> None:
+    """What the peer may do must be possible on that kind of socket: before, a datagram socket's FIN or a
+    listening socket's data was silently ignored."""
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(on_socket(socket, ALLOCATE))
+    assert expected in str(err.value)
+
+
+def test_a_datagram_sockets_peer_may_send_datagrams() -> None:
+    assert parse_scenario(on_socket({**DATAGRAM, "peer": {"data": 2}}, ALLOCATE)).sockets[0].peer.data == 2
+
+
+@pytest.mark.parametrize(
     "socket",
     [
         BASIC,
