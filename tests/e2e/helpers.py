@@ -6,7 +6,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, BrowserContext, Page
+
+
+def stage_context(browser: Browser, viewport: dict[str, int], large: bool, **options: Any) -> BrowserContext:
+    """A browser context of this size, with large type switched on before any page loads when ``large`` (the
+    stage reads the choice from localStorage, as a returning visitor's would be)."""
+    context = browser.new_context(viewport=viewport, **options)  # type: ignore[arg-type]
+    if large:
+        context.add_init_script("try { localStorage.setItem('wsk.large', '1'); } catch (e) {}")
+    return context
 
 
 def snap(page: Page, path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.helpers import Axe, axe_report, snap
+from tests.e2e.helpers import Axe, axe_report, snap, stage_context
 
 RECORDED = json.loads((Path(__file__).parents[1] / "web" / "links" / "seed-v1.json").read_text())
 AT_3 = next(r for r in RECORDED if r["at"] == 3 and r["link"].startswith("/play/"))
@@ -73,9 +73,7 @@ def test_the_upgrade_notice_has_no_wcag21_aa_violations(
     browser: Browser, live_server: str, axe: Axe, artifacts_dir: Path, mode: str
 ) -> None:
     viewport, large = MODES[mode]
-    context = browser.new_context(viewport=viewport)
-    if large:
-        context.add_init_script("try { localStorage.setItem('wsk.large', '1'); } catch (e) {}")
+    context = stage_context(browser, viewport, large)
     try:
         page = context.new_page()
         page.goto(live_server + AT_3["link"])

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.helpers import Axe, axe_report, snap
+from tests.e2e.helpers import Axe, axe_report, snap, stage_context
 from tests.e2e.test_stage import MEASURE
 
 SIZES = {
@@ -24,9 +24,7 @@ SIZES = {
 @pytest.fixture(params=list(SIZES))
 def stage(request: pytest.FixtureRequest, browser: Browser) -> Iterator[tuple[Page, str]]:
     viewport, large = SIZES[request.param]
-    context = browser.new_context(viewport=viewport, reduced_motion="reduce")
-    if large:
-        context.add_init_script("try { localStorage.setItem('wsk.large', '1'); } catch (e) {}")
+    context = stage_context(browser, viewport, large, reduced_motion="reduce")
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

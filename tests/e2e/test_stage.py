@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 from app.scenarios import load_library
 from app.sim import replay, run_on
 from app.web.links import play_link
-from tests.e2e.helpers import Axe, axe_report, snap
+from tests.e2e.helpers import Axe, axe_report, snap, stage_context
 
 LIBRARY = load_library()
 
@@ -77,9 +77,7 @@ SIZES = {
 @pytest.fixture(params=list(SIZES), ids=lambda name: name.split()[0])
 def stage(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:
     viewport, large = SIZES[request.param]
-    context = browser.new_context(viewport=viewport, reduced_motion="reduce")
-    if large:
-        context.add_init_script("try { localStorage.setItem('wsk.large', '1'); } catch (e) {}")
+    context = stage_context(browser, viewport, large, reduced_motion="reduce")
     page = context.new_page()
     try:
         yield page
@@ -201,9 +199,7 @@ def test_the_stage_has_no_wcag21_aa_violations(
 ) -> None:
     scenario_id, at = STAGE_STEPS[step]
     viewport, large = STAGE_MODES[mode]
-    context = browser.new_context(viewport=viewport)
-    if large:
-        context.add_init_script("try { localStorage.setItem('wsk.large', '1'); } catch (e) {}")
+    context = stage_context(browser, viewport, large)
     try:
         page = context.new_page()
         run = whole_run(scenario_id)
