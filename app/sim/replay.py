@@ -117,14 +117,6 @@ class Trace:
         """running, ok, violation or deadlock."""
         return self.engine.outcome(self.final)
 
-    @cached_property
-    def preemptions(self) -> frozenset[int]:
-        """The steps that switched away from a thread that could have gone on: on a witness, these are the race."""
-        base = self._extended_with("preemptions")
-        start = len(base.snapshots) if base is not None else 0
-        found = frozenset(s.index for s in self.snapshots[start:] if s.preemption)
-        return base.preemptions | found if base is not None else found
-
     def _extended_with(self, name: str) -> Trace | None:
         """The trace this one extends, if it is alive and has already worked out ``name`` (a cached property)."""
         base = self.grown_from() if self.grown_from is not None else None

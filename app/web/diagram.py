@@ -175,9 +175,8 @@ def _marks_from(trace: Trace, earlier: Marks | None = None) -> Marks:
     first_moves = {a: s for a, s in earlier.first_moves.items() if s <= keep} if earlier is not None else {}
     broken = [(s, r) for s, r in earlier.broken if s <= keep] if earlier is not None else []
     settled = max(0, len(trace.snapshots) - 2)  # the last step's mark is never settled
-    labelled = len(
-        {step for step, _ in broken}
-    )  # marks with a rule label so far: the next takes the other row
+    # The marks with a rule label so far: the next one takes the other row.
+    labelled = len({step for step, _ in broken})
     for index in range(keep + 1, len(trace.snapshots)):
         mark, unnamed = _mark(trace, index, labelled % 2)
         labelled += 1 if mark.rules else 0

@@ -116,8 +116,8 @@ def upgrade(v: str | None, scenario_id: str | None, s: str | None, at: str | Non
     old = version(v)
     if scenario_id is None or old == LINK_VERSION:
         return None
-    changes = [CHANGES.get(n, {}).get(scenario_id) for n in range(old, LINK_VERSION)]
-    rules = tuple(change.rule for change in changes if change is not None)
+    changes = _changes(old, scenario_id)
+    rules = tuple(change.rule for change in changes)
     if not rules:
         return None
     try:
@@ -128,7 +128,7 @@ def upgrade(v: str | None, scenario_id: str | None, s: str | None, at: str | Non
         schedule, _ = rule(schedule, None)
     if schedule == original:
         return None  # the run stops before anything changed: the same link, the same run
-    says = " ".join(change.says for change in changes if change is not None)
+    says = " ".join(change.says for change in changes)
     return Upgraded(".".join(schedule), _moved(original, at, rules), says, rules, original)
 
 
@@ -166,10 +166,10 @@ def lesson_step(v: str | None, scenario_id: str, run: tuple[str, ...], at: str |
     """The step of today's lesson that a lesson link's ``at`` named, for a lesson whose run (today's) is ``run``, a
     run of ``scenario_id``. The rules are given today's run to read: each reads only where the run reaches the
     step it inserts (the seed's: its second ``App`` step), which today's run reaches where the old one did."""
-    old = version(v) if v is not None else 1
-    rules = tuple(
-        change.rule
-        for n in range(old, LINK_VERSION)
-        if (change := CHANGES.get(n, {}).get(scenario_id)) is not None
-    )
+    rules = tuple(change.rule for change in _changes(version(v) if v is not None else 1, scenario_id))
     return _moved(run, at, rules) if rules else at
+
+
+def _changes(old: int, scenario_id: str) -> list[Change]:
+    """The changes to ``scenario_id`` between link version ``old`` and the current one, oldest first."""
+    return [change for n in range(old, LINK_VERSION) if (change := CHANGES.get(n, {}).get(scenario_id))]
