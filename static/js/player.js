@@ -180,7 +180,6 @@
 
   // A step swaps #player by morphing it, so focus, open popovers and each region's scroll stay where they are.
   // The focused control can still go (an action that is no longer possible): focus then moves to Forward.
-  var keptFocus = null;
   // Only a step's request and swap drive the controls and move the stage's regions: the meter and a search also
   // request and swap while they compute (every second or so), and must leave alone a step in flight, the keys
   // queued behind it, and what the user scrolled to.
@@ -188,33 +187,45 @@
     var target = event.detail && event.detail.target;
     return !!target && target.id === "player";
   }
-  document.addEventListener("htmx:beforeRequest", function (event) { if (stepSwapped(event)) busy = true; });
-  function failed(event) {
+  // On a loaded machine the next step's answer can arrive before the last step has settled. So each step keeps
+  // what it needs on its own request (its XMLHttpRequest, which every event of that request carries), and only the
+  // newest step frees the keys and moves on.
+  var newest = null;
+  var focusFound = new WeakMap();  // a step's request -> the stage's control that had the focus before its swap
+  document.addEventListener("htmx:beforeRequest", function (event) {
     if (!stepSwapped(event)) return;
+    busy = true;
+    newest = event.detail.xhr;
+  });
+  function failed(event) {
+    if (!stepSwapped(event) || event.detail.xhr !== newest) return;
     busy = false; queue = []; playing = false; syncControls();
   }
   document.addEventListener("htmx:responseError", failed);
   document.addEventListener("htmx:sendError", failed);
+  document.addEventListener("htmx:sendAbort", failed);
+  document.addEventListener("htmx:timeout", failed);
   // Steps queued behind this one land at once: animating each would only delay them.
   document.addEventListener("htmx:beforeTransition", function (event) { if (queue.length) event.preventDefault(); });
   document.addEventListener("htmx:beforeSwap", function (event) {
     if (!stepSwapped(event)) return;
     var active = document.activeElement;
-    keptFocus = active && active !== document.body && player() && player().contains(active) ? active : null;
+    focusFound.set(event.detail.xhr, active && active !== document.body && player() && player().contains(active) ? active : null);
   });
   // Before the view transition takes its picture of the new stage, so that what moves moves to where it will stay.
   document.addEventListener("htmx:afterSwap", function (event) { if (stepSwapped(event)) showCurrent(); });
 
   // A search's panel replaces itself as it progresses: if it held the focus (its button, or Cancel), the focus
   // moves to the new panel instead of falling back to the page.
-  var searchHadFocus = false;
+  var searchHadFocus = new WeakSet();  // the search's requests whose swap found the focus in the search
   document.addEventListener("htmx:beforeSwap", function (event) {
     var box = document.getElementById("search-result");
-    searchHadFocus = !!(box && box.contains(event.detail.target) && box.contains(document.activeElement));
+    if (box && event.detail.xhr && box.contains(event.detail.target) && box.contains(document.activeElement)) {
+      searchHadFocus.add(event.detail.xhr);
+    }
   });
   document.addEventListener("htmx:afterSettle", function (event) {
-    if (!searchHadFocus) return;
-    searchHadFocus = false;
+    if (!event.detail.xhr || !searchHadFocus.has(event.detail.xhr)) return;
     if (document.activeElement && document.activeElement !== document.body) return;
     var panel = document.querySelector("#search-result .search-panel");
     if (panel) panel.focus({ preventScroll: true });
@@ -222,11 +233,13 @@
 
   document.addEventListener("htmx:afterSettle", function (event) {
     if (!stepSwapped(event)) return;
-    if (keptFocus && (!document.activeElement || document.activeElement === document.body)) {
-      var again = (keptFocus.id && document.getElementById(keptFocus.id)) || document.getElementById("ctl-forward");
+    var kept = focusFound.get(event.detail.xhr);
+    if (kept && (!document.activeElement || document.activeElement === document.body)) {
+      var again = (kept.id && document.getElementById(kept.id)) || document.getElementById("ctl-forward");
       if (again) again.focus({ preventScroll: true });
     }
-    keptFocus = null;
+    if (newest && event.detail.xhr !== newest) return;  // a newer step is on its way, and it takes over from here
+    newest = null;
     busy = false;
     if (playAfterSwap) { playAfterSwap = false; playing = true; }
     else if (playing && brokenHere()) { playing = false; stoppedAtBug = true; }

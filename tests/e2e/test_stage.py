@@ -170,6 +170,28 @@ def test_quick_key_presses_are_never_dropped_and_focus_stays(page: Page, live_se
     expect(page.locator("#player")).to_have_attribute("data-at", "7")
 
 
+def test_a_step_answered_before_the_last_one_settled_keeps_focus_and_keys(
+    page: Page, live_server: str
+) -> None:
+    # On a loaded machine the next step's answer can arrive before the last step has settled, and the last step
+    # then settles while the next one waits to be swapped in. Each step keeps its own record of the focus it found,
+    # and only the newest step frees the keys, so neither is lost in that race. Slow swaps and settles (2 s and
+    # 1 s) make that order certain here: step 5 settles between step 6's answer and its swap.
+    run = whole_run("close-during-send")
+    page.goto(live_server + play_link("close-during-send", run, at=4))
+    page.evaluate("htmx.config.defaultSwapDelay = 2000; htmx.config.defaultSettleDelay = 1000")
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#player")).to_have_attribute("data-at", "5")
+    page.locator(".action").first.focus()
+    page.keyboard.press("Enter")  # before step 5 has settled
+    expect(page.locator("#player")).to_have_attribute("data-at", "6")
+    expect(page.locator("#player button:focus")).to_have_count(1)
+    page.evaluate("htmx.config.defaultSwapDelay = 0; htmx.config.defaultSettleDelay = 20")
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    expect(page.locator("#player")).to_have_attribute("data-at", "9")
+
+
 def test_a_step_marks_what_it_changed_until_the_next_step(page: Page, live_server: str) -> None:
     page.goto(live_server + "/play/check-zero-then-close?v=2&s=Sender&at=0")
     page.keyboard.press("ArrowRight")
