@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.sim import CompiledScenario, Scenario, compile_scenario, sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_DIR = ROOT / "scenarios"
+FAMILY_DIR_NAME = "families"  # scenarios/families/<family>.yaml: what the fix verifier asks of a family
 
 
 class ScenarioError(ValueError):
@@ -90,6 +91,67 @@ def with_copies(compiled: CompiledScenario, thread: str, copies: int) -> Compile
     return parse_scenario(data)
 
 
+class Family(BaseModel):
+    """A family of built-in scenarios: designs that run the same work and differ in one choice (their ``family`` and
+    ``variant`` fields). This is what the fix verifier, the gallery and the end of a run say about the family."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=60)
+    question: str = Field(
+        min_length=1,
+        max_length=120,
+        description="The fix verifier's heading: what searching the designs answers.",
+    )
+    intro: str = Field(
+        min_length=1,
+        max_length=600,
+        description="What the designs have in common, and the one choice they differ in.",
+    )
+    compare: str = Field(
+        min_length=1,
+        max_length=80,
+        description="The words of a link to the fix verifier, e.g. 'Compare the ...'.",
+    )
+
+
+def load_family(path: Path) -> Family:
+    """Read and validate one family file; its ``id`` must match the file name."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        family = Family.model_validate_json(json.dumps(data))
+    except yaml.YAMLError as err:
+        raise ScenarioError(f"families/{path.name} is not valid YAML: {err}") from None
+    except ValidationError as err:
+        raise ScenarioError(f"families/{path.name}: {describe_errors(err.errors())}") from None
+    if family.id != path.stem:
+        raise ScenarioError(
+            f"families/{path.name}: the id '{family.id}' must match the file name '{path.stem}'."
+        )
+    return family
+
+
+def _check_families(families: dict[str, Family], scenarios: Sequence[CompiledScenario]) -> None:
+    """Every family a scenario names is described, and every described family has at least two designs to
+    compare."""
+    members: dict[str, list[str]] = {}
+    for compiled in scenarios:
+        if compiled.source.family:
+            members.setdefault(compiled.source.family, []).append(compiled.source.id)
+    for name, ids in sorted(members.items()):
+        if name not in families:
+            raise ScenarioError(
+                f"{ids[0]}.yaml: the family '{name}' is not described: add scenarios/{FAMILY_DIR_NAME}/{name}.yaml "
+                "with its question, intro and compare text."
+            )
+    for name in sorted(families):
+        if len(members.get(name, [])) < 2:
+            raise ScenarioError(
+                f"{FAMILY_DIR_NAME}/{name}.yaml: a family compares at least two designs, and "
+                f"{len(members.get(name, []))} scenario(s) say 'family: {name}'."
+            )
+
+
 @dataclass(frozen=True)
 class Library:
     """The built-in scenarios by id, in gallery order (level, then title), and the live sandboxes (one per close
@@ -98,15 +160,19 @@ class Library:
 
     scenarios: dict[str, CompiledScenario]
     live: dict[str, CompiledScenario] = field(default_factory=dict)
+    families: dict[str, Family] = field(default_factory=dict)  # by id, sorted
 
     def get(self, scenario_id: str) -> CompiledScenario | None:
         return self.scenarios.get(scenario_id) or self.live.get(scenario_id)
 
 
 def load_library(directory: Path = SCENARIO_DIR) -> Library:
-    """Every ``*.yaml`` in ``directory``, each held to the built-in rules of ``load_file``; and the live
-    sandboxes."""
+    """Every ``*.yaml`` in ``directory``, each held to the built-in rules of ``load_file``; the families they form,
+    described in ``directory/families``; and the live sandboxes."""
     compiled = [load_file(path) for path in sorted(directory.glob("*.yaml"))]
     compiled.sort(key=lambda c: (c.source.level, c.source.order, c.source.id))
+    families = [load_family(path) for path in sorted((directory / FAMILY_DIR_NAME).glob("*.yaml"))]
+    by_id = {f.id: f for f in families}
+    _check_families(by_id, compiled)
     live = [compile_scenario(scenario) for scenario in sandbox.live_scenarios()]
-    return Library({c.source.id: c for c in compiled}, {c.source.id: c for c in live})
+    return Library({c.source.id: c for c in compiled}, {c.source.id: c for c in live}, by_id)

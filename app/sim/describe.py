@@ -146,7 +146,8 @@ def _sections(
             for decl, s in zip(scenario.sockets, state.sockets, strict=True)
         ],
         "memory": [
-            _cell(state, i) | {"name": c.name, "kind": c.kind, "c_name": c.c_name}
+            _cell(state, i)
+            | {"name": c.name, "kind": c.kind, "c_name": c.c_name, "auto_reset": c.synchronization}
             for i, c in enumerate(scenario.memory)
         ],
         "registration": {

@@ -145,7 +145,10 @@ def end_of_run_violations(scenario: CompiledScenario, state: State) -> tuple[Vio
         name = scenario.sockets[index].name
         if sock.handle == Handle.NOT_ACCEPTED:
             continue
-        if sock.handle != Handle.CLOSED:
+        if sock.handle == Handle.CLOSING:
+            # WskCloseSocket was called, but its IRP never came back (it was freed under WSK, or lost).
+            leaks.append(f"the close of socket {name} never completed, so WskDeregister would wait forever")
+        elif sock.handle != Handle.CLOSED:
             leaks.append(f"socket {name} was never closed, so WskDeregister would wait forever")
         if not sock.context_freed:
             leaks.append(f"the context of socket {name} ({scenario.sockets[index].context}) was never freed")

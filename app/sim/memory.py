@@ -361,7 +361,7 @@ def wait_text(scenario: CompiledScenario, state: State, frame: Frame) -> str:
         cell = scenario.memory[index]
         if cell.synchronization:
             return f"waits for the synchronization event {cell.c_name}, which is not signalled"
-        return f"waits for the event {cell.c_name}, which nobody has signalled"
+        return f"waits for the event {cell.c_name}, which is not signalled"
     if kind == WaitKind.RUNDOWN:
         count = state.rundowns[index].count
         return f"waits in ExWaitForRundownProtectionRelease for {count} reference(s) still held"

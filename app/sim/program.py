@@ -24,6 +24,21 @@ class MemoryCell:
     c_name: str  # how programs spell it: ctx->Ref, or Ref for a global
     synchronization: bool = False  # an auto-reset event: the wait it satisfies resets it
 
+    @property
+    def declaration(self) -> str:
+        """The line of C that sets the cell up before any thread runs: an event's KeInitializeEvent says its type
+        ([KeInitializeEvent](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-keinitializeevent)),
+        a run-down block's ExInitializeRundownProtection
+        ([Run-Down Protection](https://learn.microsoft.com/windows-hardware/drivers/kernel/run-down-protection))."""
+        if self.kind == "event":
+            kind = "SynchronizationEvent" if self.synchronization else "NotificationEvent"
+            return f"KeInitializeEvent(&{self.c_name}, {kind}, {'TRUE' if self.initial else 'FALSE'});"
+        if self.kind == "rundown":
+            return f"ExInitializeRundownProtection(&{self.c_name});"
+        if self.context_socket is not None:
+            return f"{self.c_name} = {self.initial};"  # a field of the context, set up when it is allocated
+        return f"LONG {self.c_name} = {self.initial};"
+
 
 @dataclass(frozen=True, slots=True)
 class CompiledProgram:
@@ -66,6 +81,11 @@ class CompiledScenario:
     memory_index: dict[str, int]
     threads: tuple[CompiledThread, ...]
     programs: dict[str, CompiledProgram]
+
+    @property
+    def setup_lines(self) -> tuple[str, ...]:
+        """The shared memory's set-up, one line of C per cell, in declaration order."""
+        return tuple(cell.declaration for cell in self.memory)
 
     @property
     def settings(self) -> sc.Settings:

@@ -24,20 +24,30 @@ def _differing(lines: list[str], others: list[list[str]]) -> set[int]:
     return {i for i, count in enumerate(shared) if 2 * count < len(others) or count == 0}
 
 
+SHARED_MEMORY = "Shared memory, set up before the threads start"
+
+
+def _code(design: CompiledScenario) -> dict[str, list[str]]:
+    """A design's code by title: its shared memory's set-up first (two designs may differ only in the type of an
+    event), then each program."""
+    code = {SHARED_MEMORY: list(design.setup_lines)} if design.memory else {}
+    for program in design.programs.values():
+        code.setdefault(program.title, list(program.lines))
+    return code
+
+
 def side_by_side(designs: list[CompiledScenario]) -> list[dict[str, Any]]:
-    """One row per program (a thread, an operation, a routine) in the order the first design that has it lists it;
-    in each row, one column per design, with its lines and which of them differ from the other designs."""
+    """One row per program (a thread, an operation, a routine) in the order the first design that has it lists it,
+    after a row for the shared memory's set-up; in each row, one column per design, with its lines and which of
+    them differ from the other designs."""
+    codes = [_code(design) for design in designs]
     titles: list[str] = []
-    for design in designs:
-        for program in design.programs.values():
-            if program.title not in titles:
-                titles.append(program.title)
+    for code_of in codes:
+        titles += [title for title in code_of if title not in titles]
+    titles.sort(key=lambda title: title != SHARED_MEMORY)  # stable: the set-up first, the programs in order
     rows = []
     for title in titles:
-        code = [
-            next((list(p.lines) for p in design.programs.values() if p.title == title), None)
-            for design in designs
-        ]
+        code = [code_of.get(title) for code_of in codes]
         present = [lines for lines in code if lines is not None]
         columns = []
         for lines in code:

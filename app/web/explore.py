@@ -536,7 +536,8 @@ def family_view(request: Request, family: str, definitions: list[str] | None = N
         members = [
             (c, None) for c in request.app.state.library.scenarios.values() if c.source.family == family
         ]
-    if not members:
+    about = None if family == "custom" else request.app.state.library.families.get(family)
+    if not members or (family != "custom" and about is None):
         raise HTTPException(404, f"There is no scenario family '{family}'. The gallery lists the families.")
     # The failures first, then the fixes (a design of one's own has no promise: its verdict says).
     members.sort(key=lambda m: (m[0].source.expect == "safe", m[0].source.title))
@@ -555,6 +556,7 @@ def family_view(request: Request, family: str, definitions: list[str] | None = N
     query = f"?{urlencode([('def', d) for d in definitions or []])}" if family == "custom" else ""
     return {
         "family": family,
+        "about": about,
         "custom": family == "custom",
         "rows": rows,
         "pending": pending,

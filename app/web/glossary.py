@@ -89,6 +89,28 @@ _TERMS = (
         f"{LEARN}/network/winsock-kernel-events",
     ),
     Term(
+        "notification event",
+        "A kernel event (KEVENT) that, once set with KeSetEvent, stays signalled, releasing every wait on it, until "
+        "someone calls KeClearEvent. Reusing one for a second wait needs a KeClearEvent before the second "
+        "operation starts.",
+        "KeInitializeEvent function",
+        f"{LEARN}/ddi/wdm/nf-wdm-keinitializeevent",
+    ),
+    Term(
+        "synchronization event",
+        "An auto-reset kernel event: the wait it satisfies resets it, so each KeSetEvent releases one waiter and "
+        "the event is not signalled afterwards.",
+        "KeInitializeEvent function",
+        f"{LEARN}/ddi/wdm/nf-wdm-keinitializeevent",
+    ),
+    Term(
+        "PendingReturned",
+        "A flag in the IRP that a completion routine can read: TRUE when the call that took the IRP returned "
+        "STATUS_PENDING, FALSE when WSK completed the IRP before the call returned.",
+        "IoSetCompletionRoutine function",
+        f"{LEARN}/ddi/wdm/nf-wdm-iosetcompletionroutine",
+    ),
+    Term(
         "run-down protection",
         "A counter with a 'closing' bit in one word: acquiring it fails once run-down has begun, and the closer "
         "waits until every holder has released it. The kernel's own answer to 'is anyone still using this?'.",

@@ -56,8 +56,7 @@ def gallery_view(library: Any) -> list[dict[str, Any]]:
 @router.get("/", response_class=HTMLResponse)
 async def gallery(request: Request) -> HTMLResponse:
     library = request.app.state.library
-    families = sorted({c.source.family for c in library.scenarios.values() if c.source.family})
-    view = {"groups": gallery_view(library), "families": families}
+    view = {"groups": gallery_view(library), "families": list(library.families.values())}
     return render.page(request, "pages/gallery.html", view)
 
 
@@ -102,6 +101,7 @@ def scenario_view(library: Any, traces: Any, scenario_id: str) -> dict[str, Any]
     return {
         "s": source,
         "programs": list(compiled.programs.values()),
+        "setup": compiled.setup_lines,
         "run": {
             "heading": heading,
             "schedule": ".".join(trace.schedule),

@@ -248,6 +248,7 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
     return {
         "scenario": source,
         "custom": loc.definition is not None,
+        "family": _family_link(loc),
         "at": loc.at,
         "last": last,
         "narration": snap.narration,
@@ -332,6 +333,13 @@ def _live(loc: Location, actions: list[dict[str, Any]]) -> dict[str, Any] | None
     }
 
 
+def _family_link(loc: Location) -> str | None:
+    """The fix verifier of the built-in family this scenario belongs to. A scenario of one's own may say
+    ``family`` too, but it is in no built-in family: its link would lead nowhere."""
+    family = loc.compiled.source.family
+    return f"/families/{family}" if family and loc.definition is None else None
+
+
 def _ending(loc: Location, outcome: str, banner: list[dict[str, Any]], final: bool) -> dict[str, Any] | None:
     """At the end of a run: how it ended, in a sentence, and what to do next (None while the run goes on)."""
     if outcome == "running" or not final:
@@ -349,13 +357,13 @@ def _ending(loc: Location, outcome: str, banner: list[dict[str, Any]], final: bo
         says = (
             f"This run broke {len(banner)} rule(s), first at step {first_break}. Go back to a step before it and "
             "choose a different action"
-            + (", or see how the other designs of this close fare." if source.family else ".")
+            + (", or see how the other designs of this family fare." if _family_link(loc) else ".")
         )
     return {
         "outcome": outcome,
         "says": says,
         "before_break": first_break - 1 if first_break else None,
-        "family": f"/families/{source.family}" if source.family else None,
+        "family": _family_link(loc),
         "demo": bool(source.demo) and outcome == "ok",
     }
 

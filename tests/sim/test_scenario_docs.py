@@ -4,6 +4,7 @@ library still requires ``expect``."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 import yaml
 
 from app import cli
-from app.scenarios import ScenarioError, load_file, load_library, parse_scenario
+from app.scenarios import Family, ScenarioError, load_file, load_library, parse_scenario
 from app.sim import replay, run_on
 from app.sim.explore import explore
 from tests.sim.helpers import CLOSE_COMPLETE, close_program
@@ -28,7 +29,9 @@ def yaml_examples() -> list[tuple[int, str]]:
     return [(text.count("\n", 0, m.start()) + 1, m.group(1)) for m in YAML_BLOCK.finditer(text)]
 
 
-EXAMPLES = yaml_examples()
+# The document also shows a family's description (scenarios/families/<id>.yaml): told apart by its 'question'.
+EXAMPLES = [(line, block) for line, block in yaml_examples() if "question" not in yaml.safe_load(block)]
+FAMILY_EXAMPLES = [(line, block) for line, block in yaml_examples() if "question" in yaml.safe_load(block)]
 
 
 def test_the_format_document_has_yaml_examples() -> None:
@@ -65,6 +68,12 @@ def test_every_example_without_a_bug_to_show_is_safe_in_every_interleaving(line:
     assert set(report.outcomes) == {"ok"}, (
         f"the example at line {line}: {dict(report.outcomes)} {report.witnesses}"
     )
+
+
+def test_the_family_example_is_a_valid_description_of_a_built_in_family() -> None:
+    assert len(FAMILY_EXAMPLES) == 1
+    family = Family.model_validate_json(json.dumps(yaml.safe_load(FAMILY_EXAMPLES[0][1])))
+    assert load_library().families[family.id].question == family.question
 
 
 def test_the_smallest_example_needs_no_expect_demo_or_bugs() -> None:

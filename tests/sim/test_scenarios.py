@@ -18,6 +18,9 @@ REQUIRED = [
     "irp-read-after-free", "completion-returns-success", "context-freed-early", "cancel-races-completion",
     "deregister-with-open-socket", "sandbox", "close-during-connect", "close-with-pending-receive-from",
     "close-with-pending-accept", "close-listening-socket", "close-listening-then-accepted",
+    "pending-returned-always-wait", "pending-returned-wait-if-pending", "pending-returned-free-where-completed",
+    "event-reuse-never-cleared", "event-reuse-cleared-after-close", "event-reuse-cleared-before-close",
+    "event-reuse-synchronization",
 ]  # fmt: skip
 SAFE = sorted(i for i, c in LIBRARY.scenarios.items() if c.source.expect == "safe")
 BUGGY = sorted(i for i, c in LIBRARY.scenarios.items() if c.source.expect == "buggy")

@@ -230,7 +230,7 @@ def test_the_end_of_a_run_says_how_it_ended_and_what_to_do_next(client: TestClie
     assert "The run has ended: violation" in broken and "first at step 6" in broken
     before = press(client, broken, lambda b: "before the first broken rule" in b["text"])
     assert before == f"/play/close-during-send?v=2&s={'.'.join(DEMO)}&at=5"
-    assert "Compare the designs that protect this close" not in broken  # not a member of a family
+    assert "Compare this design with the others of its family" not in broken  # not a member of a family
     ok = client.post(
         "/api/run", json={"scenario": "protect-rundown", "continue_with": {}, "states": "none"}
     ).json()

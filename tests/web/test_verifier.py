@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
+from markupsafe import escape
 
 from app.scenarios import load_library
+from app.sim.rules import RULES
 from app.web.compare import side_by_side
 from app.web.editor import BLANK
 from tests.web.helpers import eventually
@@ -75,3 +78,60 @@ def test_the_scenario_page_links_into_each_step_of_its_narrated_run(client: Test
     for step in (0, 1, len(demo.split("."))):
         suffix = "" if step == len(demo.split(".")) else f"&amp;at={step}"
         assert f'href="/play/close-during-send?v=2&amp;s={demo}{suffix}">Step {step} on the stage' in page
+
+
+def test_the_gallery_links_each_family_by_what_it_compares(client: TestClient) -> None:
+    page = client.get("/").text
+    for family in LIBRARY.families.values():
+        assert f'<a class="ctl" href="/families/{family.id}">{family.compare}</a>' in page
+
+
+@pytest.mark.parametrize("family", sorted(LIBRARY.families))
+def test_each_family_page_asks_its_own_question_and_judges_every_design(
+    client: TestClient, family: str
+) -> None:
+    about = LIBRARY.families[family]
+    page = client.get(f"/families/{family}").text
+    assert f"<h1>{escape(about.question)}</h1>" in page and escape(about.intro) in page
+    text = verdicts(client, f"/families/{family}/verdicts")
+    for compiled in LIBRARY.scenarios.values():
+        if compiled.source.family != family:
+            continue
+        row = text.split(f">{escape(compiled.source.variant or '')}</a>")[1].split("</tr>")[0]
+        # Each design's verdict is the one its scenario promises.
+        if compiled.source.expect == "safe":
+            assert "&#10003; safe in" in row, compiled.source.id
+        else:
+            assert RULES[compiled.source.bugs[0]].title in row, compiled.source.id
+
+
+def test_a_scenario_of_ones_own_that_names_a_family_links_to_no_family(client: TestClient) -> None:
+    inline = client.get("/api/scenarios/event-reuse-never-cleared").json()
+    inline["family"] = "event-reuse"
+    finished = client.post("/api/run", json={"scenario": inline, "continue_with": {}}).json()
+    html = client.get(finished["link"]).text
+    assert "The run has ended" in html and "/families/" not in html
+    built_in = client.get(
+        "/play/event-reuse-never-cleared?v=2&s="
+        + ".".join(LIBRARY.scenarios["event-reuse-never-cleared"].source.demo or [])
+    ).text
+    assert 'href="/families/event-reuse"' in built_in
+
+
+def test_designs_that_differ_only_in_their_memory_show_it_side_by_side() -> None:
+    family = [c for c in LIBRARY.scenarios.values() if c.source.family == "event-reuse"]
+    rows = side_by_side(family)
+    assert rows[0]["title"] == "Shared memory, set up before the threads start"
+    sync = next(i for i, c in enumerate(family) if c.source.id == "event-reuse-synchronization")
+    marked = {
+        i: [line["text"] for line in column["lines"] if line["differs"]]
+        for i, column in enumerate(rows[0]["columns"])
+    }
+    assert marked[sync] == ["KeInitializeEvent(&Done, SynchronizationEvent, FALSE);"]
+    assert all(not lines for i, lines in marked.items() if i != sync)
+    # A global run-down block and a counter in the socket context, each set up as C does it.
+    pair = side_by_side([LIBRARY.scenarios["protect-rundown"], LIBRARY.scenarios["check-zero-then-close"]])
+    assert [[line["text"] for line in column["lines"]] for column in pair[0]["columns"]] == [
+        ["ExInitializeRundownProtection(&Rundown);"],
+        ["ctx->Ref = 0;"],
+    ]
