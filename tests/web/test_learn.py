@@ -264,7 +264,7 @@ def test_the_new_kinds_are_graded_over_http(client: TestClient) -> None:
 
 
 def test_every_lesson_has_a_goal_two_questions_and_a_recap() -> None:
-    assert len(COURSE.lessons) == 9
+    assert len(COURSE.lessons) == 10
     for lesson_id, lesson in COURSE.lessons.items():
         asks = [s for s in lesson.steps.values() if s.ask]
         assert len(asks) >= 2, f"{lesson_id}: predict-then-check at least twice"
