@@ -18,18 +18,16 @@ interleaving reaches (the learner could not lose); a fix challenge whose startin
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.lessons import DocLink, following
-from app.scenarios import Library, ScenarioError, describe_errors, parse_scenario
+from app.scenarios import Library, ScenarioError, parse_scenario, read_model
 from app.sim import RULES, VIOLATION_KINDS, CompiledScenario, Trace, replay
 from app.sim.explore import Bounds, Report, explore
 from app.sim.reach import measure
@@ -193,13 +191,7 @@ def shortest(report: Report) -> tuple[str, tuple[str, ...]] | None:
 def load_challenge(path: Path, library: Library) -> CompiledChallenge:
     """Read and check one challenge file; every problem is a ChallengeError naming the file and the fix."""
     name = path.name
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        challenge = Challenge.model_validate_json(json.dumps(data))
-    except yaml.YAMLError as err:
-        raise ChallengeError(f"{name} is not valid YAML: {err}") from None
-    except ValidationError as err:
-        raise ChallengeError(f"{name}: {describe_errors(err.errors())}") from None
+    challenge = read_model(path, Challenge, ChallengeError, name)
     if challenge.id != path.stem.split("-", 1)[-1] and challenge.id != path.stem:
         raise ChallengeError(
             f"{name}: the id '{challenge.id}' must match the file name (optionally after 'NN-')."

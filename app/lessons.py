@@ -11,19 +11,17 @@ does not have, a question the engine cannot answer, a schedule that does not rep
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.scenarios import Library, describe_errors
+from app.scenarios import Library, read_model
 from app.sim import RULES, CompiledScenario, IllegalAction, Trace, parse_schedule, replay
 from app.sim.model import State
-from app.sim.reach import Meter, Reach, measure
+from app.sim.reach import Meter, Reach, aftermath, measure
 
 T = TypeVar("T")
 
@@ -122,13 +120,7 @@ def following(in_order: dict[str, T], key: str) -> T | None:
 def load_lesson(path: Path, library: Library) -> CompiledLesson:
     """Read and check one lesson file; every problem is a LessonError naming the file, the place and the fix."""
     name = path.name
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        lesson = Lesson.model_validate_json(json.dumps(data))
-    except yaml.YAMLError as err:
-        raise LessonError(f"{name} is not valid YAML: {err}") from None
-    except ValidationError as err:
-        raise LessonError(f"{name}: {describe_errors(err.errors())}") from None
+    lesson = read_model(path, Lesson, LessonError, name)
     if lesson.id != path.stem.split("-", 1)[-1] and lesson.id != path.stem:
         raise LessonError(f"{name}: the id '{lesson.id}' must match the file name (optionally after 'NN-').")
     scenario = library.get(lesson.scenario)
@@ -428,14 +420,13 @@ def _breaks_question(trace: Trace, at: int, kind: str, meter: Meter) -> Question
     rule = RULES[kind]
     options = []
     for action in trace.enabled_at(at):
-        result = engine.step(state, action.id)
-        reach = meter.at(result.state)
+        after = aftermath(engine, meter, state, action.id)
+        reach = after.reach
         assert reach is not None  # a complete graph holds every successor
-        verdict = reach.verdict(kind, frozenset(result.state.violated))
-        if verdict == "happened" and kind not in state.violated:
-            found = [v.message for v in result.violations if v.kind == kind]
+        if kind in after.broken:
+            found = [v.message for v in after.result.violations if v.kind == kind]
             reason = f"It breaks it at once: {found[0]}" if found else "It breaks it at once."
-        elif verdict == "happened":
+        elif kind in state.violated:
             reason = "The run had broken it already, before this step."
         else:
             ways = _ways_on(reach, kind)
@@ -443,8 +434,8 @@ def _breaks_question(trace: Trace, at: int, kind: str, meter: Meter) -> Question
                 "unavoidable": f"After it the bug is certain: every way the run can go on breaks it{ways}.",
                 "possible": f"After it the bug can still happen, but need not{ways}.",
                 "impossible": "After it no way the run can go on breaks it.",
-            }[verdict]
-        options.append(Option(action.id, action.label, verdict in ("happened", "unavoidable"), reason))
+            }[reach.verdict(kind, frozenset())]
+        options.append(Option(action.id, action.label, after.breaks(kind) or kind in state.violated, reason))
     options.sort(key=lambda o: o.label)
     text = (
         f"Which of these steps breaks rule {rule.rule} ({rule.title}), or makes it certain to break? "

@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -115,15 +115,24 @@ class Family(BaseModel):
     )
 
 
-def load_family(path: Path) -> Family:
-    """Read and validate one family file; its ``id`` must match the file name."""
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def read_model(path: Path, model: type[Model], error: type[ValueError], shown: str) -> Model:
+    """Read one YAML data file of the project (a family, a lesson, a challenge) and validate it, through JSON, by
+    the same strict rules as API input; a problem raises ``error`` naming the file as ``shown`` and the fix."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        family = Family.model_validate_json(json.dumps(data))
+        return model.model_validate_json(json.dumps(data))
     except yaml.YAMLError as err:
-        raise ScenarioError(f"families/{path.name} is not valid YAML: {err}") from None
+        raise error(f"{shown} is not valid YAML: {err}") from None
     except ValidationError as err:
-        raise ScenarioError(f"families/{path.name}: {describe_errors(err.errors())}") from None
+        raise error(f"{shown}: {describe_errors(err.errors())}") from None
+
+
+def load_family(path: Path) -> Family:
+    """Read and validate one family file; its ``id`` must match the file name."""
+    family = read_model(path, Family, ScenarioError, f"families/{path.name}")
     if family.id != path.stem:
         raise ScenarioError(
             f"families/{path.name}: the id '{family.id}' must match the file name '{path.stem}'."

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from app.sim.engine import Engine
 from app.sim.model import State
 from app.sim.program import CompiledScenario
+from app.sim.step import StepResult
 
 Kinds = frozenset[str]
 Verdict = str  # "happened" | "unavoidable" | "possible" | "impossible"
@@ -73,6 +74,33 @@ class Meter:
         """What ``state`` can still come to; None if the search never saw it."""
         found = self._collided.get(state)
         return found if found is not None else self._reach.get(hash(state))
+
+
+@dataclass(frozen=True)
+class Aftermath:
+    """What one action does to the rules, as the meter judges it: the rules the step breaks at once (``broken``),
+    and those it does not break but makes certain to break, because every way the run can go on from the next
+    state breaks them (``doomed``). This is the answer key of "which action breaks it?", for a lesson's question
+    about one rule and for the question a teacher asks a class about any rule."""
+
+    result: StepResult
+    reach: Reach | None  # None when the meter never saw the next state (an incomplete search)
+    broken: Kinds
+    doomed: Kinds
+
+    def breaks(self, kind: str) -> bool:
+        """Whether this action breaks ``kind`` at once or makes it certain to break."""
+        return kind in self.broken or kind in self.doomed
+
+
+def aftermath(engine: Engine, meter: Meter, state: State, action_id: str) -> Aftermath:
+    """Take one action from ``state`` and judge, with the meter, what it did to each rule."""
+    result = engine.step(state, action_id)
+    reach = meter.at(result.state)
+    before = frozenset(state.violated)
+    broken = frozenset(result.state.violated) - before
+    doomed = (reach.unavoidable if reach is not None else frozenset()) - before - broken
+    return Aftermath(result, reach, broken, doomed)
 
 
 def measure(

@@ -55,6 +55,7 @@ from app.rooms import (
 )
 from app.scenarios import describe_errors
 from app.sim import RULES
+from app.sim.reach import aftermath
 from app.web.errors import API_ERRORS, PAGE_ERRORS, ErrorOut
 from app.web.link_versions import lesson_step
 from app.web.links import lesson_link
@@ -391,12 +392,9 @@ def ask(request: Request, stage: Stage, kind: str, question_id: int, limits: Lim
             f"'{loc.compiled.source.id}' has more states than the meter searches, so which action breaks a rule is "
             "not known exactly; ask 'next' instead.",
         )
-    before = set(state.violated)
     for action in shown:
-        after = engine.step(state, action.id).state
-        reach = meter.at(after)
-        broken = sorted(set(after.violated) - before)
-        doomed = sorted((reach.unavoidable if reach else frozenset()) - before - set(broken))
+        after = aftermath(engine, meter, state, action.id)
+        broken, doomed = sorted(after.broken), sorted(after.doomed)
         if broken:
             rule = RULES[broken[0]]
             why = f"It breaks rule {rule.rule} ({rule.title}) at once."
