@@ -280,9 +280,18 @@ class Engine:
         actor = tx.actor(actor_id)
         frame = actor.top
         assert frame is not None
-        stmt = self.program(frame).statements[frame.pc]
+        program = self.program(frame)
+        stmt = program.statements[frame.pc]
+        if len(actor.frames) > 1 and program.kind != "thread":
+            tx.voice = (actor_id, f"{program.title} (on {actor_id}'s thread)")
+        try:
+            self._run(tx, actor_id, frame, stmt)
+        finally:
+            tx.voice = None
+
+    def _run(self, tx: Transaction, who: str, frame: Frame, stmt: sc.Statement) -> None:
+        """Run one statement of ``who``'s innermost frame: each kind belongs to one chapter."""
         nxt = replace(frame, pc=frame.pc + 1)
-        who = actor_id
         match stmt:
             case (
                 sc.IoAllocateIrp()

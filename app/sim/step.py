@@ -122,6 +122,9 @@ class Transaction:
         self.events: list[Event] = []
         self.violations: list[Violation] = []
         self.sentences: list[str] = []
+        # A routine WSK runs inline, nested on a thread's stack, acts as that thread (its actor id) but is not the
+        # thread's own code: (actor id, how the narration names it) while one of its statements runs.
+        self.voice: tuple[str, str] | None = None
 
     # -- reading and writing the world ------------------------------------------------------------------------
 
@@ -179,8 +182,11 @@ class Transaction:
     # -- reporting ---------------------------------------------------------------------------------------------
 
     def say(self, sentence: str) -> None:
-        """Add one sentence to the step's narration."""
+        """Add one sentence to the step's narration. A sentence about what a nested routine does names the
+        routine and the thread it runs on ("SendComplete (on Sender's thread) frees IRP 1."), not the thread."""
         if self.narrate:
+            if self.voice is not None and sentence.startswith(self.voice[0] + " "):
+                sentence = self.voice[1] + sentence[len(self.voice[0]) :]
             self.sentences.append(sentence)
 
     def emit(self, kind: EventKind, **fields: object) -> None:

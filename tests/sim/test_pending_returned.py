@@ -59,6 +59,17 @@ def test_pending_returned_is_true_only_when_the_call_returned_pending() -> None:
     assert "jumps to out" in inline.snapshots[-1].narration, "inline: Done skips the signal"
 
 
+def test_a_routine_run_inline_is_named_in_the_narration_with_the_thread_it_runs_on() -> None:
+    """Inline, Done runs nested on W's stack: what it does is Done's doing, not W's own code."""
+    sc = caller_frees(True)
+    inline = replay(sc, "W.W.W.W-i.W.W.W")
+    assert inline.snapshots[5].narration == "Done (on W's thread) jumps to out."
+    assert inline.snapshots[6].narration == "Done returns STATUS_MORE_PROCESSING_REQUIRED."
+    assert inline.snapshots[7].narration.startswith("W's WskSend returns")  # W's own code again
+    pended = replay(sc, "W.W.W.W-p.wsk-c1.cr1")
+    assert pended.snapshots[-1].narration.startswith("cr1 does not jump")  # a routine of its own: its actor
+
+
 def test_signal_if_pended_and_wait_if_pending_is_safe_in_every_interleaving() -> None:
     report = explore(caller_frees(wait_only_if_pending=True))
     assert report.complete

@@ -3,6 +3,7 @@ player's buttons as a browser without script would."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from html.parser import HTMLParser
@@ -101,3 +102,15 @@ def button(id_: str) -> Callable[[dict[str, str]], bool]:
 
 def action(action_id: str) -> Callable[[dict[str, str]], bool]:
     return lambda b: b.get("name") == "then" and b.get("value") == action_id
+
+
+# The narration's words may improve after a link is recorded; the run it tells may not. Since the links in
+# tests/web/links were recorded, a routine WSK runs inline is named with the thread it runs on
+# ("CloseSocketComplete (on App's thread) reads ..." where it said "App reads ..."). Recorded narration is
+# compared with today's put back in the words of then.
+INLINE_ROUTINE = re.compile(r"\b\w+ \(on (\w+)'s thread\)")
+
+
+def worded_then(narration: str) -> str:
+    """Today's narration in the words it had when the recorded links were made."""
+    return INLINE_ROUTINE.sub(r"\1", narration)

@@ -28,7 +28,7 @@ from app.web import link_versions
 from app.web.links import LINK_VERSION, encode_definition
 from app.web.versions import content_hash
 from tests.databases import database_url, postgres_server  # noqa: F401  (fixtures)
-from tests.web.helpers import button, press
+from tests.web.helpers import button, press, worded_then
 
 LINKS = Path(__file__).parent / "links"
 RECORDED: list[dict[str, Any]] = json.loads((LINKS / "seed-v1.json").read_text())
@@ -79,7 +79,7 @@ def test_the_recorded_links_were_made_with_the_seed_kept_beside_them() -> None:
     assert all(f"&h={content_hash(SEED_V1)}" in r["page"]["share"] for r in RECORDED)
     for recorded in RECORDED:
         trace = replay(SEED_V1, recorded["schedule"])
-        assert [s.narration for s in trace.snapshots] == recorded["narration"]
+        assert [worded_then(s.narration) for s in trace.snapshots] == recorded["narration"]
 
 
 @pytest.mark.parametrize("recorded", RECORDED, ids=[r["link"][:90] for r in RECORDED])
@@ -91,7 +91,7 @@ def test_a_recorded_v1_seed_link_opens_to_the_same_run_with_the_check_step(
     shown, then = _shown(page.text), recorded["page"]
     upgraded = _goes_past_the_allocation(recorded["schedule"])
     # The same step of the same run: the action just taken and its narration.
-    assert (shown["took"], shown["narration"]) == (then["took"], then["narration"])
+    assert (shown["took"], worded_then(shown["narration"])) == (then["took"], then["narration"])
     if recorded["at"] == ALLOCATED:
         assert shown["current_lines"] == ["if (!Irp) return STATUS_INSUFFICIENT_RESOURCES;"]
     else:
@@ -114,7 +114,7 @@ def test_a_recorded_v1_seed_link_opens_to_the_same_run_with_the_check_step(
         labels.insert(ALLOCATED, CHECK["label"])
         narration.insert(ALLOCATED + 1, CHECK["narration"])
     assert [s.action.label for s in trace.snapshots[1:] if s.action] == labels
-    assert [s.narration for s in trace.snapshots] == narration
+    assert [worded_then(s.narration) for s in trace.snapshots] == narration
     assert trace.outcome == recorded["outcome"]
     assert [[_mapped(i), kind] for i, kind in recorded["violations"]] == [
         [i, v.kind] for i, v in trace.violations
@@ -232,7 +232,7 @@ def test_a_short_link_stored_before_the_change_opens_the_upgraded_run(database_u
     target = client.get(f"/s/{short_id}", follow_redirects=False).headers["location"]
     assert target == recorded["link"]  # the link as it was written then: the stage reads it as today's
     page = client.get(target).text
-    assert _shown(page)["narration"] == recorded["page"]["narration"] and UPGRADE_SAYS in page
+    assert worded_then(_shown(page)["narration"]) == recorded["page"]["narration"] and UPGRADE_SAYS in page
     # Shortening an old link stores today's run of today's seed.
     made = client.post(
         "/api/short-links", json={"url": f"{recorded['link']}&h={content_hash(SEED_V1)}"}
