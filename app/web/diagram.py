@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
@@ -243,8 +243,23 @@ def summary_until(trace: Trace, last: int) -> str:
     )
 
 
+def by_rule(broken_at: Iterable[tuple[int, str]]) -> list[tuple[str, int, int]]:
+    """Broken rules as (rule, the step it first broke at, how many times it broke), in the order they first broke:
+    a long run can break the same rule dozens of times, and a list of every break would crowd out the stage."""
+    first: dict[str, int] = {}
+    times: dict[str, int] = {}
+    for step, rule in broken_at:
+        first.setdefault(rule, step)
+        times[rule] = times.get(rule, 0) + 1
+    return [(rule, step, times[rule]) for rule, step in first.items()]
+
+
 def _summary_text(last: int, movers: set[str], handoffs: int, broken_at: list[tuple[int, str]]) -> str:
-    broken = [f"{rule} at step {step}" for step, rule in broken_at]
+    broken = [
+        f"{rule} at step {step}"
+        + (f" (and {times - 1} more time{'s' if times > 2 else ''})" if times > 1 else "")
+        for rule, step, times in by_rule(broken_at)
+    ]
     text = (
         f"{last} steps by {', '.join(sorted(movers)) or 'nobody yet'}, with {handoffs} hand-offs between actors"
         + (f"; rules broken: {', '.join(broken)}." if broken else "; no rule broken.")
@@ -314,6 +329,28 @@ def svg(view: Layout, title: str, description: str, clickable: bool = False, sta
         if drawn is None or drawn[0] != lines:
             drawn = mark.drawn = (lines, _draw(mark, rows, clickable))
         out.append(drawn[1])
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def label_column(view: Layout) -> str:
+    """The diagram's left edge alone, for the stage: the name of each line (and the note that early steps are not
+    shown), drawn at the diagram's own heights on an opaque ground. The stage lays it over the diagram and keeps it
+    at the left while the diagram scrolls sideways (app.css), so a line's name stays in view at every step. The
+    diagram holds the same words, so this column is hidden from assistive technology."""
+    height = TOP + LANE_H * len(view.actors) + 6
+    width = LABEL_W - 6
+    out = [
+        f'<svg class="diagram-labels" aria-hidden="true" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
+        f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
+    ]
+    if view.first > 1:
+        out.append(f'<text x="4" y="12" fill="{MUTED}">steps 1-{view.first - 1}</text>')
+        out.append(f'<text x="4" y="26" fill="{MUTED}">not shown</text>')
+    for n, actor in enumerate(view.actors):
+        y = TOP + LANE_H * n + LANE_H // 2
+        out.append(f'<text x="4" y="{y + 4}" fill="{INK}">{escape(SHOWN_AS.get(actor, actor))}</text>')
     out.append("</svg>")
     return "\n".join(out)
 

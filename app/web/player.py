@@ -261,7 +261,10 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         # Play stops here: a rule broke at this very step (static/js/player.js reads it).
         "broken_here": any(item["here"] for item in banner),
         "timeline": _track(loc),
-        "broken_at": [{"step": step, "rule": v.rule} for step, v in found],
+        "broken_at": [
+            {"step": step, "rule": rule, "times": times}
+            for rule, step, times in diagram.by_rule((step, v.rule) for step, v in found)
+        ],
         "nav": {
             "action": path,
             "definition": loc.definition,
@@ -274,6 +277,7 @@ def player_view(loc: Location, base: str) -> dict[str, Any]:
         },
         "events": events[-24:],
         "diagram": Markup(picture),  # built from escaped text only (app/web/diagram.py)
+        "diagram_labels": Markup(diagram.label_column(drawn)),
         "diagram_summary": summary,
         "outcome": outcome,
         "controls": {

@@ -185,3 +185,33 @@ def test_a_meter_update_leaves_the_diagram_where_the_user_scrolled_it(page: Page
     page.keyboard.press("ArrowRight")
     expect(page.locator("#player")).to_have_attribute("data-at", "101")
     assert wrap.evaluate("w => w.scrollLeft") > 0, "a step shows its own mark, at the diagram's right end"
+
+
+def test_the_lines_names_stay_in_view_while_the_diagram_scrolls(page: Page, live_server: str) -> None:
+    """The diagram opens scrolled to its right end (this step), far from its left edge: the names of its lines lie
+    over it at the left of the box, and a click through them still reaches a mark."""
+    trace = run_on(replay(LIBRARY.get("live-none"), ()), "random", 300, seed=2)
+    page.goto(f"{live_server}/play/live-none?v=1&s={'.'.join(trace.schedule)}&at=100")
+    wrap = page.locator(".diagram-wrap")
+    expect(wrap.locator("svg.diagram")).to_be_visible()
+    assert wrap.evaluate("w => w.scrollLeft") > 500, "the diagram opens at its right end"
+    names = wrap.locator("svg.diagram-labels")
+    box, at_the_end = wrap.bounding_box(), names.bounding_box()
+    assert box and at_the_end and 0 <= at_the_end["x"] - box["x"] <= 6, (
+        box,
+        at_the_end,
+    )  # border and padding
+    # This run has broken rules 26 times by its end; the list of them keeps to two lines, and the diagram its room.
+    assert box["height"] > 80, box
+    shown = names.locator("text").all_text_contents()
+    assert {"T1", "WSK"} <= set(shown) and "steps 1-20" in shown
+    own = wrap.locator("svg.diagram > text").all_text_contents()  # the diagram's own names, for the exports
+    assert [t for t in own if t in shown] == shown
+    wrap.evaluate("w => { w.scrollLeft = 0; }")
+    at_the_start = names.bounding_box()
+    assert at_the_start and abs(at_the_start["x"] - at_the_end["x"]) <= 1, "the names do not move"
+    # The column lets clicks through: a mark under it is still a link to its step.
+    first = wrap.locator("svg.diagram [data-at]").first
+    step = first.get_attribute("data-at")
+    first.locator("circle").click()
+    expect(page.locator("#player")).to_have_attribute("data-at", str(step))

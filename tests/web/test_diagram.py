@@ -152,3 +152,15 @@ def test_neighbouring_rule_labels_take_turns_between_two_rows() -> None:
     rows = [m.label_row for m in diagram.layout(long_run()).marks if m.rules]
     assert len(rows) >= 10
     assert rows == [n % 2 for n in range(len(rows))]
+
+
+def test_a_rule_broken_again_and_again_is_listed_once_with_how_often() -> None:
+    """A long run can break one rule dozens of times: the stage's list and the diagram's summary name each rule
+    once, at the step it first broke, and say how often it broke."""
+    assert diagram.by_rule([(80, "UB-2 / P1"), (81, "UB-5"), (84, "UB-5"), (90, "UB-5")]) == [
+        ("UB-2 / P1", 80, 1),
+        ("UB-5", 81, 3),
+    ]
+    trace = long_run()
+    summary = diagram.summary_until(trace, len(trace.schedule))
+    assert summary.count("UB-5 at step") == 1 and "more times)" in summary
