@@ -98,17 +98,20 @@ _TERMS = (
     ),
     Term(
         "synchronization event",
-        "An auto-reset kernel event: the wait it satisfies resets it, so each KeSetEvent releases one waiter and "
-        "the event is not signalled afterwards.",
+        "An auto-reset kernel event: KeSetEvent releases one waiting thread and the event goes back to not "
+        "signalled. If nobody is waiting, it stays signalled until the next wait takes the signal; two sets with no "
+        "wait in between count as one.",
         "KeInitializeEvent function",
         f"{LEARN}/ddi/wdm/nf-wdm-keinitializeevent",
     ),
     Term(
         "PendingReturned",
-        "A flag in the IRP that a completion routine can read: TRUE when the call that took the IRP returned "
-        "STATUS_PENDING, FALSE when WSK completed the IRP before the call returned.",
-        "IoSetCompletionRoutine function",
-        f"{LEARN}/ddi/wdm/nf-wdm-iosetcompletionroutine",
+        "A flag in the IRP that a completion routine can read: TRUE when WSK marked the IRP pending, that is, when "
+        "the call that took it returns STATUS_PENDING; FALSE when the call returns any other status, WSK having "
+        "completed the IRP before the call returned. TRUE says nothing about timing: the routine may still run "
+        "before the call returns.",
+        "IRP structure",
+        f"{LEARN}/ddi/wdm/ns-wdm-_irp",
     ),
     Term(
         "run-down protection",
