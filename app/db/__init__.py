@@ -109,6 +109,9 @@ def link_id(scenario_hash: str, built_in: str | None, schedule: tuple[str, ...],
     return base64.b32encode(digest).decode().lower()[:ID_CHARS]
 
 
+MIGRATION_LOCK = 0x57534B_C105E  # the advisory lock migrations take on PostgreSQL ("WSK close")
+
+
 class Store:
     """The short-link store over one SQLAlchemy engine (thread-safe: each call takes its own connection)."""
 
@@ -119,13 +122,18 @@ class Store:
         self.engine = sa.create_engine(self.url, pool_pre_ping=True)
 
     def migrate(self) -> None:
-        """Bring the schema up to date. Several workers may start at once: one that loses the race to create a
-        table finds it done when it tries again."""
+        """Bring the schema up to date. Several workers may start at once. On PostgreSQL they take turns, under a
+        transaction-scoped advisory lock, and DDL is transactional: the second finds the schema at head. On SQLite
+        one that loses the race to create a table finds it done when it tries again."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         for attempt in range(5):
             try:
                 with self.engine.begin() as connection:
+                    if connection.dialect.name == "postgresql":
+                        connection.execute(
+                            sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                        )
                     config.attributes["connection"] = connection
                     command.upgrade(config, "head")
                 return

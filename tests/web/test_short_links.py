@@ -6,8 +6,10 @@ app starts, exactly as in production.
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -195,3 +197,32 @@ def test_the_share_popover_makes_a_short_link(client: TestClient) -> None:
     response = client.post("/share/short", data={"url": LINK})
     assert response.status_code == 200
     assert 'id="short-url"' in response.text and "/s/" in response.text
+
+
+def _migrate(url: str, ready: Any, go: Any) -> None:
+    store = Store(url)
+    with store.engine.connect():  # connected, so that every worker reaches the schema at the same moment
+        pass
+    ready.release()
+    go.wait(30)
+    store.migrate()
+
+
+def test_workers_starting_at_once_all_find_the_schema_migrated(database_url: str) -> None:  # noqa: F811
+    """Every worker of a multi-worker server migrates the same empty database as it starts: none of them fails."""
+    context = multiprocessing.get_context("spawn")
+    ready, go = context.Semaphore(0), context.Event()
+    workers = [context.Process(target=_migrate, args=(database_url, ready, go)) for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    for _ in workers:
+        assert ready.acquire(timeout=60), "a worker did not start"
+    go.set()
+    for worker in workers:
+        worker.join(60)
+    assert [worker.exitcode for worker in workers] == [0] * len(workers)
+    engine = sa.create_engine(Store(database_url).url)
+    with engine.connect() as connection:
+        assert connection.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0001"
+        assert connection.scalar(sa.text("SELECT count(*) FROM alembic_version")) == 1
+    engine.dispose()
