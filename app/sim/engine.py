@@ -282,7 +282,7 @@ class Engine:
         assert frame is not None
         program = self.program(frame)
         stmt = program.statements[frame.pc]
-        if len(actor.frames) > 1 and program.kind != "thread":
+        if tx.narrate and len(actor.frames) > 1 and program.kind != "thread":  # the explorer says nothing
             tx.voice = (actor_id, f"{program.title} (on {actor_id}'s thread)")
         try:
             self._run(tx, actor_id, frame, stmt)

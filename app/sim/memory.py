@@ -91,25 +91,19 @@ def test(tx: Transaction, who: str, frame: Frame, cond: sc.Condition) -> bool:
 
 def set_word(tx: Transaction, index: int, word: int) -> None:
     """Store a word (the caller has already narrated how)."""
-    words = list(tx.state.words)
-    words[index] = word
-    tx.state = replace(tx.state, words=tuple(words))
+    tx.put_cell("words", index, word)
 
 
 def set_rundown(tx: Transaction, index: int, rundown: Rundown) -> None:
     """Store a run-down block."""
-    rundowns = list(tx.state.rundowns)
-    rundowns[index] = rundown
-    tx.state = replace(tx.state, rundowns=tuple(rundowns))
+    tx.put_cell("rundowns", index, rundown)
 
 
 def set_event(tx: Transaction, index: int, signalled: bool) -> None:
     """Signal or reset an event: [KeSetEvent](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-kesetevent)
     and [KeClearEvent](https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-keclearevent) (and a
     satisfied wait on a synchronization event, which resets it)."""
-    events = list(tx.state.events)
-    events[index] = signalled
-    tx.state = replace(tx.state, events=tuple(events))
+    tx.put_cell("events", index, signalled)
 
 
 def run_memory_statement(tx: Transaction, who: str, frame: Frame, stmt: sc.MemoryStatement) -> None:
@@ -236,9 +230,7 @@ def signal_synchronization_event(tx: Transaction, who: str, index: int) -> None:
 
 def set_offers(tx: Transaction, index: int, count: int) -> None:
     """How many releases of a synchronization event its OFFERED waiters have yet to take."""
-    offers = list(tx.state.offers)
-    offers[index] = count
-    tx.state = replace(tx.state, offers=tuple(offers))
+    tx.put_cell("offers", index, count)
 
 
 def release_provider_npi(tx: Transaction, who: str) -> None:

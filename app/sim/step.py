@@ -175,6 +175,13 @@ class Transaction:
         sockets[index] = replace(sockets[index], **changes)
         self.state = replace(self.state, sockets=tuple(sockets))
 
+    def put_cell(self, cells: str, index: int, value: object) -> None:
+        """Store one memory cell's value in one of the state's per-cell tuples (``words``, ``rundowns``, ``events``
+        or ``offers``)."""
+        values = list(getattr(self.state, cells))
+        values[index] = value
+        self.state = replace(self.state, **{cells: tuple(values)})
+
     def socket_name(self, index: int) -> str:
         """The name the scenario gives socket ``index``."""
         return self.scenario.sockets[index].name

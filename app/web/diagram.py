@@ -289,9 +289,9 @@ def svg(view: Layout, title: str, description: str, clickable: bool = False, sta
 
     Step k is always drawn at the same x, and the view box starts where the first step shown is: so a mark is
     drawn the same in every window that shows it, and is drawn once (``Mark.drawn``) while its lines stay put."""
-    rows = {actor: TOP + LANE_H * n + LANE_H // 2 for n, actor in enumerate(view.actors)}
+    rows = _rows(view)
     width = LABEL_W + STEP_W * (len(view.marks) + 1) + RIGHT
-    height = TOP + LANE_H * len(view.actors) + 6
+    height = _height(view)
     # The view box's left edge: the steps before the first one shown lie off to its left.
     left = STEP_W * (view.first - 1)
 
@@ -311,13 +311,9 @@ def svg(view: Layout, title: str, description: str, clickable: bool = False, sta
             f'<rect class="current-step" x="{_x(view.current) - STEP_W // 2}" y="2" width="{STEP_W}" '
             f'height="{height - 4}" fill="{CURRENT}"/>'
         )
-    if view.first > 1:
-        out.append(f'<text x="{left + 4}" y="12" fill="{MUTED}">steps 1-{view.first - 1}</text>')
-        out.append(f'<text x="{left + 4}" y="26" fill="{MUTED}">not shown</text>')
+    out += _not_shown(view, left)
     for actor, y in rows.items():
-        out.append(
-            f'<text x="{left + 4}" y="{y + 4}" fill="{INK}">{escape(SHOWN_AS.get(actor, actor))}</text>'
-        )
+        out.append(_name(actor, y, left))
         out.append(
             f'<line x1="{left + LABEL_W - 4}" y1="{y}" x2="{left + width - 2}" y2="{y}" stroke="{LINE}" '
             'stroke-width="1"/>'
@@ -338,21 +334,41 @@ def label_column(view: Layout) -> str:
     shown), drawn at the diagram's own heights on an opaque ground. The stage lays it over the diagram and keeps it
     at the left while the diagram scrolls sideways (app.css), so a line's name stays in view at every step. The
     diagram holds the same words, so this column is hidden from assistive technology."""
-    height = TOP + LANE_H * len(view.actors) + 6
+    height = _height(view)
     width = LABEL_W - 6
     out = [
         f'<svg class="diagram-labels" aria-hidden="true" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
+        *_not_shown(view, 0),
+        *(_name(actor, y, 0) for actor, y in _rows(view).items()),
+        "</svg>",
     ]
-    if view.first > 1:
-        out.append(f'<text x="4" y="12" fill="{MUTED}">steps 1-{view.first - 1}</text>')
-        out.append(f'<text x="4" y="26" fill="{MUTED}">not shown</text>')
-    for n, actor in enumerate(view.actors):
-        y = TOP + LANE_H * n + LANE_H // 2
-        out.append(f'<text x="4" y="{y + 4}" fill="{INK}">{escape(SHOWN_AS.get(actor, actor))}</text>')
-    out.append("</svg>")
     return "\n".join(out)
+
+
+def _rows(view: Layout) -> dict[str, int]:
+    """The height of each actor's line."""
+    return {actor: TOP + LANE_H * n + LANE_H // 2 for n, actor in enumerate(view.actors)}
+
+
+def _height(view: Layout) -> int:
+    return TOP + LANE_H * len(view.actors) + 6
+
+
+def _not_shown(view: Layout, left: int) -> list[str]:
+    """At the diagram's left edge (from ``left``), the note that its first steps are not shown, if they are not."""
+    if view.first == 1:
+        return []
+    return [
+        f'<text x="{left + 4}" y="12" fill="{MUTED}">steps 1-{view.first - 1}</text>',
+        f'<text x="{left + 4}" y="26" fill="{MUTED}">not shown</text>',
+    ]
+
+
+def _name(actor: str, y: int, left: int) -> str:
+    """The name of an actor's line, at the diagram's left edge (from ``left``)."""
+    return f'<text x="{left + 4}" y="{y + 4}" fill="{INK}">{escape(SHOWN_AS.get(actor, actor))}</text>'
 
 
 def _x(step: int) -> int:

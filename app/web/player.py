@@ -349,6 +349,7 @@ def _ending(loc: Location, outcome: str, banner: list[dict[str, Any]], final: bo
     if outcome == "running" or not final:
         return None
     source = loc.compiled.source
+    family = _family_link(loc)
     first_break = banner[0]["step"] if banner else None
     if outcome == "ok":
         says = (
@@ -361,13 +362,13 @@ def _ending(loc: Location, outcome: str, banner: list[dict[str, Any]], final: bo
         says = (
             f"This run broke {len(banner)} rule(s), first at step {first_break}. Go back to a step before it and "
             "choose a different action"
-            + (", or see how the other designs of this family fare." if _family_link(loc) else ".")
+            + (", or see how the other designs of this family fare." if family else ".")
         )
     return {
         "outcome": outcome,
         "says": says,
         "before_break": first_break - 1 if first_break else None,
-        "family": _family_link(loc),
+        "family": family,
         "demo": bool(source.demo) and outcome == "ok",
     }
 
